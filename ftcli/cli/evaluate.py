@@ -1,0 +1,29 @@
+"""`ftcli evaluate RUN_OR_MODEL --data DATA`: metrics of a trained model on labelled data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, parse_columns
+from ftcli.cli.output import print_metrics, write_json
+
+
+def evaluate(
+    run_or_model: Annotated[str, typer.Argument(help="Run directory, checkpoint directory or model alias.")],
+    data: Annotated[str, typer.Option("--data", help="Labelled data: file or catalogue alias (its test split).")],
+    task: TaskOpt = None,
+    output: OutputFileOpt = None,
+    column: ColumnOpt = None,
+    batch_size: BatchSizeOpt = 64,
+) -> None:
+    """Evaluate a fine-tuned model and print the task's metrics."""
+    from ftcli.data.sources import load_single
+    from ftcli.inference import evaluate_dataset, load_trained
+
+    loaded = load_trained(run_or_model, task, parse_columns(column))
+    dataset, where = load_single(data)
+    metrics = evaluate_dataset(loaded, dataset, where, batch_size)
+    print_metrics(metrics, title=f"{loaded.task.name}: {run_or_model} on {where}")
+    write_json(output, {"model": run_or_model, "data": data, "task": loaded.task.name, **metrics})

@@ -1,0 +1,62 @@
+"""`ftcli finetune TASK`: adapt a pretrained model to a task and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ftcli.cli.output import print_metrics
+from ftcli.cli.options import ModelOpt
+
+
+def finetune(
+    task: Annotated[str, typer.Argument(help="Task: classification.")],
+    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full.")] = None,
+    model: ModelOpt = None,
+    train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data. Default: the alias's test split or a seeded held-out fraction.")] = None,
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the pretrained body.")] = None,
+    head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="Learning rate of the new head (default: --lr).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")] = None,
+    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-<strategy>-<model>-<time>.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run in --output-dir once the new one finishes.")] = False,
+    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+) -> None:
+    """Fine-tune MODEL on TRAIN for TASK; prints the evaluation metrics and writes a run directory
+    (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md)."""
+    from ftcli.config import build_config, load_recipe
+    from ftcli.recipe_store import recipe_path
+    from ftcli.runner import run
+    from ftcli.strategies import get_strategy
+    from ftcli.tasks import get_task
+
+    get_task(task)  # unknown names fail here, naming what exists, before any recipe lookup
+    get_strategy(strategy or "full")
+    recipe_file = recipe or recipe_path(f"{task}/{strategy or 'full'}")
+    config = build_config(
+        recipe=load_recipe(recipe_file),
+        sets=set_,
+        flags={
+            "task": task, "strategy": strategy, "model.name": model, "data.train": train,
+            "data.eval": eval, "train.epochs": epochs, "optim.lr": lr, "optim.head_lr": head_lr,
+            "train.batch_size": batch_size, "model.max_length": max_length, "train.seed": seed,
+            "data.limit_train": limit_train, "data.limit_eval": limit_eval,
+            "output_dir": str(output_dir) if output_dir else None,
+            "train.mixed_precision": mixed_precision,
+        },
+    )
+    result = run(config, overwrite=overwrite, resume=resume)
+    print_metrics(result.metrics, title=f"{config.task} / {config.strategy}: evaluation (best epoch)")
+    from ftcli.progress import console
+
+    console.print(f"Run saved to [bold]{result.path}[/]")

@@ -1,0 +1,35 @@
+"""Printing results: rich tables on the terminal, JSON files on request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ftcli.errors import UserError
+from ftcli.progress import console
+
+
+def print_metrics(metrics: dict[str, Any], title: str) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
+def write_json(path: Path | None, payload: Any) -> None:
+    """Write `payload` to `path` atomically (a temporary file renamed into place)."""
+    if path is None:
+        return
+    path = path.expanduser()
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    temporary.replace(path)
+    console.print(f"Wrote {path}")

@@ -1,0 +1,50 @@
+"""`ftcli predict RUN_OR_MODEL (--input TEXT | --file DATA)`: predictions of a trained model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, parse_columns
+from ftcli.errors import UserError
+
+
+def predict(
+    run_or_model: Annotated[str, typer.Argument(help="Run directory, checkpoint directory or model alias.")],
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Text to classify (repeatable).")] = None,
+    file: Annotated[Optional[str], typer.Option("--file", "-f", help="Data file (or alias) with the input column(s).")] = None,
+    task: TaskOpt = None,
+    output: OutputFileOpt = None,
+    column: ColumnOpt = None,
+    batch_size: BatchSizeOpt = 64,
+) -> None:
+    """Predict with a fine-tuned model; prints a table, or writes JSON with --output."""
+    from datasets import Dataset
+    from rich.table import Table
+
+    from ftcli.cli.output import write_json
+    from ftcli.data.sources import load_single
+    from ftcli.inference import load_trained, predict_dataset
+    from ftcli.progress import console
+
+    if bool(input) == bool(file):
+        raise UserError("give either --input TEXT or --file DATA")
+    loaded = load_trained(run_or_model, task, parse_columns(column))
+    if input:
+        if len(loaded.task.input_fields) != 1:
+            raise UserError(f"--input takes one text; {loaded.task.name} needs {', '.join(loaded.task.input_fields)}: use --file")
+        dataset, where = Dataset.from_dict({loaded.columns[loaded.task.input_fields[0]]: list(input)}), "--input"
+    else:
+        dataset, where = load_single(file)
+    records = predict_dataset(loaded, dataset, where, batch_size)
+    table = Table(show_header=True, header_style="bold")
+    for name in [*loaded.task.input_fields, "label", "score"]:
+        table.add_column(name, overflow="fold", justify="right" if name == "score" else "left")
+    for record in records[:50]:
+        table.add_row(*[str(record[f])[:120] for f in loaded.task.input_fields],
+                      str(record["label"]), f"{record['score']:.4f}")
+    console.print(table)
+    if len(records) > 50:
+        console.print(f"... {len(records) - 50} more rows (use --output FILE for all)")
+    write_json(output, records)

@@ -1,0 +1,105 @@
+"""DATA arguments -> datasets: a file, a catalogue alias, or a Hub dataset name (online)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict
+
+from ftcli import assets
+from ftcli.data.readers import read_file
+from ftcli.errors import UserError
+
+
+@dataclass
+class DataSplits:
+    train: Dataset
+    eval: Dataset
+    eval_source: str
+    """Where the evaluation rows came from, for the terminal and the model card."""
+
+
+def _looks_like_file(spec: str) -> bool:
+    """Anything path-like is a file (so a missing one is reported as missing); a bare name or an
+    `owner/name` is a catalogue alias or Hub dataset."""
+    if spec in assets.DATASETS:
+        return False
+    return (
+        Path(spec).expanduser().exists()
+        or bool(Path(spec).suffix)
+        or spec.startswith((".", "/", "~"))
+        or spec.count("/") > 1
+    )
+
+
+def _load_named(spec: str) -> DatasetDict:
+    """A catalogue alias, else a Hub dataset (needs the network)."""
+    if spec in assets.DATASETS:
+        return assets.DATASETS[spec].splits()
+    try:
+        from datasets import load_dataset
+
+        loaded = load_dataset(spec)
+    except Exception:
+        known = ", ".join(sorted(assets.DATASETS))
+        raise UserError(
+            f"unknown dataset '{spec}': not a file, a catalogue alias ({known}) "
+            "or a reachable Hub dataset"
+        ) from None
+    return loaded
+
+
+def _split(named: DatasetDict, names: tuple[str, ...], spec: str) -> Dataset:
+    for name in names:
+        if name in named:
+            return named[name]
+    raise UserError(f"dataset '{spec}' has no {'/'.join(names)} split (it has {', '.join(named)})")
+
+
+def load_single(spec: str) -> tuple[Dataset, str]:
+    """One dataset to evaluate or predict on: a file, or an alias's test split."""
+    if _looks_like_file(spec):
+        return read_file(spec), spec
+    named = _load_named(spec)
+    return _split(named, ("test", "validation"), spec), f"{spec} (test split)"
+
+
+def load_splits(
+    train: str,
+    eval: str | None,
+    eval_fraction: float,
+    seed: int,
+    limit_train: int | None = None,
+    limit_eval: int | None = None,
+) -> DataSplits:
+    """Training and evaluation data; a catalogue dataset brings its own test split, a plain
+    file without `eval` gets a seeded held-out fraction."""
+    if _looks_like_file(train):
+        train_ds = read_file(train)
+        if eval is not None:
+            eval_ds, eval_source = load_single(eval)
+        else:
+            if not 0 < eval_fraction < 1:
+                raise UserError(f"data.eval_fraction must be between 0 and 1, got {eval_fraction}")
+            if train_ds.num_rows < 2:
+                raise UserError(f"{train} has {train_ds.num_rows} row; need at least 2 to hold some out")
+            parts = train_ds.train_test_split(test_size=eval_fraction, seed=seed)
+            train_ds, eval_ds = parts["train"], parts["test"]
+            eval_source = f"{eval_fraction:.0%} of {train} held out (seed {seed})"
+    else:
+        named = _load_named(train)
+        train_ds = _split(named, ("train",), train)
+        if eval is not None:
+            eval_ds, eval_source = load_single(eval)
+        else:
+            eval_ds = _split(named, ("test", "validation"), train)
+            eval_source = f"{train} (test split)"
+    if limit_train is not None:
+        train_ds = train_ds.shuffle(seed=seed).select(range(min(limit_train, train_ds.num_rows)))
+    if limit_eval is not None:
+        eval_ds = eval_ds.select(range(min(limit_eval, eval_ds.num_rows)))
+    for name, ds in (("training", train_ds), ("evaluation", eval_ds)):
+        if ds.num_rows == 0:
+            raise UserError(f"the {name} data has no rows")
+    return DataSplits(train=train_ds, eval=eval_ds, eval_source=eval_source)

@@ -1,0 +1,95 @@
+"""Using a trained model: load a run directory (or any checkpoint), evaluate it, predict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from torch.utils.data import DataLoader
+
+from ftcli import assets
+from ftcli.config import config_from_yaml
+from ftcli.data.columns import check_columns, resolve_columns
+from ftcli.errors import UserError
+from ftcli.evaluation import collect_outputs
+from ftcli.models.loading import load_model, load_tokenizer
+from ftcli.rundir import CONFIG_FILE, is_run_directory
+from ftcli.tasks import get_task
+from ftcli.tasks.base import Task
+from ftcli.training import make_accelerator
+from ftcli.config import TrainConfig
+
+
+@dataclass
+class LoadedModel:
+    task: Task
+    model: Any
+    tokenizer: Any
+    columns: dict[str, str]
+    max_length: int
+    labels: list[str] | None
+    source: str
+
+
+def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, str] | None = None,
+                 max_length: int | None = None) -> LoadedModel:
+    """A run directory brings its task, columns and max length; a bare checkpoint needs --task."""
+    path = Path(run_or_model).expanduser()
+    run_columns: dict[str, str] = {}
+    if is_run_directory(path):
+        saved = config_from_yaml(path / CONFIG_FILE)
+        if task_name is not None and task_name != saved.task:
+            raise UserError(f"{path} is a {saved.task} run, not {task_name}")
+        task_name, run_columns = saved.task, saved.data.columns
+        max_length = max_length or saved.model.max_length
+        checkpoint = str(path / "model")
+    else:
+        if path.is_dir() and (path / CONFIG_FILE).is_file():
+            raise UserError(f"{path} holds an unfinished run (no model/ yet)")
+        checkpoint = assets.resolve_model(run_or_model)
+        if task_name is None:
+            raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
+    task = get_task(task_name)
+    model = load_model(checkpoint, task.auto_model_class)
+    tokenizer = load_tokenizer(checkpoint)
+    id2label = getattr(model.config, "id2label", None) or {}
+    labels = [id2label[i] for i in sorted(id2label)] if id2label else None
+    mapped = resolve_columns(task.fields, {**run_columns, **(columns or {})}, task.name)
+    limit = min(max_length or 512, getattr(tokenizer, "model_max_length", 512) or 512)
+    return LoadedModel(task, model, tokenizer, mapped, limit, labels, checkpoint)
+
+
+def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
+    accelerator = make_accelerator(TrainConfig())
+    loader = DataLoader(features, batch_size=batch_size, collate_fn=loaded.task.collator(loaded.tokenizer))
+    model, loader = accelerator.prepare(loaded.model, loader)
+    return collect_outputs(model, loader, accelerator)
+
+
+def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> dict[str, float]:
+    task = loaded.task
+    check_columns(dataset, loaded.columns, list(task.required_fields), where)
+    label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
+    task.validate(dataset, loaded.columns, label2id, where)
+    features = task.preprocess(dataset, loaded.tokenizer, loaded.columns, label2id, loaded.max_length)
+    outputs = _outputs(loaded, features, batch_size)
+    metrics = task.compute_metrics(outputs.logits, outputs.labels, loaded.labels or [])
+    if outputs.loss is not None:
+        metrics["loss"] = outputs.loss
+    metrics["eval_rows"] = dataset.num_rows
+    return metrics
+
+
+def predict_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> list[dict[str, Any]]:
+    task = loaded.task
+    check_columns(dataset, loaded.columns, list(task.input_fields), where)
+    task.validate(dataset, loaded.columns, None, where)
+    features = task.preprocess(dataset, loaded.tokenizer, loaded.columns, None, loaded.max_length,
+                               with_labels=False)
+    outputs = _outputs(loaded, features, batch_size)
+    id2label = dict(enumerate(loaded.labels or []))
+    records = task.format_predictions(outputs.logits, id2label)
+    inputs = {f: dataset[loaded.columns[f]] for f in task.input_fields}
+    return [{**{f: inputs[f][i] for f in task.input_fields}, **record} for i, record in enumerate(records)]

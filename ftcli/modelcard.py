@@ -1,0 +1,83 @@
+"""The run directory's README.md: a model card a person can read and a Hub page can show."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftcli import __version__
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def render_model_card(
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+    base_model: str,
+    train_rows: int,
+    eval_rows: int,
+    eval_source: str,
+    labels: list[str] | None,
+    command: str,
+    auto_class: str,
+) -> str:
+    task, strategy = config["task"], config["strategy"]
+    optim, train = config["optim"], config["train"]
+    hyper = [
+        ("epochs", train["epochs"]),
+        ("batch size", f"{train['batch_size']} x {train['grad_accum_steps']} accumulation step(s)"),
+        ("learning rate", optim["lr"]),
+        ("head learning rate", optim["head_lr"] if optim["head_lr"] is not None else optim["lr"]),
+        ("weight decay", optim["weight_decay"]),
+        ("warm-up ratio", optim["warmup_ratio"]),
+        ("max grad norm", optim["max_grad_norm"]),
+        ("max length", config["model"]["max_length"]),
+        ("mixed precision", train["mixed_precision"]),
+        ("seed", train["seed"]),
+    ]
+    shown_metrics = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()]
+    label_line = f"Labels: {', '.join(f'`{l}`' for l in labels)}.\n\n" if labels else ""
+    return f"""---
+library_name: transformers
+base_model: {config['model']['name']}
+tags: [ftcli, {task}, {strategy}]
+---
+
+# {task} model fine-tuned from `{config['model']['name']}`
+
+Fine-tuned with [ftcli](https://pypi.org/project/ftcli/) {__version__}: task **{task}**,
+strategy **{strategy}**, base checkpoint `{base_model}`.
+
+## Data
+
+- Training: `{config['data']['train']}` ({train_rows} rows)
+- Evaluation: {eval_source} ({eval_rows} rows)
+
+{label_line}## Hyperparameters
+
+{_table(hyper)}
+
+## Evaluation (best epoch)
+
+{_table(shown_metrics)}
+
+## How it was made
+
+```bash
+{command}
+```
+
+## Use
+
+```python
+from transformers import {auto_class}, AutoTokenizer
+
+model = {auto_class}.from_pretrained("model")
+tokenizer = AutoTokenizer.from_pretrained("model")
+```
+
+or `ftcli predict <this run> --input "some text"`.
+"""

@@ -1,0 +1,75 @@
+"""Checkpoint directory (or Hub id) -> model: our own class for the architectures ftcli
+implements, transformers' Auto class for everything else.
+
+Weights are only ever read from safetensors files, and code shipped with a checkpoint only runs
+when the user asks for it (`model.trust_remote_code`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import transformers
+from transformers import AutoConfig, AutoTokenizer
+
+from ftcli.errors import UserError
+
+# model_type -> (module, class-name prefix). Our class names equal transformers' so saved
+# checkpoints (config.json "architectures") load in plain transformers too.
+OUR_ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "bert": ("ftcli.models.bert", "Bert"),
+}
+
+
+def read_config(checkpoint: str, trust_remote_code: bool = False):
+    try:
+        return AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise UserError(f"could not load a model config from '{checkpoint}': {_short(err)}") from None
+    except ValueError as err:
+        raise UserError(f"'{checkpoint}' is not a checkpoint ftcli can load: {_short(err)}") from None
+
+
+def model_class(model_type: str, auto_class_name: str):
+    """Our class for `model_type` and the head `auto_class_name`, or the Auto class."""
+    if model_type in OUR_ARCHITECTURES:
+        module_name, prefix = OUR_ARCHITECTURES[model_type]
+        suffix = auto_class_name.removeprefix("AutoModel") or "Model"
+        module = importlib.import_module(module_name)
+        return getattr(module, f"{prefix}{suffix}"), getattr(module, f"{prefix}Config")
+    return getattr(transformers, auto_class_name), None
+
+
+def load_model(checkpoint: str, auto_class_name: str, trust_remote_code: bool = False, **config_overrides):
+    """Load weights for the head named by `auto_class_name` (new heads are freshly initialised)."""
+    config = read_config(checkpoint, trust_remote_code)
+    cls, our_config_cls = model_class(config.model_type, auto_class_name)
+    try:
+        if our_config_cls is not None:
+            config = our_config_cls.from_pretrained(checkpoint, **config_overrides)
+            return cls.from_pretrained(checkpoint, config=config, use_safetensors=True)
+        for key, value in config_overrides.items():
+            setattr(config, key, value)
+        return cls.from_pretrained(
+            checkpoint, config=config, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except OSError as err:
+        if Path(checkpoint).is_dir() and not any(Path(checkpoint).glob("*.safetensors")):
+            raise UserError(
+                f"{checkpoint} has no .safetensors weights; ftcli does not unpickle .bin checkpoints "
+                "(convert it with safetensors first)"
+            ) from None
+        raise UserError(f"could not load weights from '{checkpoint}': {_short(err)}") from None
+
+
+def load_tokenizer(checkpoint: str, trust_remote_code: bool = False):
+    try:
+        return AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise UserError(f"could not load a tokenizer from '{checkpoint}': {_short(err)}") from None
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

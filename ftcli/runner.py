@@ -1,0 +1,132 @@
+"""run(config): task + strategy + model + data -> training -> a complete run directory.
+
+Everything that can be wrong with the user's input (paths, columns, labels, model, output
+directory) is checked before the run directory is created.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ftcli import assets
+from ftcli.config import RunConfig, apply_mapping
+from ftcli.data.columns import check_columns, resolve_columns
+from ftcli.data.sources import load_splits
+from ftcli.models.loading import load_model, load_tokenizer
+from ftcli.modelcard import render_model_card
+from ftcli.progress import console
+from ftcli.rundir import RunDirectory
+from ftcli.strategies import get_strategy
+from ftcli.tasks import get_task
+from ftcli.training import make_accelerator, train
+
+
+@dataclass
+class RunResult:
+    path: Path
+    metrics: dict[str, Any]
+
+
+def default_output_dir(config: RunConfig) -> str:
+    model = Path(config.model.name.rstrip("/")).name
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return str(Path("runs") / f"{config.task}-{config.strategy}-{model}-{stamp}")
+
+
+def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> RunResult:
+    if config.output_dir is None:
+        config.output_dir = default_output_dir(config)
+    run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
+    run_dir.check()
+    if resume:
+        # A resumed run continues with the settings it started with.
+        output_dir = config.output_dir
+        config = RunConfig()
+        apply_mapping(config, run_dir.saved_config())
+        config.output_dir = output_dir
+
+    task = get_task(config.task)
+    strategy = get_strategy(config.strategy)
+    checkpoint = assets.resolve_model(config.model.name)
+
+    data = config.data
+    splits = load_splits(data.train, data.eval, data.eval_fraction, config.train.seed,
+                         data.limit_train, data.limit_eval)
+    columns = resolve_columns(task.fields, data.columns, task.name)
+    check_columns(splits.train, columns, list(task.required_fields), f"training data {data.train}")
+    check_columns(splits.eval, columns, list(task.required_fields), f"evaluation data ({splits.eval_source})")
+    labels = task.label_list(splits.train, columns)
+    label2id = {label: i for i, label in enumerate(labels)} if labels else None
+    task.validate(splits.train, columns, label2id, f"training data {data.train}")
+    task.validate(splits.eval, columns, label2id, f"evaluation data ({splits.eval_source})")
+    console.print(
+        f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
+        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}"
+    )
+
+    tokenizer = load_tokenizer(checkpoint, config.model.trust_remote_code)
+    label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": label2id} if labels else {}
+    model = load_model(checkpoint, task.auto_model_class, config.model.trust_remote_code, **label_kwargs)
+    if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model = strategy.prepare(model)
+
+    max_length = config.model.max_length
+    accelerator = make_accelerator(config.train)
+    with accelerator.main_process_first():
+        train_features = task.preprocess(splits.train, tokenizer, columns, label2id, max_length)
+        eval_features = task.preprocess(splits.eval, tokenizer, columns, label2id, max_length)
+
+    path = run_dir.create(config.to_dict())
+    model_dir = path / "model"
+
+    def save_model(unwrapped) -> None:
+        unwrapped.save_pretrained(model_dir, safe_serialization=True)
+        tokenizer.save_pretrained(model_dir)
+
+    try:
+        result = train(
+            model, train_features, eval_features, task.collator(tokenizer),
+            compute_metrics=lambda out: task.compute_metrics(out.logits, out.labels, labels),
+            best_metric=task.best_metric, optim=config.optim, train_cfg=config.train,
+            run_path=path, save_model=save_model, resume=resume, accelerator=accelerator,
+        )
+    except KeyboardInterrupt:
+        hint = " with --resume" if config.train.save_checkpoint else ""
+        console.print(f"[yellow]Interrupted.[/] The unfinished run is in {path}; run the same command{hint} to continue.")
+        raise
+
+    metrics = {
+        **result.best_metrics,
+        "best_epoch": result.best_epoch,
+        "train_samples_per_second": round(result.train_samples_per_second, 3),
+        "train_runtime": round(result.train_runtime, 3),
+        "train_rows": splits.train.num_rows,
+        "eval_rows": splits.eval.num_rows,
+    }
+    if accelerator.is_main_process:
+        (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        card = render_model_card(
+            config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
+            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_model_class,
+        )
+        (path / "README.md").write_text(card)
+        final = run_dir.finalize()
+    else:
+        final = run_dir.destination
+    accelerator.wait_for_everyone()
+    return RunResult(path=final, metrics=metrics)
+
+
+def _command_line() -> str:
+    import shlex
+
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("ftcli", "__main__.py")):
+        argv[0] = "ftcli"
+    return " ".join(shlex.quote(a) for a in argv)

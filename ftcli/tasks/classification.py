@@ -1,0 +1,98 @@
+"""Text classification: text -> one label, scored with accuracy and macro-F1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from transformers import DataCollatorWithPadding
+
+from ftcli.data.labels import check_known_labels, infer_labels
+from ftcli.errors import UserError
+from ftcli.metrics import load_metric
+from ftcli.tasks.base import Task
+
+
+class SequenceClassificationTask(Task):
+    """One or two texts (segments A/B) -> one label. Subclasses name the text fields."""
+
+    text_fields: tuple[str, ...] = ("text",)
+    best_metric = "accuracy"
+    auto_model_class = "AutoModelForSequenceClassification"
+    peft_task_type = "SEQ_CLS"
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {**{f: f for f in self.text_fields}, "label": "label"}
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return (*self.text_fields, "label")
+
+    @property
+    def input_fields(self) -> tuple[str, ...]:
+        return self.text_fields
+
+    def label_list(self, train: Dataset, columns: dict[str, str]) -> list[str]:
+        labels = infer_labels(train[columns["label"]])
+        if len(labels) < 2:
+            raise UserError(
+                f"the training data has a single label ({labels[0]!r}); classification needs at least two"
+            )
+        return labels
+
+    def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
+        for field in self.text_fields:
+            texts = dataset[columns[field]]
+            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
+            if bad is not None:
+                raise UserError(
+                    f"{where}: row {bad + 1} has an empty or non-text '{columns[field]}'; fill or drop it"
+                )
+        if label2id is not None and columns["label"] in dataset.column_names:
+            check_known_labels(dataset[columns["label"]], label2id, where)
+
+    def preprocess(self, dataset, tokenizer, columns, label2id, max_length, with_labels=True):
+        text_columns = [columns[f] for f in self.text_fields]
+        label_column = columns["label"]
+
+        def encode(batch):
+            encoded = tokenizer(*[batch[c] for c in text_columns], truncation=True, max_length=max_length)
+            if with_labels:
+                encoded["labels"] = [label2id[str(v)] for v in batch[label_column]]
+            return encoded
+
+        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
+                           desc="Tokenizing")
+
+    def collator(self, tokenizer):
+        return DataCollatorWithPadding(tokenizer)
+
+    def compute_metrics(self, logits, labels, label_names):
+        predictions = np.asarray(logits).argmax(-1)
+        all_ids = list(range(len(label_names)))
+        return {
+            **load_metric("accuracy").compute(predictions=predictions, references=labels),
+            **load_metric("f1").compute(predictions=predictions, references=labels,
+                                        average="macro", labels=all_ids),
+        }
+
+    def format_predictions(self, logits, id2label) -> list[dict[str, Any]]:
+        logits = np.asarray(logits, dtype=np.float64)
+        shifted = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities = shifted / shifted.sum(-1, keepdims=True)
+        records = []
+        for row in probabilities:
+            best = int(row.argmax())
+            records.append({
+                "label": id2label[best],
+                "score": round(float(row[best]), 6),
+                "scores": {id2label[i]: round(float(p), 6) for i, p in enumerate(row)},
+            })
+        return records
+
+
+class ClassificationTask(SequenceClassificationTask):
+    name = "classification"
+    text_fields = ("text",)

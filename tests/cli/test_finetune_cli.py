@@ -1,0 +1,198 @@
+"""`ftcli finetune / evaluate / predict` end to end on a tiny random BERT and tiny data."""
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import sentiment_rows, write_csv
+
+FAST = ["--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "--max-length", "16",
+        "--set", "train.logging_steps=2"]
+
+
+def finetune(cli, model, train, out, *extra):
+    return cli("finetune", "classification", "--model", model, "--train", train, "--output-dir", out,
+               *FAST, *extra)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_bert, sentiment_csv, sentiment_eval_csv):
+    """One real fine-tune shared by the read-only tests below."""
+    import sys
+
+    from ftcli.cli.app import main
+
+    out = tmp_path_factory.mktemp("runs") / "run"
+    argv = ["ftcli", "finetune", "classification", "--model", str(tiny_bert), "--train", str(sentiment_csv),
+            "--eval", str(sentiment_eval_csv), "--output-dir", str(out), *FAST]
+    saved, sys.argv = sys.argv, argv
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        sys.argv = saved
+    assert exit_.value.code in (0, None)
+    return out
+
+
+def test_run_directory_contents(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"model", "config.yaml", "metrics.json", "log.jsonl", "checkpoints", "README.md"} <= names
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    for key in ("accuracy", "f1", "train_samples_per_second"):
+        assert isinstance(metrics[key], float)
+    model_config = json.loads((trained_run / "model" / "config.json").read_text())
+    assert model_config["label2id"] == {"negative": 0, "positive": 1}
+    assert model_config["id2label"] == {"0": "negative", "1": "positive"}
+    assert (trained_run / "model" / "model.safetensors").is_file()
+    assert not list((trained_run / "model").glob("*.bin"))
+    config = yaml.safe_load((trained_run / "config.yaml").read_text())
+    assert config["optim"]["lr"] == pytest.approx(1e-3) and config["train"]["epochs"] == 4
+    log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
+    assert any("loss" in r for r in log) and sum("eval_accuracy" in r for r in log) == 4
+    card = (trained_run / "README.md").read_text()
+    assert "ftcli finetune classification" in card and "accuracy" in card
+    assert not list(trained_run.parent.glob(".*.partial"))
+
+
+def test_tiny_model_learns_the_task(trained_run):
+    # One word decides the label; a working loop gets (near) all of the 60 eval rows right.
+    assert json.loads((trained_run / "metrics.json").read_text())["accuracy"] >= 0.9
+
+
+def test_evaluate_command(cli, trained_run, sentiment_eval_csv, tmp_path):
+    result = cli("evaluate", trained_run, "--data", sentiment_eval_csv, "--output", tmp_path / "m.json")
+    assert result.exit_code == 0, result.stderr
+    written = json.loads((tmp_path / "m.json").read_text())
+    stored = json.loads((trained_run / "metrics.json").read_text())
+    assert written["accuracy"] == pytest.approx(stored["accuracy"])
+    assert written["task"] == "classification" and "f1" in written
+
+
+def test_predict_command(cli, trained_run, tmp_path):
+    result = cli("predict", trained_run, "--input", "the film was good", "--input", "dull acting",
+                 "--output", tmp_path / "p.json")
+    assert result.exit_code == 0, result.stderr
+    predictions = json.loads((tmp_path / "p.json").read_text())
+    assert [p["label"] for p in predictions] == ["positive", "negative"]
+    assert all(0.5 <= p["score"] <= 1 for p in predictions)
+
+
+def assert_user_error(result, *fragments):
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def no_run_left(out):
+    return not out.exists() and not list(out.parent.glob(f".{out.name}*"))
+
+
+@pytest.mark.parametrize("case", [
+    "missing-file", "extension", "text-column", "label-column", "empty", "unseen-label", "jsonl",
+    "model-alias", "model-dir", "set-key", "set-type",
+])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, tiny_bert, sentiment_csv):
+    out = tmp_path / "run"
+    model, train, extra, expected = str(tiny_bert), str(sentiment_csv), [], []
+    if case == "missing-file":
+        train, expected = str(tmp_path / "missing.csv"), ["data file not found"]
+    elif case == "extension":
+        (tmp_path / "d.txt").write_text("text,label\n")
+        train, expected = str(tmp_path / "d.txt"), ["unsupported data file extension '.txt'"]
+    elif case == "text-column":
+        extra, expected = ["--set", "data.columns.text=review"], ["no 'review' column", "columns: text, label"]
+    elif case == "label-column":
+        train = str(write_csv(tmp_path / "d.csv", [{"text": "good", "sentiment": "p"}] * 4))
+        expected = ["no 'label' column", "columns: text, sentiment"]
+    elif case == "empty":
+        (tmp_path / "d.csv").write_text("text,label\n")
+        train, expected = str(tmp_path / "d.csv"), ["has no rows"]
+    elif case == "unseen-label":
+        rows = sentiment_rows(6) + [{"text": "the plot", "label": "neutral"}]
+        extra = ["--eval", str(write_csv(tmp_path / "e.csv", rows))]
+        expected = ["never seen in training: 'neutral'"]
+    elif case == "jsonl":
+        (tmp_path / "d.jsonl").write_text('{"text": "good", "label": "p"}\n{"text": \n')
+        train, expected = str(tmp_path / "d.jsonl"), ["line 2 is not valid JSON"]
+    elif case == "model-alias":
+        model, expected = "no-such-model", ["unknown model 'no-such-model'"]
+    elif case == "model-dir":
+        (tmp_path / "empty-model").mkdir()
+        model, expected = str(tmp_path / "empty-model"), ["has no config.json"]
+    elif case == "set-key":
+        extra, expected = ["--set", "optim.lrr=1"], ["unknown config key 'optim.lrr'"]
+    elif case == "set-type":
+        extra, expected = ["--set", "train.epochs=many"], ["train.epochs must be an integer"]
+    result = finetune(cli, model, train, out, *extra)
+    assert_user_error(result, *expected)
+    assert no_run_left(out)
+
+
+def test_existing_run_is_not_overwritten(cli, trained_run, tiny_bert, sentiment_csv):
+    before = (trained_run / "metrics.json").read_text()
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), trained_run)
+    assert_user_error(result, "already holds a run", "--overwrite")
+    assert (trained_run / "metrics.json").read_text() == before
+
+
+def test_overwrite_replaces_a_finished_run(cli, tmp_path, tiny_bert, sentiment_csv):
+    out = tmp_path / "run"
+    assert finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "1").exit_code == 0
+    first = json.loads((out / "metrics.json").read_text())
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "1", "--overwrite",
+                      "--seed", "7")
+    assert result.exit_code == 0, result.stderr
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"] == 7
+    assert json.loads((out / "metrics.json").read_text()) != first
+    assert no_run_left(tmp_path / "elsewhere") and not list(tmp_path.glob(".run.*"))
+
+
+def test_interrupted_run_resumes(cli, tmp_path, tiny_bert, sentiment_csv, monkeypatch):
+    import ftcli.training
+
+    out = tmp_path / "run"
+    real = ftcli.training.collect_outputs
+    calls = {"n": 0}
+
+    def interrupt_second_evaluation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ftcli.training, "collect_outputs", interrupt_second_evaluation)
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "2")
+    assert result.exit_code != 0
+    assert not out.exists(), "an unfinished run must not appear as a run directory"
+    staging = tmp_path / ".run.partial"
+    assert json.loads((staging / "trainer_state.json").read_text())["epoch"] == 1
+
+    assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), out), "--resume")
+    monkeypatch.setattr(ftcli.training, "collect_outputs", real)
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")
+    assert result.exit_code == 0, result.stderr
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert not staging.exists()
+
+
+def test_resume_with_nothing_to_resume(cli, tmp_path, tiny_bert, sentiment_csv):
+    assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), tmp_path / "run", "--resume"),
+                      "nothing to resume")
+
+
+def test_recipes_and_models_commands(cli, tmp_path):
+    listed = cli("recipes", "ls")
+    assert listed.exit_code == 0 and "classification/full" in listed.stdout
+    shown = cli("recipes", "show", "classification/full")
+    assert "ftcli finetune classification" in shown.stdout
+    assert cli("recipes", "cp", "classification/full", tmp_path / "r.yaml").exit_code == 0
+    assert_user_error(cli("recipes", "show", "nope/full"), "no recipe 'nope/full'")
+    models = cli("models", "ls")
+    assert models.exit_code == 0 and "minilm" in models.stdout and "rt-sentiment" in models.stdout

@@ -1,0 +1,91 @@
+"""Typed config: recipes, --set overrides, unknown keys and wrong types."""
+
+import pytest
+import yaml
+
+from ftcli.config import RunConfig, build_config, load_recipe, parse_set_argument, set_value
+from ftcli.errors import UserError
+from ftcli.recipe_store import copy_recipe, list_recipes, recipe_path
+
+
+def test_set_parses_typed_values():
+    config = build_config(sets=["optim.lr=3e-5", "train.epochs=4", "train.mixed_precision=bf16",
+                                "data.limit_train=null", "train.save_checkpoint=false"])
+    assert config.optim.lr == pytest.approx(3e-5)
+    assert config.train.epochs == 4
+    assert config.train.mixed_precision == "bf16"
+    assert config.data.limit_train is None
+    assert config.train.save_checkpoint is False
+
+
+def test_set_int_accepted_for_float_and_mapping_keys():
+    config = build_config(sets=["optim.lr=1", "data.columns.text=review"])
+    assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
+    assert config.data.columns == {"text": "review"}
+
+
+@pytest.mark.parametrize("argument, message", [
+    ("optim.lrr=1e-3", "unknown config key 'optim.lrr'"),
+    ("nosuch=1", "unknown config key 'nosuch'"),
+    ("train.epochs=two", "train.epochs must be an integer"),
+    ("train.epochs=2.5", "train.epochs must be an integer"),
+    ("optim.lr=fast", "optim.lr must be a number"),
+    ("train.save_checkpoint=maybe", "must be true or false"),
+    ("train.mixed_precision=fp8", "must be one of no, bf16, fp16"),
+    ("optim=1", "optim is a section"),
+    ("optim.lr", "--set expects key=value"),
+])
+def test_set_rejects_unknown_keys_and_wrong_types(argument, message):
+    with pytest.raises(UserError, match=message):
+        build_config(sets=[argument])
+
+
+def test_flags_win_over_set_and_recipe():
+    config = build_config(recipe={"optim": {"lr": 1e-4}}, sets=["optim.lr=2e-4"], flags={"optim.lr": 3e-4})
+    assert config.optim.lr == pytest.approx(3e-4)
+    config = build_config(recipe={"optim": {"lr": 1e-4}}, flags={"optim.lr": None})
+    assert config.optim.lr == pytest.approx(1e-4)
+
+
+def test_recipe_with_unknown_key_is_rejected(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  learning_rate: 1e-4\n")
+    with pytest.raises(UserError, match="unknown config key 'optim.learning_rate'"):
+        build_config(recipe=load_recipe(bad))
+
+
+def test_parse_set_reads_yaml_scalars():
+    assert parse_set_argument("a.b=5e-5") == ("a.b", 5e-5)
+    assert parse_set_argument("a=true") == ("a", True)
+    assert parse_set_argument("a=review") == ("a", "review")
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_every_recipe_loads_and_validates(name):
+    path = recipe_path(name)
+    text = path.read_text()
+    task, strategy = name.split("/")
+    assert f"ftcli finetune {task}" in text.split("\n\n")[0], "header comment must show the command"
+    config = build_config(recipe=load_recipe(path))
+    assert (config.task, config.strategy) == (task, strategy)
+    # Round trip through the YAML a run directory stores.
+    again = RunConfig()
+    from ftcli.config import apply_mapping
+
+    apply_mapping(again, yaml.safe_load(yaml.safe_dump(config.to_dict())))
+    assert again == config
+
+
+def test_recipes_cp_refuses_to_overwrite(tmp_path):
+    copied = copy_recipe("classification/full", tmp_path / "mine.yaml")
+    assert copied.read_text() == recipe_path("classification/full").read_text()
+    with pytest.raises(UserError, match="already exists"):
+        copy_recipe("classification/full", copied)
+    with pytest.raises(UserError, match="no recipe 'classification/nope'"):
+        recipe_path("classification/nope")
+
+
+def test_set_value_on_nested_path():
+    config = RunConfig()
+    set_value(config, "model.max_length", 64)
+    assert config.model.max_length == 64
