@@ -173,8 +173,8 @@ RT_SPLIT_SEED = 1234
 
 
 def _rt_sentiment(root: Path):
-    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative; plot rows and empty
-    texts dropped; a fixed seeded split with 2,000 test rows."""
+    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative; plot rows, empty texts
+    and repeated snippets dropped; a fixed seeded split with 2,000 test rows."""
     import numpy as np
     import pandas as pd
     from datasets import Dataset, DatasetDict
@@ -187,7 +187,9 @@ def _rt_sentiment(root: Path):
             "text": frame["text"].str.strip(),
             "label": frame["category"].map({"fresh": "positive", "rotten": "negative"}),
         }
-    ).reset_index(drop=True)
+    )
+    # Some snippets appear more than once; keeping one copy stops test rows leaking into training.
+    frame = frame.drop_duplicates(subset="text").reset_index(drop=True)
     order = np.random.RandomState(RT_SPLIT_SEED).permutation(len(frame))
     test, train = order[:RT_TEST_ROWS], order[RT_TEST_ROWS:]
     return DatasetDict(

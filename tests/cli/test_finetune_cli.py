@@ -7,7 +7,7 @@ import yaml
 
 from tests.conftest import sentiment_rows, write_csv
 
-FAST = ["--epochs", "4", "--lr", "1e-3", "--batch-size", "8", "--max-length", "16",
+FAST = ["--epochs", "4", "--lr", "2e-3", "--batch-size", "8", "--max-length", "16",
         "--set", "train.logging_steps=2"]
 
 
@@ -48,7 +48,7 @@ def test_run_directory_contents(trained_run):
     assert (trained_run / "model" / "model.safetensors").is_file()
     assert not list((trained_run / "model").glob("*.bin"))
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
-    assert config["optim"]["lr"] == pytest.approx(1e-3) and config["train"]["epochs"] == 4
+    assert config["optim"]["lr"] == pytest.approx(2e-3) and config["train"]["epochs"] == 4
     log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
     assert any("loss" in r for r in log) and sum("eval_accuracy" in r for r in log) == 4
     card = (trained_run / "README.md").read_text()
