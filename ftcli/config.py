@@ -84,15 +84,40 @@ class TrainConfig:
 
 
 @dataclass
+class TaskOptions:
+    """Settings that only some tasks read; the others ignore them."""
+
+    label_all_subtokens: bool = False
+    """NER: label every sub-token of a word (default: only the first; the rest get -100)."""
+    doc_stride: int = 128
+    """QA: tokens shared by consecutive windows of a long context (must leave room for the context)."""
+    max_answer_length: int = 30
+    """QA: longest answer span, in tokens."""
+    n_best: int = 20
+    """QA: start and end candidates considered per window."""
+    null_score_threshold: float = 0.0
+    """QA: answer "no answer" when the null score beats the best span by more than this."""
+    max_new_tokens: int = 64
+    """Generation: tokens generated per prompt when scoring ROUGE-L or predicting."""
+    temperature: float = 0.0
+    """Generation: 0 = greedy decoding; above 0 samples."""
+    top_p: float = 1.0
+    """Generation: nucleus sampling mass (with temperature > 0)."""
+    image_size: int | None = None
+    """Image classification: resize to this square size (default: the processor's)."""
+
+
+@dataclass
 class RunConfig:
     task: str = "classification"
-    """Downstream task (classification)."""
+    """Downstream task: classification, nli, ner, qa, generation, image-classification."""
     strategy: str = "full"
     """How pretrained weights are reused (full)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    options: TaskOptions = field(default_factory=TaskOptions)
     output_dir: str | None = None
     """Run directory. Default: runs/<task>-<strategy>-<model>-<timestamp>."""
 

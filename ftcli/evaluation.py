@@ -1,4 +1,4 @@
-"""The single evaluation loop: model outputs over a dataloader, gathered across processes."""
+"""The single evaluation loop: task-chosen outputs over a dataloader, gathered across processes."""
 
 from __future__ import annotations
 
@@ -10,42 +10,57 @@ from accelerate import Accelerator
 
 from ftcli.progress import progress_bar
 
+PAD = -100
+"""Fills ragged per-token outputs (and matches the ignored-label id)."""
+
 
 @dataclass
 class Outputs:
-    logits: np.ndarray
-    labels: np.ndarray | None
+    gathered: dict[str, np.ndarray]
+    """Per-example arrays in dataloader order; `labels` included when the batches carry them."""
     loss: float | None
 
 
 @torch.no_grad()
-def collect_outputs(model, dataloader, accelerator: Accelerator, description: str = "Evaluating") -> Outputs:
-    """Run the model in eval mode over `dataloader`; returns float32 logits (and labels/loss
-    when the batches carry labels). `gather_for_metrics` drops the samples accelerate repeats
-    to fill the last batch on several processes."""
+def collect_outputs(model, dataloader, accelerator: Accelerator, task, description: str = "Evaluating") -> Outputs:
+    """Run `task.batch_outputs` in eval mode over `dataloader`. `gather_for_metrics` drops the
+    samples accelerate repeats to fill the last batch when several processes evaluate."""
     was_training = model.training
     model.eval()
-    logits, labels, losses, counts = [], [], [], []
+    pieces: dict[str, list[np.ndarray]] = {}
+    loss_sum, loss_count = 0.0, 0
     with progress_bar(accelerator, description, total=len(dataloader), transient=True) as bar:
         for batch in dataloader:
             with accelerator.autocast():
-                out = model(**batch)
-            batch_logits = out.logits.float()
-            if batch_logits.ndim > 2:
-                batch_logits = accelerator.pad_across_processes(batch_logits, dim=1, pad_index=-100)
-            logits.append(accelerator.gather_for_metrics(batch_logits).cpu().numpy())
+                outputs, loss = task.batch_outputs(model, batch)
             if "labels" in batch:
-                batch_labels = batch["labels"]
-                if batch_labels.ndim > 1:
-                    batch_labels = accelerator.pad_across_processes(batch_labels, dim=1, pad_index=-100)
-                labels.append(accelerator.gather_for_metrics(batch_labels).cpu().numpy())
-                if out.loss is not None:
-                    losses.append(out.loss.float().item() * len(batch_labels))
-                    counts.append(len(batch_labels))
+                outputs = {**outputs, "labels": batch["labels"]}
+            for key, tensor in outputs.items():
+                if tensor.ndim > 1:
+                    tensor = accelerator.pad_across_processes(tensor, dim=1, pad_index=PAD)
+                pieces.setdefault(key, []).append(accelerator.gather_for_metrics(tensor).cpu().numpy())
+            if loss is not None:
+                size = len(next(iter(batch.values())))
+                loss_sum += loss.float().item() * size
+                loss_count += size
             bar.advance()
     model.train(was_training)
     return Outputs(
-        logits=np.concatenate(logits) if logits else np.zeros((0,)),
-        labels=np.concatenate(labels) if labels else None,
-        loss=(sum(losses) / sum(counts)) if counts else None,
+        gathered={key: concat_padded(arrays) for key, arrays in pieces.items()},
+        loss=loss_sum / loss_count if loss_count else None,
     )
+
+
+def concat_padded(arrays: list[np.ndarray], pad: float = PAD) -> np.ndarray:
+    """Concatenate along the first axis, padding the others (ragged sequence lengths) with `pad`."""
+    if not arrays:
+        return np.zeros((0,))
+    if all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+        return np.concatenate(arrays)
+    shape = [max(a.shape[d] for a in arrays) for d in range(1, arrays[0].ndim)]
+    out = np.full((sum(len(a) for a in arrays), *shape), pad, dtype=np.result_type(*arrays))
+    start = 0
+    for a in arrays:
+        out[(slice(start, start + len(a)), *(slice(0, s) for s in a.shape[1:]))] = a
+        start += len(a)
+    return out

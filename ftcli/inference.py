@@ -10,23 +10,22 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 
 from ftcli import assets
-from ftcli.config import config_from_yaml
+from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs
-from ftcli.models.loading import load_model, load_tokenizer
+from ftcli.models.loading import load_model
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.tasks import get_task
-from ftcli.tasks.base import Task
+from ftcli.tasks.base import EvalData, Task, model_inputs
 from ftcli.training import make_accelerator
-from ftcli.config import TrainConfig
 
 
 @dataclass
 class LoadedModel:
     task: Task
     model: Any
-    tokenizer: Any
+    processor: Any
     columns: dict[str, str]
     max_length: int
     labels: list[str] | None
@@ -38,11 +37,12 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     """A run directory brings its task, columns and max length; a bare checkpoint needs --task."""
     path = Path(run_or_model).expanduser()
     run_columns: dict[str, str] = {}
+    options = TaskOptions()
     if is_run_directory(path):
         saved = config_from_yaml(path / CONFIG_FILE)
         if task_name is not None and task_name != saved.task:
             raise UserError(f"{path} is a {saved.task} run, not {task_name}")
-        task_name, run_columns = saved.task, saved.data.columns
+        task_name, run_columns, options = saved.task, saved.data.columns, saved.options
         max_length = max_length or saved.model.max_length
         checkpoint = str(path / "model")
     else:
@@ -51,31 +51,32 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         checkpoint = assets.resolve_model(run_or_model)
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
-    task = get_task(task_name)
-    model = load_model(checkpoint, task.auto_model_class)
-    tokenizer = load_tokenizer(checkpoint)
+    task = get_task(task_name, options)
+    model = load_model(checkpoint, task.auto_class_for)
+    processor = task.load_processor(checkpoint)
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [id2label[i] for i in sorted(id2label)] if id2label else None
     mapped = resolve_columns(task.fields, {**run_columns, **(columns or {})}, task.name)
-    limit = min(max_length or 512, getattr(tokenizer, "model_max_length", 512) or 512)
-    return LoadedModel(task, model, tokenizer, mapped, limit, labels, checkpoint)
+    limit = min(max_length or 512, getattr(processor, "model_max_length", 512) or 512)
+    return LoadedModel(task, model, processor, mapped, limit, labels, checkpoint)
 
 
 def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
     accelerator = make_accelerator(TrainConfig())
-    loader = DataLoader(features, batch_size=batch_size, collate_fn=loaded.task.collator(loaded.tokenizer))
+    loader = DataLoader(model_inputs(features, loaded.task), batch_size=batch_size,
+                        collate_fn=loaded.task.collator(loaded.processor))
     model, loader = accelerator.prepare(loaded.model, loader)
-    return collect_outputs(model, loader, accelerator)
+    return collect_outputs(model, loader, accelerator, loaded.task)
 
 
 def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> dict[str, float]:
     task = loaded.task
-    check_columns(dataset, loaded.columns, list(task.required_fields), where)
+    check_columns(dataset, loaded.columns, task.required_for(dataset, loaded.columns), where)
     label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
     task.validate(dataset, loaded.columns, label2id, where)
-    features = task.preprocess(dataset, loaded.tokenizer, loaded.columns, label2id, loaded.max_length)
+    features = task.preprocess(dataset, loaded.processor, loaded.columns, label2id, loaded.max_length)
     outputs = _outputs(loaded, features, batch_size)
-    metrics = task.compute_metrics(outputs.logits, outputs.labels, loaded.labels or [])
+    metrics = task.compute_metrics(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels))
     if outputs.loss is not None:
         metrics["loss"] = outputs.loss
     metrics["eval_rows"] = dataset.num_rows
@@ -84,12 +85,12 @@ def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_si
 
 def predict_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> list[dict[str, Any]]:
     task = loaded.task
-    check_columns(dataset, loaded.columns, list(task.input_fields), where)
+    fields = task.inputs_for(dataset, loaded.columns)
+    check_columns(dataset, loaded.columns, fields, where)
     task.validate(dataset, loaded.columns, None, where)
-    features = task.preprocess(dataset, loaded.tokenizer, loaded.columns, None, loaded.max_length,
+    features = task.preprocess(dataset, loaded.processor, loaded.columns, None, loaded.max_length,
                                with_labels=False)
     outputs = _outputs(loaded, features, batch_size)
-    id2label = dict(enumerate(loaded.labels or []))
-    records = task.format_predictions(outputs.logits, id2label)
-    inputs = {f: dataset[loaded.columns[f]] for f in task.input_fields}
-    return [{**{f: inputs[f][i] for f in task.input_fields}, **record} for i, record in enumerate(records)]
+    records = task.format_predictions(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels))
+    inputs = {f: dataset[loaded.columns[f]] for f in fields}
+    return [{**{f: inputs[f][i] for f in fields}, **record} for i, record in enumerate(records)]

@@ -7,6 +7,7 @@ directory) is checked before the run directory is created.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +20,13 @@ from ftcli import assets
 from ftcli.config import RunConfig, apply_mapping
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
-from ftcli.models.loading import load_model, load_tokenizer
+from ftcli.models.loading import load_model
 from ftcli.modelcard import render_model_card
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
+from ftcli.tasks.base import EvalData, model_inputs
 from ftcli.training import make_accelerator, train
 
 
@@ -52,7 +54,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         apply_mapping(config, run_dir.saved_config())
         config.output_dir = output_dir
 
-    task = get_task(config.task)
+    task = get_task(config.task, config.options)
     strategy = get_strategy(config.strategy)
     checkpoint = assets.resolve_model(config.model.name)
 
@@ -60,8 +62,9 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     splits = load_splits(data.train, data.eval, data.eval_fraction, config.train.seed,
                          data.limit_train, data.limit_eval)
     columns = resolve_columns(task.fields, data.columns, task.name)
-    check_columns(splits.train, columns, list(task.required_fields), f"training data {data.train}")
-    check_columns(splits.eval, columns, list(task.required_fields), f"evaluation data ({splits.eval_source})")
+    check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data.train}")
+    check_columns(splits.eval, columns, task.required_for(splits.eval, columns),
+                  f"evaluation data ({splits.eval_source})")
     labels = task.label_list(splits.train, columns)
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     task.validate(splits.train, columns, label2id, f"training data {data.train}")
@@ -71,32 +74,34 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}"
     )
 
-    tokenizer = load_tokenizer(checkpoint, config.model.trust_remote_code)
+    processor = task.load_processor(checkpoint, config.model.trust_remote_code)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
-    label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": label2id} if labels else {}
-    model = load_model(checkpoint, task.auto_model_class, config.model.trust_remote_code, **label_kwargs)
-    if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
-        model.config.pad_token_id = tokenizer.pad_token_id
+    model = load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,
+                       **task.model_kwargs(labels))
+    pad_id = getattr(processor, "pad_token_id", None)
+    if getattr(model.config, "pad_token_id", None) is None and pad_id is not None:
+        model.config.pad_token_id = pad_id
     model = strategy.prepare(model)
 
     max_length = config.model.max_length
     accelerator = make_accelerator(config.train)
     with accelerator.main_process_first():
-        train_features = task.preprocess(splits.train, tokenizer, columns, label2id, max_length)
-        eval_features = task.preprocess(splits.eval, tokenizer, columns, label2id, max_length)
+        train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
+        eval_features = task.preprocess(splits.eval, processor, columns, label2id, max_length)
+    eval_data = EvalData(examples=splits.eval, features=eval_features, columns=columns, labels=labels)
 
     path = run_dir.create(config.to_dict())
     model_dir = path / "model"
 
     def save_model(unwrapped) -> None:
         unwrapped.save_pretrained(model_dir, safe_serialization=True)
-        tokenizer.save_pretrained(model_dir)
+        processor.save_pretrained(model_dir)
 
     try:
         result = train(
-            model, train_features, eval_features, task.collator(tokenizer),
-            compute_metrics=lambda out: task.compute_metrics(out.logits, out.labels, labels),
-            best_metric=task.best_metric, optim=config.optim, train_cfg=config.train,
+            model, model_inputs(train_features, task), model_inputs(eval_features, task), task.collator(processor),
+            task=task, compute_metrics=lambda out: task.compute_metrics(out.gathered, eval_data),
+            optim=config.optim, train_cfg=config.train,
             run_path=path, save_model=save_model, resume=resume, accelerator=accelerator,
         )
     except KeyboardInterrupt:
@@ -116,7 +121,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         card = render_model_card(
             config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
-            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_model_class,
+            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_class_for(model.config),
         )
         (path / "README.md").write_text(card)
         final = run_dir.finalize()
@@ -127,8 +132,6 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
 
 
 def _command_line() -> str:
-    import shlex
-
     argv = list(sys.argv)
     if argv and argv[0].endswith(("ftcli", "__main__.py")):
         argv[0] = "ftcli"

@@ -85,8 +85,8 @@ def train(
     train_features,
     eval_features,
     collator,
+    task,
     compute_metrics: Callable[[Any], dict[str, float]],
-    best_metric: str,
     optim: OptimConfig,
     train_cfg: TrainConfig,
     run_path: Path,
@@ -94,8 +94,8 @@ def train(
     resume: bool = False,
     accelerator: Accelerator | None = None,
 ) -> TrainResult:
-    """Train, evaluating after each epoch; `save_model(unwrapped_model)` is called whenever the
-    evaluation metric improves. Writes log.jsonl and checkpoints/last under `run_path`."""
+    """Train, evaluating after each epoch (`compute_metrics(Outputs)`); `save_model(unwrapped_model)`
+    is called whenever the task's `best_metric` improves. Writes log.jsonl and checkpoints/last under `run_path`."""
     accelerator = accelerator or make_accelerator(train_cfg)
     set_seed(train_cfg.seed)
 
@@ -137,7 +137,7 @@ def train(
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad()
-                batch_size = len(batch["labels"]) * accelerator.num_processes
+                batch_size = len(next(iter(batch.values()))) * accelerator.num_processes
                 epoch_examples += batch_size
                 window_loss += loss.detach().float().item()
                 window_batches += 1
@@ -160,7 +160,7 @@ def train(
         state["train_seconds"] += time.perf_counter() - epoch_start
         state["train_examples"] += epoch_examples
 
-        outputs = collect_outputs(model, eval_loader, accelerator)
+        outputs = collect_outputs(model, eval_loader, accelerator, task)
         metrics = compute_metrics(outputs)
         if outputs.loss is not None:
             metrics["loss"] = outputs.loss
@@ -170,7 +170,7 @@ def train(
         summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         console.print(f"Epoch {epoch}/{train_cfg.epochs}: {summary}")
 
-        if state["best_epoch"] == 0 or metrics[best_metric] > state["best_metrics"][best_metric]:
+        if state["best_epoch"] == 0 or _improved(metrics, state["best_metrics"], task):
             state["best_epoch"], state["best_metrics"] = epoch, metrics
             if accelerator.is_main_process:
                 save_model(accelerator.unwrap_model(model))
@@ -189,6 +189,11 @@ def train(
         train_runtime=seconds,
         history=state["history"],
     )
+
+
+def _improved(metrics: dict[str, float], best: dict[str, float], task) -> bool:
+    key = task.best_metric
+    return metrics[key] > best[key] if task.greater_is_better else metrics[key] < best[key]
 
 
 def _log(accelerator: Accelerator, path: Path, record: dict[str, Any]) -> None:

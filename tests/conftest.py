@@ -1,5 +1,8 @@
-"""Shared fixtures: offline mode, a private cache, a tiny random BERT checkpoint with its own
-WordPiece vocabulary, tiny labelled data, and an in-process CLI runner."""
+"""Shared fixtures: offline mode, a tiny random BERT checkpoint with its own WordPiece
+vocabulary, tiny labelled data, and an in-process CLI runner.
+
+Derived files (the converted SmolLM2, the BIG-bench download) use the normal ftcli cache, so a
+second `make test` reuses them; set FTCLI_CACHE to isolate a run."""
 
 from __future__ import annotations
 
@@ -21,13 +24,10 @@ POSITIVE = ["good", "great", "fun", "lovely", "brilliant", "moving"]
 NEGATIVE = ["bad", "awful", "dull", "boring", "weak", "tedious"]
 FILLER = ["the", "film", "was", "a", "story", "and", "very", "plot", "acting", "quite"]
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Derived files (converted models) go to a per-session cache unless one is configured."""
-    if "FTCLI_CACHE" not in os.environ:
-        os.environ["FTCLI_CACHE"] = str(tmp_path_factory.mktemp("ftcli-cache"))
+PLACES = ["paris", "london", "rome"]
+PEOPLE = ["alice", "bob", "carol"]
+SURNAMES = ["smith", "jones"]
+SUBWORDS = ["play", "##ing", "##ed"]
 
 
 def sentiment_rows(count: int, seed: int = 0) -> list[dict]:
@@ -40,6 +40,47 @@ def sentiment_rows(count: int, seed: int = 0) -> list[dict]:
         rng.shuffle(words)
         rows.append({"text": " ".join(words), "label": label})
     return rows
+
+
+def ner_rows(count: int, seed: int = 0) -> list[dict]:
+    """Sentences with places (B-LOC) and people (B-PER, I-PER for a surname) among filler words."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        tokens, tags = [], []
+        for _ in range(rng.randint(3, 7)):
+            choice = rng.random()
+            if choice < 0.2:
+                tokens.append(rng.choice(PLACES)), tags.append("B-LOC")
+            elif choice < 0.35:
+                tokens += [rng.choice(PEOPLE), rng.choice(SURNAMES)]
+                tags += ["B-PER", "I-PER"]
+            else:
+                tokens.append(rng.choice(FILLER + ["playing", "played"])), tags.append("O")
+        rows.append({"tokens": tokens, "tags": tags})
+    return rows
+
+
+def nli_rows(count: int, seed: int = 0) -> list[dict]:
+    """The hypothesis repeats the premise's sentiment word (entailment) or flips it (contradiction)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        positive = rng.random() < 0.5
+        word = rng.choice(POSITIVE if positive else NEGATIVE)
+        entail = i % 2 == 0
+        other = word if entail else rng.choice(NEGATIVE if positive else POSITIVE)
+        rows.append({"premise": " ".join(rng.sample(FILLER, 3) + [word]),
+                     "hypothesis": f"the film was {other}",
+                     "label": "entailment" if entail else "contradiction"})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
@@ -59,7 +100,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     import ftcli.models.bert as ours
 
     directory = tmp_path_factory.mktemp("tiny-bert")
-    words = SPECIAL + POSITIVE + NEGATIVE + FILLER
+    words = SPECIAL + POSITIVE + NEGATIVE + FILLER + PLACES + PEOPLE + SURNAMES + SUBWORDS
     tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(words)}, model_max_length=64)
     torch.manual_seed(0)
     config = ours.BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from ftcli import __version__
+from ftcli.cli.data import data_app
 from ftcli.cli.evaluate import evaluate
 from ftcli.cli.finetune import finetune
 from ftcli.cli.models import models_app
@@ -27,6 +28,7 @@ app.command()(evaluate)
 app.command()(predict)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
+app.add_typer(data_app, name="data")
 
 
 def _version(value: bool) -> None:

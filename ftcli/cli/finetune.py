@@ -35,6 +35,7 @@ def finetune(
     """Fine-tune MODEL on TRAIN for TASK; prints the evaluation metrics and writes a run directory
     (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md)."""
     from ftcli.config import build_config, load_recipe
+    from ftcli.progress import console
     from ftcli.recipe_store import recipe_path
     from ftcli.runner import run
     from ftcli.strategies import get_strategy
@@ -57,6 +58,4 @@ def finetune(
     )
     result = run(config, overwrite=overwrite, resume=resume)
     print_metrics(result.metrics, title=f"{config.task} / {config.strategy}: evaluation (best epoch)")
-    from ftcli.progress import console
-
     console.print(f"Run saved to [bold]{result.path}[/]")

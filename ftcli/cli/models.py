@@ -24,7 +24,7 @@ def list_() -> None:
     data = Table(title="Datasets", header_style="bold")
     for column in ("alias", "task", "installed", "package", "description", "files"):
         data.add_column(column, overflow="fold")
-    for asset in assets.DATASETS.values():
+    for asset in assets.available_datasets().values():
         data.add_row(asset.alias, asset.task, "yes" if asset.installed() else "no", asset.pip_package,
                      asset.description, asset.location())
     console = Console(width=max(Console().width, 140))

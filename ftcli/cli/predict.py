@@ -32,18 +32,19 @@ def predict(
         raise UserError("give either --input TEXT or --file DATA")
     loaded = load_trained(run_or_model, task, parse_columns(column))
     if input:
-        if len(loaded.task.input_fields) != 1:
-            raise UserError(f"--input takes one text; {loaded.task.name} needs {', '.join(loaded.task.input_fields)}: use --file")
-        dataset, where = Dataset.from_dict({loaded.columns[loaded.task.input_fields[0]]: list(input)}), "--input"
+        rows = [loaded.task.input_row(text) for text in input]
+        fields = loaded.task.input_fields
+        dataset = Dataset.from_dict({loaded.columns[f]: [r[f] for r in rows] for f in fields})
+        where = "--input"
     else:
         dataset, where = load_single(file)
     records = predict_dataset(loaded, dataset, where, batch_size)
+    shown = [loaded.task.display(record) for record in records[:50]]
     table = Table(show_header=True, header_style="bold")
-    for name in [*loaded.task.input_fields, "label", "score"]:
+    for name in shown[0]:
         table.add_column(name, overflow="fold", justify="right" if name == "score" else "left")
-    for record in records[:50]:
-        table.add_row(*[str(record[f])[:120] for f in loaded.task.input_fields],
-                      str(record["label"]), f"{record['score']:.4f}")
+    for row in shown:
+        table.add_row(*[value[:200] for value in row.values()])
     console.print(table)
     if len(records) > 50:
         console.print(f"... {len(records) - 50} more rows (use --output FILE for all)")

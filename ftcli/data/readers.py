@@ -10,7 +10,7 @@ from datasets import Dataset
 
 from ftcli.errors import UserError
 
-SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll")
 
 # datasets logs the full parser error before raising; ftcli reports its own one-line version.
 datasets.logging.set_verbosity_error()
@@ -22,7 +22,10 @@ def read_file(path: str | Path) -> Dataset:
     if not path.exists():
         raise UserError(f"data file not found: {path}")
     if path.is_dir():
-        raise UserError(f"{path} is a directory; give a data file ({', '.join(SUPPORTED_EXTENSIONS)})")
+        # A folder is an image folder: one subfolder of images per class.
+        from ftcli.data.images import read_image_folder
+
+        return read_image_folder(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
         raise UserError(
@@ -31,6 +34,11 @@ def read_file(path: str | Path) -> Dataset:
         )
     if path.stat().st_size == 0:
         raise UserError(f"data file {path} is empty")
+    if suffix == ".conll":
+        dataset = read_conll(path)
+        if dataset.num_rows == 0:
+            raise UserError(f"data file {path} has no sentences")
+        return dataset
     if suffix == ".jsonl":
         # Checked up front: the arrow parser reports neither the line nor the file.
         _check_jsonl(path)
@@ -43,6 +51,36 @@ def read_file(path: str | Path) -> Dataset:
     if dataset.num_rows == 0:
         raise UserError(f"data file {path} has no rows")
     return dataset
+
+
+def read_conll(path: Path, token_column: str = "tokens", tag_column: str = "tags") -> Dataset:
+    """CoNLL-style NER: `token TAG` per line (tab or spaces; the tag is the last field), a blank
+    or whitespace-only line between sentences, `-DOCSTART-` lines skipped."""
+    sentences: list[dict[str, list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            sentences.append({token_column: list(tokens), tag_column: list(tags)})
+            tokens.clear()
+            tags.clear()
+
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                flush()
+                continue
+            parts = line.split()
+            if parts[0] == "-DOCSTART-":
+                flush()
+                continue
+            if len(parts) < 2:
+                raise UserError(f"{path}: line {number} should be 'token TAG', got {line.strip()!r}")
+            tokens.append(parts[0])
+            tags.append(parts[-1])
+    flush()
+    return Dataset.from_list(sentences) if sentences else Dataset.from_dict({token_column: [], tag_column: []})
 
 
 def _read(path: Path, suffix: str) -> Dataset:

@@ -23,7 +23,7 @@ class DataSplits:
 def _looks_like_file(spec: str) -> bool:
     """Anything path-like is a file (so a missing one is reported as missing); a bare name or an
     `owner/name` is a catalogue alias or Hub dataset."""
-    if spec in assets.DATASETS:
+    if spec in assets.available_datasets():
         return False
     return (
         Path(spec).expanduser().exists()
@@ -35,14 +35,15 @@ def _looks_like_file(spec: str) -> bool:
 
 def _load_named(spec: str) -> DatasetDict:
     """A catalogue alias, else a Hub dataset (needs the network)."""
-    if spec in assets.DATASETS:
-        return assets.DATASETS[spec].splits()
+    catalogue = assets.available_datasets()
+    if spec in catalogue:
+        return catalogue[spec].splits()
     try:
         from datasets import load_dataset
 
         loaded = load_dataset(spec)
     except Exception:
-        known = ", ".join(sorted(assets.DATASETS))
+        known = ", ".join(sorted(catalogue))
         raise UserError(
             f"unknown dataset '{spec}': not a file, a catalogue alias ({known}) "
             "or a reachable Hub dataset"

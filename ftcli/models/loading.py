@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any, Callable
 
 import transformers
 from transformers import AutoConfig, AutoTokenizer
@@ -41,9 +42,12 @@ def model_class(model_type: str, auto_class_name: str):
     return getattr(transformers, auto_class_name), None
 
 
-def load_model(checkpoint: str, auto_class_name: str, trust_remote_code: bool = False, **config_overrides):
-    """Load weights for the head named by `auto_class_name` (new heads are freshly initialised)."""
+def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_remote_code: bool = False,
+               **config_overrides):
+    """Load weights for the head named by `auto_class` (an Auto class name, or a function of the
+    checkpoint's config returning one); new heads are freshly initialised."""
     config = read_config(checkpoint, trust_remote_code)
+    auto_class_name = auto_class(config) if callable(auto_class) else auto_class
     cls, our_config_cls = model_class(config.model_type, auto_class_name)
     try:
         if our_config_cls is not None:

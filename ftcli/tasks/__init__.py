@@ -1,17 +1,37 @@
-"""Task registry: `ftcli finetune TASK` looks its TASK up here."""
+"""Task registry: `ftcli finetune TASK` looks its TASK up here.
+
+Task modules are imported on first use, so a command only pays for the task it runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
+from ftcli.config import TaskOptions
 from ftcli.errors import UserError
 from ftcli.tasks.base import Task
-from ftcli.tasks.classification import ClassificationTask
 
-TASKS: dict[str, type[Task]] = {
-    ClassificationTask.name: ClassificationTask,
+TASKS: dict[str, str] = {
+    "classification": "ftcli.tasks.classification:ClassificationTask",
+    "nli": "ftcli.tasks.classification:NliTask",
+    "ner": "ftcli.tasks.ner:NerTask",
+    "qa": "ftcli.tasks.qa:QaTask",
+    "generation": "ftcli.tasks.generation:GenerationTask",
+    "image-classification": "ftcli.tasks.image_classification:ImageClassificationTask",
 }
 
 
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise UserError(f"unknown task '{name}'; available: {', '.join(TASKS)}")
-    return TASKS[name]()
+def available_tasks() -> list[str]:
+    """Registered tasks whose module is present in this installation."""
+    return [name for name, target in TASKS.items()
+            if importlib.util.find_spec(target.split(":")[0]) is not None]
+
+
+def get_task(name: str, options: TaskOptions | None = None) -> Task:
+    if name not in available_tasks():
+        raise UserError(f"unknown task '{name}'; available: {', '.join(available_tasks())}")
+    module_name, class_name = TASKS[name].split(":")
+    task = getattr(importlib.import_module(module_name), class_name)()
+    task.options = options or TaskOptions()
+    return task

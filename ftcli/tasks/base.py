@@ -1,12 +1,49 @@
-"""What every task module provides to the runner, the training loop and the commands."""
+"""What every task module provides to the runner, the training loop and the commands.
+
+The flow for one task, whatever it is:
+
+    examples (datasets.Dataset, user columns)
+      -> validate()                    one-line UserErrors for unusable rows
+      -> preprocess()                  features: model inputs (+ `labels`) and, for tasks that
+                                       need them in post-processing, extra columns that never
+                                       reach the model (`non_model_columns`, e.g. QA offsets)
+      -> collator()                    batches with dynamic padding
+      -> batch_outputs(model, batch)   the tensors to gather for one batch (logits, argmax ids,
+                                       token counts...); kept small, since they are gathered
+      -> compute_metrics(gathered, EvalData) / format_predictions(gathered, EvalData)
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from datasets import Dataset
+
+from ftcli.config import TaskOptions
+
+
+@dataclass
+class EvalData:
+    """Everything post-processing may need besides the gathered model outputs."""
+
+    examples: Dataset
+    """The rows as read (user column names)."""
+    features: Dataset
+    """The preprocessed features, extra columns included, in dataloader order."""
+    columns: dict[str, str]
+    """Task field -> column name."""
+    labels: list[str] | None
+    """id -> label name for tasks with a label set."""
+
+
+def model_inputs(features: Dataset, task: "Task") -> Dataset:
+    """The features without the columns kept only for post-processing."""
+    extra = [c for c in task.non_model_columns if c in features.column_names]
+    return features.remove_columns(extra) if extra else features
 
 
 class Task(ABC):
@@ -18,10 +55,43 @@ class Task(ABC):
     input_fields: tuple[str, ...]
     """Fields needed to predict (no labels)."""
     best_metric: str
-    """Metric used to keep the best epoch (higher is better)."""
+    """Metric used to keep the best epoch."""
+    greater_is_better: bool = True
     auto_model_class: str
-    """transformers Auto class for checkpoints of architectures ftcli does not implement."""
+    """transformers Auto class name; our own class is picked for the architectures ftcli implements."""
     peft_task_type: str
+    non_model_columns: tuple[str, ...] = ()
+    """Feature columns kept for post-processing and removed before batches reach the model."""
+    options: TaskOptions
+    """Task-specific settings (`options.*` in the config), set by `get_task`."""
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def auto_class_for(self, model_config) -> str:
+        """The Auto class for this checkpoint (generation picks causal LM or seq2seq by config)."""
+        return self.auto_model_class
+
+    def load_processor(self, checkpoint: str, trust_remote_code: bool = False):
+        """The tokenizer (or image processor) that turns rows into model inputs."""
+        from ftcli.models.loading import load_tokenizer
+
+        return load_tokenizer(checkpoint, trust_remote_code)
+
+    def model_kwargs(self, labels: list[str] | None) -> dict[str, Any]:
+        """Config overrides for the model with this task's head (label maps by default)."""
+        if not labels:
+            return {}
+        return {"id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+
+    # -- data --------------------------------------------------------------------------------
+
+    def required_for(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:
+        """Fields the training/evaluation data must have (generation accepts several layouts)."""
+        return list(self.required_fields)
+
+    def inputs_for(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:
+        """Fields the data must have to predict."""
+        return list(self.input_fields)
 
     @abstractmethod
     def label_list(self, train: Dataset, columns: dict[str, str]) -> list[str] | None:
@@ -32,18 +102,60 @@ class Task(ABC):
         """Raise UserError for rows this task cannot use."""
 
     @abstractmethod
-    def preprocess(self, dataset: Dataset, tokenizer, columns: dict[str, str], label2id: dict | None,
+    def preprocess(self, dataset: Dataset, processor, columns: dict[str, str], label2id: dict | None,
                    max_length: int, with_labels: bool = True) -> Dataset:
-        """Tokenized model inputs (and `labels`), other columns removed."""
+        """Features: model inputs (and `labels`), plus any `non_model_columns`."""
 
     @abstractmethod
-    def collator(self, tokenizer):
-        """Batches a list of preprocessed rows (dynamic padding)."""
+    def collator(self, processor):
+        """Batches a list of feature rows (dynamic padding)."""
+
+    def summary(self, dataset: Dataset, columns: dict[str, str]) -> dict[str, Any]:
+        """For `ftcli data check`: label counts and per-field lengths (words). Tasks whose
+        fields are not plain text override this."""
+        from collections import Counter
+
+        labels = Counter()
+        label_column = columns.get("label")
+        if label_column in dataset.column_names:
+            for value in dataset[label_column]:
+                labels.update(str(v) for v in value) if isinstance(value, list) else labels.update([str(value)])
+        lengths = {}
+        for field in self.input_fields:
+            column = columns[field]
+            if column in dataset.column_names:
+                values = dataset[column]
+                lengths[field] = [len(v) if isinstance(v, list) else len(str(v or "").split()) for v in values]
+        return {"labels": labels, "lengths": lengths, "length_unit": "words"}
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def batch_outputs(self, model, batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """One evaluation forward pass: (tensors to gather, loss or None). Default: the logits."""
+        out = model(**batch)
+        return {"logits": out.logits.float()}, getattr(out, "loss", None)
 
     @abstractmethod
-    def compute_metrics(self, logits: np.ndarray, labels: np.ndarray, label_names: list[str]) -> dict[str, float]:
-        """Flat metric dict from gathered model outputs and references."""
+    def compute_metrics(self, gathered: dict[str, np.ndarray], data: EvalData) -> dict[str, float]:
+        """Flat metric dict from gathered outputs (and `labels` when the batches had them)."""
 
     @abstractmethod
-    def format_predictions(self, logits: np.ndarray, id2label: dict[int, str]) -> list[dict[str, Any]]:
-        """One JSON-able record per example."""
+    def format_predictions(self, gathered: dict[str, np.ndarray], data: EvalData) -> list[dict[str, Any]]:
+        """One JSON-able record per example (not per feature)."""
+
+    # -- the terminal ------------------------------------------------------------------------
+
+    def input_row(self, text: str) -> dict[str, Any]:
+        """`ftcli predict --input TEXT` -> one row in default column names."""
+        if len(self.input_fields) != 1:
+            from ftcli.errors import UserError
+
+            raise UserError(f"--input takes one text; {self.name} needs {', '.join(self.input_fields)}: use --file")
+        return {self.input_fields[0]: text}
+
+    def display(self, record: dict[str, Any]) -> dict[str, str]:
+        """Column -> text for the `predict` table."""
+        shown = {f: str(record[f]) for f in self.input_fields}
+        shown["label"] = str(record["label"])
+        shown["score"] = f"{record['score']:.4f}"
+        return shown

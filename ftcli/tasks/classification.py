@@ -53,7 +53,8 @@ class SequenceClassificationTask(Task):
         if label2id is not None and columns["label"] in dataset.column_names:
             check_known_labels(dataset[columns["label"]], label2id, where)
 
-    def preprocess(self, dataset, tokenizer, columns, label2id, max_length, with_labels=True):
+    def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
+        tokenizer = processor
         text_columns = [columns[f] for f in self.text_fields]
         label_column = columns["label"]
 
@@ -66,29 +67,29 @@ class SequenceClassificationTask(Task):
         return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
                            desc="Tokenizing")
 
-    def collator(self, tokenizer):
-        return DataCollatorWithPadding(tokenizer)
+    def collator(self, processor):
+        return DataCollatorWithPadding(processor)
 
-    def compute_metrics(self, logits, labels, label_names):
-        predictions = np.asarray(logits).argmax(-1)
-        all_ids = list(range(len(label_names)))
+    def compute_metrics(self, gathered, data):
+        predictions = gathered["logits"].argmax(-1)
+        all_ids = list(range(len(data.labels)))
         return {
-            **load_metric("accuracy").compute(predictions=predictions, references=labels),
-            **load_metric("f1").compute(predictions=predictions, references=labels,
+            **load_metric("accuracy").compute(predictions=predictions, references=gathered["labels"]),
+            **load_metric("f1").compute(predictions=predictions, references=gathered["labels"],
                                         average="macro", labels=all_ids),
         }
 
-    def format_predictions(self, logits, id2label) -> list[dict[str, Any]]:
-        logits = np.asarray(logits, dtype=np.float64)
+    def format_predictions(self, gathered, data) -> list[dict[str, Any]]:
+        logits = np.asarray(gathered["logits"], dtype=np.float64)
         shifted = np.exp(logits - logits.max(-1, keepdims=True))
         probabilities = shifted / shifted.sum(-1, keepdims=True)
         records = []
         for row in probabilities:
             best = int(row.argmax())
             records.append({
-                "label": id2label[best],
+                "label": data.labels[best],
                 "score": round(float(row[best]), 6),
-                "scores": {id2label[i]: round(float(p), 6) for i, p in enumerate(row)},
+                "scores": {data.labels[i]: round(float(p), 6) for i, p in enumerate(row)},
             })
         return records
 
@@ -96,3 +97,10 @@ class SequenceClassificationTask(Task):
 class ClassificationTask(SequenceClassificationTask):
     name = "classification"
     text_fields = ("text",)
+
+
+class NliTask(SequenceClassificationTask):
+    """Premise + hypothesis encoded as one pair (segments A and B) -> a label."""
+
+    name = "nli"
+    text_fields = ("premise", "hypothesis")

@@ -1,0 +1,184 @@
+"""Named-entity recognition: tokens -> one BIO tag per token, scored at the entity level.
+
+Words are split into sub-tokens by the tokenizer; the word's label goes on its first sub-token
+and -100 (ignored by the loss) on the rest, or on every sub-token with
+`options.label_all_subtokens` (a B- tag continues as I-). Predictions are read back from each
+word's first sub-token, so metrics and `predict` work on the original words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from transformers import DataCollatorForTokenClassification
+
+from ftcli.errors import UserError
+from ftcli.metrics import load_metric
+from ftcli.tasks.base import EvalData, Task
+
+IGNORE = -100
+BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
+
+
+def entity_type(tag: str) -> str | None:
+    return tag[2:] if tag[:2] in ("B-", "I-") else None
+
+
+class NerTask(Task):
+    name = "ner"
+    fields = {"tokens": "tokens", "tags": "tags"}
+    required_fields = ("tokens", "tags")
+    input_fields = ("tokens",)
+    best_metric = "f1"
+    auto_model_class = "AutoModelForTokenClassification"
+    peft_task_type = "TOKEN_CLS"
+    non_model_columns = ("word_ids",)
+
+    # -- data --------------------------------------------------------------------------------
+
+    def label_list(self, train: Dataset, columns: dict[str, str]) -> list[str]:
+        self._check_lists(train, columns, "training data", with_tags=True)
+        tags = {tag for row in train[columns["tags"]] for tag in row}
+        self._check_tags(tags, known_types=None, where="training data")
+        # "O" first, then the tags of each type together (B- before I-).
+        return sorted(tags, key=lambda t: (t != "O", entity_type(t) or "", t))
+
+    def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
+        with_tags = columns["tags"] in dataset.column_names
+        self._check_lists(dataset, columns, where, with_tags)
+        if with_tags and label2id is not None:
+            tags = {tag for row in dataset[columns["tags"]] for tag in row}
+            known_types = {entity_type(t) for t in label2id} - {None}
+            self._check_tags(tags, known_types, where)
+            unseen = sorted(tags - set(label2id))
+            if unseen:
+                raise UserError(f"{where} has tag(s) never seen in training: {', '.join(unseen[:5])} "
+                                f"(known: {', '.join(label2id)})")
+
+    def _check_lists(self, dataset: Dataset, columns: dict[str, str], where: str, with_tags: bool) -> None:
+        tokens_column, tags_column = columns["tokens"], columns["tags"]
+        all_tags = dataset[tags_column] if with_tags else [None] * dataset.num_rows
+        for number, (tokens, tags) in enumerate(zip(dataset[tokens_column], all_tags), start=1):
+            if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
+                raise UserError(f"{where}: row {number} '{tokens_column}' must be a non-empty list of words")
+            if with_tags:
+                if not isinstance(tags, list):
+                    raise UserError(f"{where}: row {number} '{tags_column}' must be a list of BIO tags")
+                if len(tags) != len(tokens):
+                    raise UserError(f"{where}: row {number} has {len(tokens)} tokens but {len(tags)} tags; "
+                                    "give one tag per token")
+
+    @staticmethod
+    def _check_tags(tags: set[str], known_types: set[str] | None, where: str) -> None:
+        bad = sorted(t for t in tags if not isinstance(t, str) or not BIO_TAG.match(t))
+        if bad:
+            raise UserError(f"{where} has tag(s) that are not BIO (O, B-TYPE, I-TYPE): {', '.join(map(str, bad[:5]))}")
+        if known_types is None:  # training data: every I- type must also start somewhere with B-
+            known_types = {t[2:] for t in tags if t.startswith("B-")}
+        orphans = sorted(t for t in tags if t.startswith("I-") and t[2:] not in known_types)
+        if orphans:
+            raise UserError(f"{where} has I- tag(s) of an unknown type: {', '.join(orphans[:5])} "
+                            f"(known types: {', '.join(sorted(known_types)) or 'none'})")
+
+    def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
+        tokenizer = processor
+        if not getattr(tokenizer, "is_fast", False):
+            raise UserError("NER needs a fast tokenizer (word alignment); this checkpoint has none")
+        tokens_column, tags_column = columns["tokens"], columns["tags"]
+        label_all = self.options.label_all_subtokens
+        begin_to_inside = {i: label2id.get(f"I-{t[2:]}", i) for t, i in (label2id or {}).items() if t.startswith("B-")}
+
+        def encode(batch):
+            encoded = tokenizer(batch[tokens_column], is_split_into_words=True, truncation=True,
+                                max_length=max_length)
+            word_ids_rows, label_rows = [], []
+            for row, _ in enumerate(batch[tokens_column]):
+                word_ids = encoded.word_ids(row)
+                word_ids_rows.append([-1 if w is None else w for w in word_ids])
+                if with_labels:
+                    tag_ids = [label2id[t] for t in batch[tags_column][row]]
+                    labels, previous = [], None
+                    for word in word_ids:
+                        if word is None:
+                            labels.append(IGNORE)
+                        elif word != previous:
+                            labels.append(tag_ids[word])
+                        else:
+                            labels.append(begin_to_inside.get(tag_ids[word], tag_ids[word]) if label_all else IGNORE)
+                        previous = word
+                    label_rows.append(labels)
+            encoded["word_ids"] = word_ids_rows
+            if with_labels:
+                encoded["labels"] = label_rows
+            return encoded
+
+        return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+
+    def collator(self, processor):
+        return DataCollatorForTokenClassification(processor)
+
+    def summary(self, dataset: Dataset, columns: dict[str, str]) -> dict[str, Any]:
+        summary = super().summary(dataset, columns)
+        summary["length_unit"] = "tokens"
+        if columns["tags"] in dataset.column_names:
+            # Entities per type (a B- tag starts one), more telling than raw tag counts.
+            entities = Counter(t[2:] for row in dataset[columns["tags"]] for t in row
+                               if isinstance(t, str) and t.startswith("B-"))
+            entities["O (tokens)"] = sum(t == "O" for row in dataset[columns["tags"]] for t in row)
+            summary["labels"] = entities
+        return summary
+
+    # -- outputs -----------------------------------------------------------------------------
+
+    def batch_outputs(self, model, batch):
+        out = model(**batch)
+        probabilities = out.logits.float().softmax(-1)
+        scores, predictions = probabilities.max(-1)
+        return {"predictions": predictions, "scores": scores}, getattr(out, "loss", None)
+
+    def _word_tags(self, gathered: dict[str, np.ndarray], data: EvalData) -> list[tuple[list[str], list[float]]]:
+        """Per example: a tag and a confidence per word, read at each word's first sub-token.
+        Words cut off by truncation get "O"."""
+        results = []
+        tokens_column = data.columns["tokens"]
+        for row, (word_ids, tokens) in enumerate(zip(data.features["word_ids"], data.examples[tokens_column])):
+            tags, scores = ["O"] * len(tokens), [0.0] * len(tokens)
+            seen = set()
+            for position, word in enumerate(word_ids):
+                if word < 0 or word in seen:
+                    continue
+                seen.add(word)
+                tags[word] = data.labels[int(gathered["predictions"][row][position])]
+                scores[word] = float(gathered["scores"][row][position])
+            results.append((tags, scores))
+        return results
+
+    def compute_metrics(self, gathered, data):
+        predictions = [tags for tags, _ in self._word_tags(gathered, data)]
+        references = [list(tags) for tags in data.examples[data.columns["tags"]]]
+        return load_metric("seqeval").compute(predictions=predictions, references=references)
+
+    def format_predictions(self, gathered, data) -> list[dict[str, Any]]:
+        from seqeval.metrics.sequence_labeling import get_entities
+
+        records = []
+        for (tags, scores), tokens in zip(self._word_tags(gathered, data), data.examples[data.columns["tokens"]]):
+            entities = [
+                {"type": kind, "text": " ".join(tokens[start:end + 1]), "start": start, "end": end + 1,
+                 "score": round(float(np.mean(scores[start:end + 1])), 6)}
+                for kind, start, end in get_entities(tags)
+            ]
+            records.append({"tags": tags, "entities": entities})
+        return records
+
+    def input_row(self, text: str) -> dict[str, Any]:
+        return {"tokens": text.split()}
+
+    def display(self, record: dict[str, Any]) -> dict[str, str]:
+        entities = "; ".join(f"{e['type']}: {e['text']} [{e['start']}:{e['end']}]" for e in record["entities"])
+        return {"text": " ".join(record["tokens"]), "entities": entities or "-"}
+
