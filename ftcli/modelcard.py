@@ -23,6 +23,7 @@ def render_model_card(
     labels: list[str] | None,
     command: str,
     auto_class: str,
+    processor_class: str = "AutoTokenizer",
 ) -> str:
     task, strategy = config["task"], config["strategy"]
     optim, train = config["optim"], config["train"]
@@ -73,10 +74,10 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 ## Use
 
 ```python
-from transformers import {auto_class}, AutoTokenizer
+from transformers import {auto_class}, {processor_class}
 
 model = {auto_class}.from_pretrained("model")
-tokenizer = AutoTokenizer.from_pretrained("model")
+processor = {processor_class}.from_pretrained("model")
 ```
 
 or `ftcli predict <this run> --input "some text"`.

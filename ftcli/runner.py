@@ -69,11 +69,6 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     task.validate(splits.train, columns, label2id, f"training data {data.train}")
     task.validate(splits.eval, columns, label2id, f"evaluation data ({splits.eval_source})")
-    console.print(
-        f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
-        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}"
-    )
-
     processor = task.load_processor(checkpoint, config.model.trust_remote_code)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
     model = load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,
@@ -89,6 +84,11 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
         eval_features = task.preprocess(splits.eval, processor, columns, label2id, max_length)
     eval_data = EvalData(examples=splits.eval, features=eval_features, columns=columns, labels=labels)
+    # Printed once the input is known to be usable (preprocessing can still reject it).
+    console.print(
+        f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
+        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}"
+    )
 
     path = run_dir.create(config.to_dict())
     model_dir = path / "model"
@@ -121,7 +121,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         card = render_model_card(
             config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
-            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_class_for(model.config),
+            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
         )
         (path / "README.md").write_text(card)
         final = run_dir.finalize()

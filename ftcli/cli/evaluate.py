@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,12 +17,13 @@ def evaluate(
     output: OutputFileOpt = None,
     column: ColumnOpt = None,
     batch_size: BatchSizeOpt = 64,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest input in tokens (default: the run's; 512 for a bare checkpoint).")] = None,
 ) -> None:
     """Evaluate a fine-tuned model and print the task's metrics."""
     from ftcli.data.sources import load_single
     from ftcli.inference import evaluate_dataset, load_trained
 
-    loaded = load_trained(run_or_model, task, parse_columns(column))
+    loaded = load_trained(run_or_model, task, parse_columns(column), max_length)
     dataset, where = load_single(data)
     metrics = evaluate_dataset(loaded, dataset, where, batch_size)
     print_metrics(metrics, title=f"{loaded.task.name}: {run_or_model} on {where}")

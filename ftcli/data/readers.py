@@ -50,6 +50,9 @@ def read_file(path: str | Path) -> Dataset:
         raise UserError(f"could not read {path}: {_first_line(err)}") from None
     if dataset.num_rows == 0:
         raise UserError(f"data file {path} has no rows")
+    from ftcli.data.images import remember_data_file
+
+    remember_data_file(dataset, path)  # image rows may name files relative to the data file
     return dataset
 
 

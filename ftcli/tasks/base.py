@@ -60,6 +60,8 @@ class Task(ABC):
     auto_model_class: str
     """transformers Auto class name; our own class is picked for the architectures ftcli implements."""
     peft_task_type: str
+    processor_auto_class: str = "AutoTokenizer"
+    """transformers Auto class that reloads the saved processor (shown in the model card)."""
     non_model_columns: tuple[str, ...] = ()
     """Feature columns kept for post-processing and removed before batches reach the model."""
     options: TaskOptions
