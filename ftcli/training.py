@@ -167,7 +167,9 @@ def train(
         record = {"step": state["global_step"], "epoch": epoch, **{f"eval_{k}": v for k, v in metrics.items()}}
         _log(accelerator, log_path, record)
         state["history"].append(record)
-        summary = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        # The headline numbers only; per-type scores (NER, QA splits) are in log.jsonl and metrics.json.
+        shown = [k for k in metrics if "_" not in k or k == "exact_match"][:5]
+        summary = "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
         console.print(f"Epoch {epoch}/{train_cfg.epochs}: {summary}")
 
         if state["best_epoch"] == 0 or _improved(metrics, state["best_metrics"], task):
