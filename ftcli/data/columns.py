@@ -27,3 +27,13 @@ def check_columns(dataset: Dataset, columns: dict[str, str], fields: list[str], 
                 f"{where} has no '{column}' column for the {field_name} (columns: "
                 f"{', '.join(dataset.column_names)}); map it with --set data.columns.{field_name}=NAME"
             )
+
+
+def check_texts(dataset: Dataset, columns: dict[str, str], fields: list[str] | tuple[str, ...], where: str) -> None:
+    """Raise UserError naming the first row whose text field is empty or not a string."""
+    for field_name in fields:
+        column = columns[field_name]
+        texts = dataset[column]
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
+        if bad is not None:
+            raise UserError(f"{where}: row {bad + 1} has an empty or non-text '{column}'; fill or drop it")

@@ -8,6 +8,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
+from ftcli.data.columns import check_texts
 from ftcli.data.labels import check_known_labels, infer_labels
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
@@ -43,13 +44,7 @@ class SequenceClassificationTask(Task):
         return labels
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
-        for field in self.text_fields:
-            texts = dataset[columns[field]]
-            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
-            if bad is not None:
-                raise UserError(
-                    f"{where}: row {bad + 1} has an empty or non-text '{columns[field]}'; fill or drop it"
-                )
+        check_texts(dataset, columns, self.text_fields, where)
         if label2id is not None and columns["label"] in dataset.column_names:
             check_known_labels(dataset[columns["label"]], label2id, where)
 

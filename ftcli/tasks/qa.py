@@ -22,6 +22,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
+from ftcli.data.columns import check_texts
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import EvalData, Task
@@ -59,11 +60,7 @@ class QaTask(Task):
         return None
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
-        for field in ("question", "context"):
-            texts = dataset[columns[field]]
-            bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
-            if bad is not None:
-                raise UserError(f"{where}: row {bad + 1} has an empty or non-text '{columns[field]}'; fill or drop it")
+        check_texts(dataset, columns, ("question", "context"), where)
         if columns["answers"] not in dataset.column_names:
             return  # predicting: no answers needed
         ids = example_ids(dataset, columns)
