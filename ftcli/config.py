@@ -58,6 +58,9 @@ class OptimConfig:
     """Fraction of the optimizer steps spent warming the learning rate up from 0."""
     max_grad_norm: float = 1.0
     """Clip the global gradient norm to this value (0 disables clipping)."""
+    layer_decay: float = 1.0
+    """Layer-wise learning-rate decay: layer l of L gets lr * layer_decay ** (L - l) (embeddings
+    l = 0, the head L + 1 keeps its own rate); 1.0 = every layer gets `lr`."""
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
@@ -108,16 +111,73 @@ class TaskOptions:
 
 
 @dataclass
+class FullConfig:
+    """Strategy `full`: which pretrained weights stay fixed, and GPT-1's auxiliary LM loss."""
+
+    freeze_embeddings: bool = False
+    """Keep the (token, position, segment) embeddings fixed."""
+    freeze_layers: int = 0
+    """Keep the first N transformer layers fixed."""
+    lm_loss_weight: float = 0.0
+    """Decoder models on classification/NLI: add this weight x the language-modelling loss on
+    the input (GPT-1 used 0.5); 0 = off."""
+
+
+@dataclass
+class FeatureConfig:
+    """Strategy `feature-extraction`: what the frozen body hands the new head."""
+
+    pooling: Literal["cls", "mean", "pooler"] = "cls"
+    """Sequence tasks: the first ([CLS]) token's vector, the mask-weighted mean of all tokens, or
+    the model's pooler output (BERT's tanh layer over [CLS])."""
+    layers: Literal["last", "sum4", "concat4"] = "last"
+    """Which hidden states: the last layer, the sum of the last four, or their concatenation."""
+    head: Literal["linear", "mlp"] = "linear"
+    """The new head: one linear layer, or Linear-GELU-Dropout-Linear."""
+    mlp_hidden: int = 256
+    """Width of the MLP head's hidden layer."""
+    dropout: float = 0.1
+    """Dropout on the features before the head."""
+    cache: bool = True
+    """Compute the features once and train on the cached tensors (False: run the frozen body on
+    every batch of every epoch; same result, slower)."""
+
+
+@dataclass
+class PeftSettings:
+    """Strategies `prompt-tuning` and `lora` (peft)."""
+
+    num_virtual_tokens: int = 20
+    """Prompt tuning: soft-prompt vectors prepended to every input."""
+    prompt_init: Literal["random", "text"] = "random"
+    """Prompt tuning: random vectors, or the embeddings of `prompt_init_text`."""
+    prompt_init_text: str | None = None
+    """Prompt tuning: the text whose token embeddings start the prompt (prompt_init: text)."""
+    lora_r: int = 8
+    """LoRA: rank of the update matrices."""
+    lora_alpha: int = 16
+    """LoRA: scaling numerator (the update is scaled by alpha / r)."""
+    lora_dropout: float = 0.1
+    """LoRA: dropout on the adapter's input."""
+    target_modules: str | None = None
+    """LoRA: comma-separated module names to adapt, e.g. "query,value"; default: peft's choice
+    for the architecture (attention query and value projections)."""
+
+
+@dataclass
 class RunConfig:
     task: str = "classification"
     """Downstream task: classification, nli, ner, qa, generation, image-classification."""
     strategy: str = "full"
-    """How pretrained weights are reused (full)."""
+    """How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     options: TaskOptions = field(default_factory=TaskOptions)
+    full: FullConfig = field(default_factory=FullConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    peft: PeftSettings = field(default_factory=PeftSettings)
     output_dir: str | None = None
     """Run directory. Default: runs/<task>-<strategy>-<model>-<timestamp>."""
 

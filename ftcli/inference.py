@@ -16,6 +16,7 @@ from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs
 from ftcli.models.loading import load_model
 from ftcli.rundir import CONFIG_FILE, is_run_directory
+from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData, Task, model_inputs
 from ftcli.training import make_accelerator
@@ -38,6 +39,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     path = Path(run_or_model).expanduser()
     run_columns: dict[str, str] = {}
     options = TaskOptions()
+    saved = None
     if is_run_directory(path):
         saved = config_from_yaml(path / CONFIG_FILE)
         if task_name is not None and task_name != saved.task:
@@ -52,7 +54,11 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
     task = get_task(task_name, options)
-    model = load_model(checkpoint, task.auto_class_for)
+    if saved is not None:
+        # Each strategy knows its saved form (full weights, adapter + head, feature head).
+        model = get_strategy(saved.strategy).load(Path(checkpoint), task, saved)
+    else:
+        model = load_model(checkpoint, task.auto_class_for)
     processor = task.load_processor(checkpoint)
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [id2label[i] for i in sorted(id2label)] if id2label else None

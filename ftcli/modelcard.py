@@ -73,12 +73,32 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 
 ## Use
 
+{_usage(strategy, auto_class, processor_class, base_model)}
+or `ftcli predict <this run> --input "some text"`.
+"""
+
+
+def _usage(strategy: str, auto_class: str, processor_class: str, base_model: str) -> str:
+    if strategy in ("lora", "prompt-tuning"):
+        return f"""`model/` holds the {strategy} adapter and the task head (peft), not the full weights:
+
 ```python
+from peft import PeftModel
+from transformers import {auto_class}, {processor_class}
+
+base = {auto_class}.from_pretrained("{base_model}", num_labels=...)  # the head's size: model/labels.json
+model = PeftModel.from_pretrained(base, "model")
+processor = {processor_class}.from_pretrained("model")
+```
+""" + ("\n`ftcli export <this run> --to DIR` merges the adapter into full weights.\n" if strategy == "lora" else "")
+    if strategy == "feature-extraction":
+        return f"""`model/` holds the head trained on frozen features of `{base_model}`
+(`feature_head.safetensors`, settings in `feature_head.json`); ftcli loads both.
+"""
+    return f"""```python
 from transformers import {auto_class}, {processor_class}
 
 model = {auto_class}.from_pretrained("model")
 processor = {processor_class}.from_pretrained("model")
 ```
-
-or `ftcli predict <this run> --input "some text"`.
 """

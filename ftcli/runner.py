@@ -20,13 +20,15 @@ from ftcli import assets
 from ftcli.config import RunConfig, apply_mapping
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
-from ftcli.models.loading import load_model
+from ftcli.memory import peak_memory_mb, reset_peak_memory
+from ftcli.models.loading import read_config
 from ftcli.modelcard import render_model_card
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
 from ftcli.strategies import get_strategy
+from ftcli.strategies.base import parameter_counts
 from ftcli.tasks import get_task
-from ftcli.tasks.base import EvalData, model_inputs
+from ftcli.tasks.base import EvalData
 from ftcli.training import make_accelerator, train
 
 
@@ -58,25 +60,26 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     strategy = get_strategy(config.strategy)
     checkpoint = assets.resolve_model(config.model.name)
 
-    data = config.data
-    splits = load_splits(data.train, data.eval, data.eval_fraction, config.train.seed,
-                         data.limit_train, data.limit_eval)
-    columns = resolve_columns(task.fields, data.columns, task.name)
-    check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data.train}")
+    data_cfg = config.data
+    splits = load_splits(data_cfg.train, data_cfg.eval, data_cfg.eval_fraction, config.train.seed,
+                         data_cfg.limit_train, data_cfg.limit_eval)
+    columns = resolve_columns(task.fields, data_cfg.columns, task.name)
+    check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data_cfg.train}")
     check_columns(splits.eval, columns, task.required_for(splits.eval, columns),
                   f"evaluation data ({splits.eval_source})")
     labels = task.label_list(splits.train, columns)
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
-    task.validate(splits.train, columns, label2id, f"training data {data.train}")
+    task.validate(splits.train, columns, label2id, f"training data {data_cfg.train}")
     task.validate(splits.eval, columns, label2id, f"evaluation data ({splits.eval_source})")
     processor = task.load_processor(checkpoint, config.model.trust_remote_code)
-    set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
-    model = load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,
-                       **task.model_kwargs(labels))
+    model_config = read_config(checkpoint, config.model.trust_remote_code)
+    task.auto_class_for(model_config)  # tasks whose head depends on the architecture read it here
+    strategy.check(task, config, model_config)
     pad_id = getattr(processor, "pad_token_id", None)
+    set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
+    model = strategy.build(checkpoint, task, labels, config)
     if getattr(model.config, "pad_token_id", None) is None and pad_id is not None:
         model.config.pad_token_id = pad_id
-    model = strategy.prepare(model)
 
     max_length = config.model.max_length
     accelerator = make_accelerator(config.train)
@@ -85,21 +88,25 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         eval_features = task.preprocess(splits.eval, processor, columns, label2id, max_length)
     eval_data = EvalData(examples=splits.eval, features=eval_features, columns=columns, labels=labels)
     # Printed once the input is known to be usable (preprocessing can still reject it).
+    trainable, total = parameter_counts(model)
     console.print(
         f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
-        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}"
+        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}; "
+        f"training {trainable:,} of {total:,} parameters ({100 * trainable / max(total, 1):.2f}%)"
     )
 
     path = run_dir.create(config.to_dict())
     model_dir = path / "model"
 
     def save_model(unwrapped) -> None:
-        unwrapped.save_pretrained(model_dir, safe_serialization=True)
+        strategy.save(unwrapped, model_dir)
         processor.save_pretrained(model_dir)
 
+    reset_peak_memory()
     try:
+        data = strategy.training_data(model, train_features, eval_features, task, processor, config, accelerator)
         result = train(
-            model, model_inputs(train_features, task), model_inputs(eval_features, task), task.collator(processor),
+            model, data.train, data.eval, data.collator,
             task=task, compute_metrics=lambda out: task.compute_metrics(out.gathered, eval_data),
             optim=config.optim, train_cfg=config.train,
             run_path=path, save_model=save_model, resume=resume, accelerator=accelerator,
@@ -114,6 +121,10 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         "best_epoch": result.best_epoch,
         "train_samples_per_second": round(result.train_samples_per_second, 3),
         "train_runtime": round(result.train_runtime, 3),
+        **({"feature_seconds": round(data.seconds, 3)} if data.seconds else {}),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
         "train_rows": splits.train.num_rows,
         "eval_rows": splits.eval.num_rows,
     }

@@ -23,7 +23,9 @@ from transformers import get_linear_schedule_with_warmup
 
 from ftcli.config import OptimConfig, TrainConfig
 from ftcli.evaluation import collect_outputs
+from ftcli.errors import UserError
 from ftcli.progress import console, progress_bar
+from ftcli.strategies.layers import layer_depth, num_layers
 
 STATE_FILE = "trainer_state.json"
 
@@ -48,29 +50,41 @@ def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
 
 
 def head_parameter_names(model: torch.nn.Module) -> set[str]:
-    """Parameters outside the pretrained body (`base_model_prefix`): the new task head."""
+    """The new task head's parameters: those outside the pretrained body (`base_model_prefix`),
+    or, in a peft model, the head copies peft trains and saves (`modules_to_save`)."""
+    names = [n for n, _ in model.named_parameters()]
+    if any(type(m).__name__.startswith("PeftModel") for m in model.modules()):
+        return {n for n in names if ".modules_to_save." in n}
     prefix = getattr(model, "base_model_prefix", "")
-    return {n for n, _ in model.named_parameters() if prefix and not n.startswith(f"{prefix}.")}
+    return {n for n in names if prefix and not n.startswith(f"{prefix}.")}
 
 
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
-    """AdamW param groups: {body, head} x {decay, no decay}. Biases and norm weights (all 1-D
-    parameters) get no weight decay; the head gets `head_lr` when set."""
+    """AdamW param groups: {body, head} x {decay, no decay} (x layer depth with layer-wise
+    decay). Biases and norm weights (all 1-D parameters) get no weight decay; the head gets
+    `head_lr` when set; with `layer_decay` < 1, body layer l of L gets lr * layer_decay ** (L + 1 - l)
+    (embeddings l = 0; pooler and final norms l = L + 1)."""
+    if not 0 < optim.layer_decay <= 1:
+        raise UserError(f"optim.layer_decay must be in (0, 1], got {optim.layer_decay}")
     head_names = head_parameter_names(model)
-    groups: dict[tuple[bool, bool], list] = {}
+    total_layers = num_layers(model)
+    groups: dict[tuple[bool, bool, int], list] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        key = (name in head_names, parameter.ndim >= 2)
-        groups.setdefault(key, []).append(parameter)
+        is_head = name in head_names
+        depth = total_layers + 1 if is_head or optim.layer_decay == 1 else layer_depth(name, total_layers)
+        groups.setdefault((is_head, parameter.ndim >= 2, depth), []).append(parameter)
+    if not groups:
+        raise UserError("nothing to train: every parameter is frozen")
     head_lr = optim.head_lr if optim.head_lr is not None else optim.lr
     param_groups = [
         {
             "params": params,
-            "lr": head_lr if is_head else optim.lr,
+            "lr": head_lr if is_head else optim.lr * optim.layer_decay ** (total_layers + 1 - depth),
             "weight_decay": optim.weight_decay if decays else 0.0,
         }
-        for (is_head, decays), params in sorted(groups.items())
+        for (is_head, decays, depth), params in sorted(groups.items())
     ]
     # The fused kernel (CPU and CUDA) is the fastest AdamW in torch; mixed-device models fall back.
     devices = {p.device.type for group in param_groups for p in group["params"]}

@@ -10,6 +10,7 @@ import typer
 from ftcli import __version__
 from ftcli.cli.data import data_app
 from ftcli.cli.evaluate import evaluate
+from ftcli.cli.export import export
 from ftcli.cli.finetune import finetune
 from ftcli.cli.models import models_app
 from ftcli.cli.predict import predict
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command()(finetune)
 app.command()(evaluate)
 app.command()(predict)
+app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")

@@ -13,7 +13,7 @@ from ftcli.cli.options import ModelOpt
 
 def finetune(
     task: Annotated[str, typer.Argument(help="Task: classification.")],
-    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full.")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora.")] = None,
     model: ModelOpt = None,
     train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.")] = None,
     eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data. Default: the alias's test split or a seeded held-out fraction.")] = None,
@@ -42,7 +42,7 @@ def finetune(
     from ftcli.tasks import get_task
 
     get_task(task)  # unknown names fail here, naming what exists, before any recipe lookup
-    get_strategy(strategy or "full")
+    get_strategy(strategy or "full").check_task(task)
     recipe_file = recipe or recipe_path(f"{task}/{strategy or 'full'}")
     config = build_config(
         recipe=load_recipe(recipe_file),

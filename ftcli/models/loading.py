@@ -69,9 +69,18 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
 
 def load_tokenizer(checkpoint: str, trust_remote_code: bool = False):
     try:
-        return AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         raise UserError(f"could not load a tokenizer from '{checkpoint}': {_short(err)}") from None
+    ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def ensure_pad_token(tokenizer) -> None:
+    """Decoder-only tokenizers often have no pad token; pad with EOS (padding is masked anyway,
+    and sequence classification reads the last non-pad token via `config.pad_token_id`)."""
+    if getattr(tokenizer, "pad_token_id", None) is None and getattr(tokenizer, "eos_token", None) is not None:
+        tokenizer.pad_token = tokenizer.eos_token
 
 
 def _short(err: Exception) -> str:

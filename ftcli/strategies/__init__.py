@@ -1,16 +1,28 @@
-"""Strategy registry: how pretrained weights are reused (`--strategy`)."""
+"""Strategy registry: how pretrained weights are reused (`--strategy`).
+
+Modules load on first use, so `full` runs never import peft.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from ftcli.errors import UserError
-from ftcli.strategies import full
+from ftcli.strategies.base import Strategy
 
-STRATEGIES = {
-    "full": full,
+STRATEGIES: dict[str, str] = {
+    "feature-extraction": "ftcli.strategies.feature_extraction:FeatureExtractionStrategy",
+    "full": "ftcli.strategies.full:FullStrategy",
+    "prompt-tuning": "ftcli.strategies.prompt_tuning:PromptTuningStrategy",
+    "lora": "ftcli.strategies.lora:LoraStrategy",
 }
+IN_CONTEXT = "in-context"
 
 
-def get_strategy(name: str):
+def get_strategy(name: str) -> Strategy:
+    if name == IN_CONTEXT:
+        raise UserError("in-context learning trains nothing: run `ftcli prompt TASK --model M --data DATA`")
     if name not in STRATEGIES:
         raise UserError(f"unknown strategy '{name}'; available: {', '.join(STRATEGIES)}")
-    return STRATEGIES[name]
+    module_name, class_name = STRATEGIES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)()

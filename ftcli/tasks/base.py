@@ -59,7 +59,13 @@ class Task(ABC):
     greater_is_better: bool = True
     auto_model_class: str
     """transformers Auto class name; our own class is picked for the architectures ftcli implements."""
-    peft_task_type: str
+    peft_task_type: str | None
+    """peft TaskType name (None: peft's generic PeftModel, e.g. for images)."""
+    output_kind: str = "sequence"
+    """What the head predicts: "sequence" (one label per input), "token" (one per token), "span"
+    (start/end logits per token), "lm" or "seq2seq" (next tokens). Strategies build on it."""
+    has_new_head: bool = True
+    """Whether fine-tuning adds a freshly initialised head (not so for language modelling)."""
     processor_auto_class: str = "AutoTokenizer"
     """transformers Auto class that reloads the saved processor (shown in the model card)."""
     non_model_columns: tuple[str, ...] = ()

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from datasets import Dataset
 
 from ftcli.errors import UserError
+from ftcli.models.loading import ensure_pad_token
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import EvalData, Task
 
@@ -41,12 +42,6 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
 """Layout (named by its input field) -> the fields training and evaluation need, checked in this order."""
 
 LAYOUT_NAMES = {"prompt": "prompt/completion", "source": "source/target", "text": "plain text"}
-
-
-def ensure_pad_token(tokenizer) -> None:
-    """Decoder-only tokenizers often have no pad token; pad with EOS (padding is masked anyway)."""
-    if getattr(tokenizer, "pad_token_id", None) is None and getattr(tokenizer, "eos_token", None) is not None:
-        tokenizer.pad_token = tokenizer.eos_token
 
 
 def token_losses(logits: torch.Tensor, labels: torch.Tensor, shift: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,6 +75,7 @@ class GenerationTask(Task):
     name = "generation"
     fields = {"prompt": "prompt", "completion": "completion", "text": "text", "source": "source", "target": "target"}
     required_fields = ("prompt", "completion")
+    has_new_head = False  # the LM head is pretrained
     best_metric = "perplexity"
     greater_is_better = False
     auto_model_class = "AutoModelForCausalLM"
@@ -99,6 +95,10 @@ class GenerationTask(Task):
     @property
     def peft_task_type(self) -> str:
         return "SEQ_2_SEQ_LM" if self.seq2seq else "CAUSAL_LM"
+
+    @property
+    def output_kind(self) -> str:
+        return "seq2seq" if self.seq2seq else "lm"
 
     def load_processor(self, checkpoint: str, trust_remote_code: bool = False):
         tokenizer = super().load_processor(checkpoint, trust_remote_code)

@@ -58,7 +58,9 @@ class ImageClassificationTask(SequenceClassificationTask):
                             "image-classification needs a checkpoint with a preprocessor_config.json") from None
         if size and getattr(processor, "do_center_crop", False):
             processor.crop_size = {"height": size, "width": size}
-        trained_size = getattr(read_config(checkpoint, trust_remote_code), "image_size", None)
+        # Adapter and feature-head runs keep no config.json beside their processor.
+        has_config = not Path(checkpoint).is_dir() or (Path(checkpoint) / "config.json").is_file()
+        trained_size = getattr(read_config(checkpoint, trust_remote_code), "image_size", None) if has_config else None
         self.interpolate_pos_encoding = bool(size) and isinstance(trained_size, int) and trained_size != size
         return processor
 

@@ -36,6 +36,7 @@ class NerTask(Task):
     best_metric = "f1"
     auto_model_class = "AutoModelForTokenClassification"
     peft_task_type = "TOKEN_CLS"
+    output_kind = "token"
     non_model_columns = ("word_ids",)
 
     # -- data --------------------------------------------------------------------------------

@@ -68,6 +68,10 @@ def test_every_recipe_loads_and_validates(name):
     assert f"ftcli finetune {task}" in text.split("\n\n")[0], "header comment must show the command"
     config = build_config(recipe=load_recipe(path))
     assert (config.task, config.strategy) == (task, strategy)
+    from ftcli.strategies import IN_CONTEXT, get_strategy
+
+    if strategy != IN_CONTEXT:  # in-context recipes feed `ftcli prompt`, not a training strategy
+        get_strategy(strategy).check_task(task)  # the pair is one the strategy supports
     # Round trip through the YAML a run directory stores.
     again = RunConfig()
     from ftcli.config import apply_mapping

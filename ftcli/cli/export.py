@@ -1,0 +1,24 @@
+"""`ftcli export RUN --to DIR`: the run's model as a standalone folder (LoRA merged)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write (must not exist or be empty).")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --to folder.")] = False,
+) -> None:
+    """Export a run's model: LoRA adapters are merged into full weights that transformers loads
+    without peft; full fine-tuning runs are copied; prompt-tuning and feature-extraction runs
+    are copied as adapter / head folders."""
+    from ftcli.export import export_run
+    from ftcli.progress import console
+
+    how = export_run(run, to, overwrite)
+    what = "LoRA adapter merged into the base weights" if how == "merged" else "model folder copied"
+    console.print(f"Exported {run} to [bold]{to}[/] ({what}).")

@@ -1,0 +1,83 @@
+"""What every strategy provides to the runner and to `evaluate`/`predict`.
+
+A strategy decides which pretrained weights move, and so also what a run saves:
+
+    check(task, config, model_config)   refuse a (task, strategy, model) that makes no sense
+    build(checkpoint, task, labels, config) -> the trainable model (frozen parts set)
+    training_data(...)                  the datasets and collator the training loop sees
+                                        (feature extraction swaps in cached features)
+    save(model, model_dir)              the run's model/ folder (full weights, adapter + head...)
+    load(model_dir, task, config)       that folder back, for evaluate / predict / export
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ftcli.config import RunConfig
+from ftcli.errors import UserError
+from ftcli.models.loading import load_model
+from ftcli.tasks.base import Task, model_inputs
+
+
+@dataclass
+class TrainingData:
+    train: Any
+    eval: Any
+    collator: Any
+    seconds: float = 0.0
+    """Time spent preparing the training data (feature extraction: encoding it once)."""
+
+
+class Strategy:
+    name: str
+    tasks: tuple[str, ...]
+    """Tasks this strategy supports."""
+
+    def check_task(self, task_name: str) -> None:
+        if task_name not in self.tasks:
+            raise UserError(f"strategy {self.name} does not support the {task_name} task; it supports "
+                            f"{', '.join(self.tasks)}")
+
+    def check(self, task: Task, config: RunConfig, model_config) -> None:
+        """Refuse settings that make no sense for this task and model (before the run starts)."""
+        self.check_task(task.name)
+
+    def build(self, checkpoint: str, task: Task, labels: list[str] | None, config: RunConfig) -> nn.Module:
+        return load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,
+                          **task.model_kwargs(labels))
+
+    def training_data(self, model, train_features, eval_features, task: Task, processor, config: RunConfig,
+                      accelerator) -> TrainingData:
+        return TrainingData(model_inputs(train_features, task), model_inputs(eval_features, task),
+                            task.collator(processor))
+
+    def save(self, model, model_dir: Path) -> None:
+        model.save_pretrained(model_dir, safe_serialization=True)
+
+    def load(self, model_dir: Path, task: Task, config: RunConfig | None) -> nn.Module:
+        return load_model(str(model_dir), task.auto_class_for)
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameters; shared (tied) tensors are counted once."""
+    seen, trainable, total = set(), 0, 0
+    for parameter in model.parameters():
+        if id(parameter) in seen:
+            continue
+        seen.add(id(parameter))
+        total += parameter.numel()
+        trainable += parameter.numel() if parameter.requires_grad else 0
+    return trainable, total
+
+
+def head_module_names(model: nn.Module) -> list[str]:
+    """Top-level modules outside the pretrained body (`base_model_prefix`): the new head
+    (`classifier`, `qa_outputs`, `score`...)."""
+    prefix = getattr(model, "base_model_prefix", "")
+    names = {name.split(".")[0] for name, _ in model.named_parameters()}
+    return sorted(n for n in names if n != prefix)
