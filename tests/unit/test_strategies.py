@@ -269,3 +269,31 @@ def test_prompt_tuning_reads_token_dim_from_the_input_embeddings(tmp_path):
     ids = torch.tensor([[2, 5, 6, 3]])
     out = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=torch.tensor([1]))
     assert out.logits.shape == (1, 2) and torch.isfinite(out.loss)
+
+
+def test_ner_on_the_concatenated_last_four_layers(cli, tmp_path, tiny_bert, monkeypatch):
+    """BERT's best feature-based NER input, end to end on a 4-layer copy of the tiny BERT."""
+    from transformers import AutoTokenizer
+
+    import ftcli.models.bert as ours
+    from tests.conftest import ner_rows
+
+    monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+    deeper = tmp_path / "bert4"
+    config = ours.BertConfig.from_pretrained(tiny_bert, num_hidden_layers=4)
+    ours.BertModel(config).save_pretrained(deeper)
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(deeper)
+    train = write_jsonl(tmp_path / "train.jsonl", ner_rows(24))
+    out = tmp_path / "run"
+    result = cli("finetune", "ner", "--strategy", "feature-extraction", "--model", deeper, "--train", train,
+                 "--eval", train, "--output-dir", out, "--epochs", "2", "--set", "features.layers=concat4")
+    assert result.exit_code == 0, result.stderr
+    saved = json.loads((out / "model" / "feature_head.json").read_text())
+    assert saved["features"]["layers"] == "concat4" and saved["kind"] == "token"
+    evaluated = cli("evaluate", out, "--data", train, "--output", tmp_path / "m.json")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert json.loads((tmp_path / "m.json").read_text())["f1"] == pytest.approx(metrics["f1"], abs=1e-6)
+    refused = cli("finetune", "ner", "--strategy", "feature-extraction", "--model", tiny_bert, "--train", train,
+                  "--output-dir", tmp_path / "r", "--set", "features.layers=concat4")
+    assert_user_error(refused, "needs four hidden states")
