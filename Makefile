@@ -35,7 +35,9 @@ test: install
 test-unit: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -m "not integration"
 
+# The benchmarks compare ftcli with other tools (lm-eval among them: the `bench` extra).
 benchmark: install
+	$(PIP) install -q -e ".[bench]"
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python benchmarks/classification_vs_trainer.py
 
 clean:

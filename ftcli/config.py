@@ -165,11 +165,45 @@ class PeftSettings:
 
 
 @dataclass
+class PromptSettings:
+    """`ftcli prompt` (in-context learning): the template and how answers are read."""
+
+    instruction: str = ""
+    """Text before the demonstrations (NER: {types} lists the entity types)."""
+    query: str = "{text}"
+    """One example's input. Placeholders are the task's fields: {text}; {premise}, {hypothesis};
+    {question}, {context}; {sentence} (NER tokens joined); {prompt} or {source}."""
+    answer: str = " {answer}"
+    """Follows the query: demonstrations show their answer here, the model gives its own."""
+    separator: str = "\n\n"
+    """After the instruction and after each demonstration."""
+    label_words: dict[str, str] = field(default_factory=dict)
+    """Classification / NLI verbalizer, label -> word; unlisted labels stand for themselves."""
+    cloze: str = "{text} It was {mask}."
+    """Encoders (masked LMs): the template whose {mask} slot each label word fills."""
+    chat_template: bool = True
+    """Wrap the prompt in the tokenizer's chat template when it has one."""
+    length_normalize: bool = False
+    """Rank classification: divide each candidate's log-likelihood by its token count."""
+    balanced: bool = False
+    """Demonstrations take turns over the labels."""
+    resample: bool = False
+    """Draw new demonstrations for every query (default: the same for all)."""
+    max_new_tokens: int = 32
+    """Generated answers (QA, NER, generation): the most tokens written."""
+    stop: str = "\n"
+    """Generated answers end at this text."""
+    no_answer: str = "unknown"
+    """QA: the word meaning "no answer" (NER: "none")."""
+
+
+@dataclass
 class RunConfig:
     task: str = "classification"
     """Downstream task: classification, nli, ner, qa, generation, image-classification."""
     strategy: str = "full"
-    """How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora."""
+    """How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora
+    (in-context: `ftcli prompt`)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -178,6 +212,7 @@ class RunConfig:
     full: FullConfig = field(default_factory=FullConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     peft: PeftSettings = field(default_factory=PeftSettings)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
     output_dir: str | None = None
     """Run directory. Default: runs/<task>-<strategy>-<model>-<timestamp>."""
 
@@ -279,6 +314,20 @@ def apply_mapping(config: RunConfig, mapping: dict[str, Any], prefix: str = "") 
             set_value(config, dotted, value)
 
 
+def _expects_text(config: RunConfig, dotted_key: str) -> bool:
+    target: Any = config
+    parts = dotted_key.split(".")
+    for part in parts[:-1]:
+        if not dataclasses.is_dataclass(target) or part not in _field_types(target):
+            return False
+        target = getattr(target, part)
+    if not dataclasses.is_dataclass(target) or parts[-1] not in _field_types(target):
+        return False
+    annotation = _field_types(target)[parts[-1]]
+    return annotation is str or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
+                                 and str in typing.get_args(annotation))
+
+
 def _is_free_mapping(config: RunConfig, dotted_key: str) -> bool:
     target: Any = config
     for part in dotted_key.split("."):
@@ -329,7 +378,11 @@ def build_config(
     if recipe:
         apply_mapping(config, recipe)
     for argument in sets or []:
-        set_value(config, *parse_set_argument(argument))
+        key, value = parse_set_argument(argument)
+        if not isinstance(value, str) and _expects_text(config, key):
+            # "prompt.query=Review: {text}" reads as a YAML mapping; a text field takes it verbatim.
+            value = argument.partition("=")[2]
+        set_value(config, key, value)
     for key, value in (flags or {}).items():
         if value is not None:
             set_value(config, key, value)

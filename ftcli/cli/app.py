@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -14,12 +15,13 @@ from ftcli.cli.export import export
 from ftcli.cli.finetune import finetune
 from ftcli.cli.models import models_app
 from ftcli.cli.predict import predict
+from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
 from ftcli.errors import UserError
 
 app = typer.Typer(
     name="ftcli",
-    help="Transfer learning with pretrained transformers: fine-tune, evaluate and predict.",
+    help="Transfer learning with pretrained transformers: fine-tune, evaluate, predict, and prompt (in-context learning).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -27,6 +29,7 @@ app = typer.Typer(
 app.command()(finetune)
 app.command()(evaluate)
 app.command()(predict)
+app.command()(prompt)
 app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
@@ -48,6 +51,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 def _quiet_libraries() -> None:
     """Library chatter (loading reports, tokenizer warnings) would bury ftcli's own output."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Deprecation notices between libraries (peft calling transformers) are not the user's to fix.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     import transformers
 
     transformers.logging.set_verbosity_error()

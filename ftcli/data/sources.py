@@ -66,6 +66,13 @@ def load_single(spec: str) -> tuple[Dataset, str]:
     return _split(named, ("test", "validation"), spec), f"{spec} (test split)"
 
 
+def load_train_split(spec: str) -> Dataset:
+    """Rows to draw demonstrations from: a file, or an alias's training split."""
+    if _looks_like_file(spec):
+        return read_file(spec)
+    return _split(_load_named(spec), ("train",), spec)
+
+
 def load_splits(
     train: str,
     eval: str | None,

@@ -52,12 +52,16 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
     try:
         if our_config_cls is not None:
             config = our_config_cls.from_pretrained(checkpoint, **config_overrides)
-            return cls.from_pretrained(checkpoint, config=config, use_safetensors=True)
-        for key, value in config_overrides.items():
-            setattr(config, key, value)
-        return cls.from_pretrained(
-            checkpoint, config=config, use_safetensors=True, trust_remote_code=trust_remote_code
-        )
+            model, info = cls.from_pretrained(checkpoint, config=config, use_safetensors=True,
+                                              output_loading_info=True)
+        else:
+            for key, value in config_overrides.items():
+                setattr(config, key, value)
+            model, info = cls.from_pretrained(checkpoint, config=config, use_safetensors=True,
+                                              trust_remote_code=trust_remote_code, output_loading_info=True)
+        # Weights the checkpoint did not have (a new task head): callers may warn about them.
+        model.ftcli_new_weights = sorted(info.get("missing_keys", []))
+        return model
     except OSError as err:
         if Path(checkpoint).is_dir() and not any(Path(checkpoint).glob("*.safetensors")):
             raise UserError(

@@ -65,7 +65,8 @@ def test_every_recipe_loads_and_validates(name):
     path = recipe_path(name)
     text = path.read_text()
     task, strategy = name.split("/")
-    assert f"ftcli finetune {task}" in text.split("\n\n")[0], "header comment must show the command"
+    command = f"ftcli prompt {task}" if strategy == "in-context" else f"ftcli finetune {task}"
+    assert command in text.split("\n\n")[0], "header comment must show the command"
     config = build_config(recipe=load_recipe(path))
     assert (config.task, config.strategy) == (task, strategy)
     from ftcli.strategies import IN_CONTEXT, get_strategy
@@ -93,3 +94,9 @@ def test_set_value_on_nested_path():
     config = RunConfig()
     set_value(config, "model.max_length", 64)
     assert config.model.max_length == 64
+
+
+def test_set_keeps_text_with_braces_verbatim_for_text_fields():
+    config = build_config(sets=["prompt.query=Review: {text}\\nSentiment:", "prompt.label_words={a: x, b: y}"])
+    assert config.prompt.query == "Review: {text}\\nSentiment:"
+    assert config.prompt.label_words == {"a": "x", "b": "y"}

@@ -1,0 +1,51 @@
+"""`ftcli prompt TASK --model M --data DATA --shots K`: in-context learning, no training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ftcli.cli.options import BatchSizeOpt, ModelOpt, OutputFileOpt
+
+
+def prompt(
+    task: Annotated[str, typer.Argument(help="classification, nli, ner, qa or generation.")],
+    model: ModelOpt = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Rows to evaluate: a file or a catalogue alias (its test split).")] = None,
+    shots: Annotated[int, typer.Option("--shots", "-k", help="Solved demonstrations before each query (0 = zero-shot).")] = 0,
+    demos: Annotated[Optional[str], typer.Option("--demos", help="Where demonstrations come from (default: the alias's training split); evaluated rows are never used.")] = None,
+    template: Annotated[Optional[Path], typer.Option("--template", help="A YAML file of prompt.* settings (instruction, query, answer, separator, label_words...).")] = None,
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML (default: recipes/TASK/in-context.yaml).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. prompt.instruction=\"...\" (repeatable).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for drawing demonstrations.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate only the first N rows.")] = None,
+    batch_size: BatchSizeOpt = 8,
+    output: OutputFileOpt = None,
+) -> None:
+    """Evaluate a pretrained model zero-, one- or few-shot: the task is described in the prompt,
+    with K solved examples before each query, and no weight changes. Prints the same metrics
+    as `ftcli evaluate`; --output also writes every prompt, the scores or generations and the
+    parsed answers."""
+    from ftcli.cli.output import print_metrics, write_json
+    from ftcli.config import build_config, load_recipe
+    from ftcli.prompting.formats import format_for
+    from ftcli.prompting.runner import run_prompt
+    from ftcli.recipe_store import recipe_path
+
+    format_for(task)  # unsupported tasks fail here, naming the supported ones
+    settings = load_recipe(recipe or recipe_path(f"{task}/in-context"))
+    if template is not None:  # a template file replaces the recipe's prompt.* keys it names
+        overrides = load_recipe(template)
+        settings["prompt"] = {**settings.get("prompt", {}), **overrides.get("prompt", overrides)}
+    config = build_config(
+        recipe=settings,
+        sets=set_,
+        flags={"task": task, "model.name": model, "data.train": data, "train.seed": seed},
+    )
+    result = run_prompt(config, data or config.data.train, demos, shots, limit, batch_size)
+    print_metrics(result.metrics, title=f"{config.task} / in-context ({shots}-shot, {result.settings['scoring']}) "
+                                        f"on {config.model.name}")
+    write_json(output, {**result.settings, "metrics": result.metrics, "examples": result.records})
+

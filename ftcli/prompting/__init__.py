@@ -1,0 +1,1 @@
+"""In-context learning (`ftcli prompt`): demonstrations, templates, scoring and answer parsing."""

@@ -1,0 +1,139 @@
+"""Rank classification with a causal LM: the log-likelihood of each candidate answer's tokens
+after the prompt; the highest wins (optionally divided by the candidate's token count).
+
+The prompt of every query is `shared prefix + query`: the instruction and the demonstrations
+are the same for all queries (unless demos are re-drawn per query). The prefix runs through the
+model once and its key/value cache is copied for each batch, so neither the queries nor the
+candidates pay for it again. When every candidate is a single token, one forward pass per query
+scores all of them (they share the position after the query); otherwise each (query, candidate)
+pair is a row of the batch. Rows are left-padded with explicit position ids, so only the last
+positions' logits are computed.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from dataclasses import dataclass
+
+import torch
+
+from ftcli.progress import progress_bar
+
+
+@dataclass
+class RankRequest:
+    prefix: str
+    """Text every query of a group shares (instruction, demonstrations, chat header)."""
+    query: str
+    """The rest of the prompt, up to where the answer starts."""
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+
+def leading_special_tokens(tokenizer) -> list[int]:
+    """What the tokenizer puts before a text on its own (Llama-2's <s>; nothing for GPT-2 and
+    SmolLM2), so a prompt starts as the model saw text in training."""
+    with_specials = tokenizer("a")["input_ids"]
+    without = encode(tokenizer, "a")
+    return with_specials[:len(with_specials) - len(without)] if with_specials[-len(without):] == without else []
+
+
+@torch.no_grad()
+def rank_scores(model, tokenizer, requests: list[RankRequest], candidates: list[str], batch_size: int,
+                accelerator=None) -> list[list[float]]:
+    """Per request, the summed log-probability of each candidate's tokens after prefix + query."""
+    device = next(model.parameters()).device
+    candidate_ids = [encode(tokenizer, c) for c in candidates]
+    if any(not ids for ids in candidate_ids):
+        raise ValueError("a candidate answer encodes to no tokens")
+    single = all(len(ids) == 1 for ids in candidate_ids)
+    start = leading_special_tokens(tokenizer)
+    scores = [[0.0] * len(candidates) for _ in requests]
+    groups: dict[str, list[int]] = {}
+    for index, request in enumerate(requests):
+        groups.setdefault(request.prefix, []).append(index)
+    total = sum(-(-len(members) * (1 if single else len(candidates)) // batch_size) for members in groups.values())
+    with progress_bar(accelerator, "Scoring", total=total) as bar:
+        for prefix, members in groups.items():
+            prefix_ids = start + encode(tokenizer, prefix)
+            prefix_cache = None
+            if prefix_ids:
+                prefix_cache = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True,
+                                     **keep_logits(model, 1)).past_key_values
+            rows = []  # (request index, candidate index or None, token ids after the prefix)
+            for index in members:
+                query_ids = encode(tokenizer, requests[index].query) if prefix_ids else start + encode(
+                    tokenizer, requests[index].query)
+                if not query_ids:
+                    raise ValueError("a prompt encodes to no tokens")
+                if single:
+                    rows.append((index, None, query_ids))
+                else:
+                    rows.extend((index, c, query_ids + ids[:-1]) for c, ids in enumerate(candidate_ids))
+            # Similar lengths together: less padding.
+            rows.sort(key=lambda row: len(row[2]))
+            kept = 1 if single else max(len(ids) for ids in candidate_ids)
+            for begin in range(0, len(rows), batch_size):
+                chunk = rows[begin:begin + batch_size]
+                log_probs = _forward(model, chunk, len(prefix_ids), prefix_cache, kept, device)
+                for row, (index, candidate, ids) in enumerate(chunk):
+                    if candidate is None:  # every candidate is one token, predicted by the last position
+                        scores[index] = [float(log_probs[row, -1, c[0]]) for c in candidate_ids]
+                    else:  # answer token k is predicted by the position k places before the row's end
+                        answer = candidate_ids[candidate]
+                        offset = kept - len(answer)
+                        scores[index][candidate] = float(sum(log_probs[row, offset + k, token]
+                                                             for k, token in enumerate(answer)))
+                bar.advance()
+    return scores
+
+
+def keep_logits(model, count: int) -> dict:
+    """Ask for the last `count` positions' logits only, where the model supports it (the LM head
+    over a 50k vocabulary at every position costs as much as several layers)."""
+    return {"logits_to_keep": count} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+
+
+def _forward(model, chunk, prefix_length: int, prefix_cache, kept: int, device) -> torch.Tensor:
+    """Log-probabilities (batch, kept, vocab) at the last `kept` positions of left-padded rows that
+    continue the cached prefix. Explicit position ids make every row's positions what they would
+    be without padding."""
+    longest = max(len(ids) for _, _, ids in chunk)
+    input_ids = torch.zeros((len(chunk), longest), dtype=torch.long)
+    mask = torch.zeros((len(chunk), prefix_length + longest), dtype=torch.long)
+    positions = torch.zeros((len(chunk), longest), dtype=torch.long)
+    mask[:, :prefix_length] = 1
+    for row, (_, _, ids) in enumerate(chunk):
+        pad = longest - len(ids)
+        input_ids[row, pad:] = torch.tensor(ids)
+        mask[row, prefix_length + pad:] = 1
+        positions[row, pad:] = torch.arange(prefix_length, prefix_length + len(ids))
+    kwargs = keep_logits(model, kept)
+    if prefix_cache is not None:
+        cache = copy.deepcopy(prefix_cache)
+        cache.batch_repeat_interleave(len(chunk))
+        kwargs["past_key_values"] = cache
+    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                   use_cache=prefix_cache is not None, **kwargs).logits
+    return logits[:, -kept:].float().log_softmax(-1)
+
+
+@torch.no_grad()
+def rank_scores_from_scratch(model, tokenizer, requests: list[RankRequest], candidates: list[str]) -> list[list[float]]:
+    """The reference: each (prompt, candidate) scored in a fresh forward pass, no cache."""
+    device = next(model.parameters()).device
+    start = leading_special_tokens(tokenizer)
+    results = []
+    for request in requests:
+        context = start + encode(tokenizer, request.prefix) + encode(tokenizer, request.query)
+        row = []
+        for candidate in candidates:
+            answer = encode(tokenizer, candidate)
+            ids = torch.tensor([context + answer], device=device)
+            log_probs = model(input_ids=ids).logits[0].float().log_softmax(-1)
+            row.append(float(sum(log_probs[len(context) - 1 + k, token] for k, token in enumerate(answer))))
+        results.append(row)
+    return results

@@ -1,0 +1,263 @@
+"""`ftcli prompt`: evaluate a pretrained model by in-context learning, with no weight update.
+
+    rows to evaluate + a pool of demonstrations (never the evaluated rows)
+      -> prompts: instruction, K solved demonstrations, the query (chat template if any)
+      -> answers: rank the label words (causal LM), fill a [MASK] (encoder, cloze), or
+         generate greedily up to a stop sequence and parse the text
+      -> the task's metrics, as `ftcli evaluate` prints them
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+from ftcli import assets
+from ftcli.config import RunConfig
+from ftcli.data.columns import check_columns, resolve_columns
+from ftcli.data.sources import load_single, load_train_split
+from ftcli.errors import UserError
+from ftcli.models.loading import load_model, load_tokenizer, read_config
+from ftcli.progress import console, progress_bar
+from ftcli.prompting.demos import draw, exclude_evaluated
+from ftcli.prompting.formats import NerFormat, format_for, label_word
+from ftcli.prompting.rank import RankRequest, encode, leading_special_tokens, rank_scores
+from ftcli.tasks import get_task
+
+
+@dataclass
+class PromptRun:
+    metrics: dict[str, float]
+    records: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limit: int | None,
+               batch_size: int) -> PromptRun:
+    settings = config.prompt
+    if shots < 0:
+        raise UserError(f"--shots must be 0 or more, got {shots}")
+    prompt_format = format_for(config.task)
+    task = get_task(config.task)
+    columns = resolve_columns(task.fields, config.data.columns, task.name)
+
+    dataset, where = load_single(data)
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, dataset.num_rows)))
+    check_columns(dataset, columns, task.required_for(dataset, columns), where)
+    rows = canonical_rows(dataset, columns)
+    pool: list[dict] = []
+    if shots > 0:
+        source = demos or (data if data in assets.DATASETS else None)
+        if source is None:
+            raise UserError(f"--shots {shots} needs demonstrations: give --demos DATA (a file or alias)")
+        pool_dataset = load_train_split(source)
+        check_columns(pool_dataset, columns, task.required_for(pool_dataset, columns), f"demos {source}")
+        pool = exclude_evaluated(canonical_rows(pool_dataset, columns), rows, row_key)
+        if len(pool) < shots:
+            raise UserError(f"demos {source} has {len(pool)} usable rows (evaluated rows excluded); "
+                            f"--shots {shots} needs at least that many")
+    if isinstance(prompt_format, NerFormat):
+        prompt_format.types = frozenset(tag[2:] for r in rows + pool for tag in r["tags"] if tag != "O")
+
+    checkpoint = assets.resolve_model(config.model.name)
+    model_config = read_config(checkpoint, config.model.trust_remote_code)
+    encoder = model_config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and \
+        not getattr(model_config, "is_encoder_decoder", False)
+    scoring = ("cloze" if encoder else prompt_format.scoring)
+    if scoring == "cloze" and prompt_format.scoring != "rank":
+        raise UserError(f"{config.model.name} is an encoder: it answers {config.task} prompts only by filling "
+                        "a [MASK] for classification or nli; use a causal LM (e.g. --model smollm2)")
+    tokenizer = load_tokenizer(checkpoint, config.model.trust_remote_code)
+    auto_class = "AutoModelForMaskedLM" if scoring == "cloze" else "AutoModelForCausalLM"
+    model = load_model(checkpoint, auto_class, config.model.trust_remote_code).eval()
+    untrained = getattr(model, "ftcli_new_weights", [])
+    if untrained:
+        console.print(f"[yellow]warning:[/] {config.model.name} has no trained {auto_class.removeprefix('AutoModelFor')} "
+                      f"head ({len(untrained)} weights, e.g. {untrained[0]}, start random); its answers are "
+                      "close to chance")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+
+    rng = random.Random(config.train.seed)
+    fixed = draw(pool, shots, rng, label_of=lambda r: r.get("label"), balanced=settings.balanced)
+    demos_per_row = [
+        draw(pool, shots, random.Random(config.train.seed * 100_003 + i), label_of=lambda r: r.get("label"),
+             balanced=settings.balanced, exclude=row_key(row), key=row_key) if settings.resample else fixed
+        for i, row in enumerate(rows)
+    ]
+    chat = settings.chat_template and bool(getattr(tokenizer, "chat_template", None)) and scoring != "cloze"
+    prompts = [render(prompt_format, settings, row, row_demos, tokenizer, chat, scoring)
+               for row, row_demos in zip(rows, demos_per_row)]
+
+    console.print(f"[bold]{task.name}[/] in-context on [bold]{config.model.name}[/]: {len(rows)} rows from {where}, "
+                  f"{shots} shot(s), scoring: {scoring}{', chat template' if chat else ''}")
+    start = time.perf_counter()
+    if scoring == "generate":
+        texts = generate(model, tokenizer, [p.prefix + p.query for p in prompts], settings, batch_size, device)
+        predictions = [prompt_format.parse(text, row, settings) for text, row in zip(texts, rows)]
+        outputs = [{"generated": text} for text in texts]
+    else:
+        labels = label_set(rows, pool, settings)
+        candidates = [answer_text(settings, label_word(settings, label), chat) for label in labels]
+        if scoring == "rank":
+            scores = rank_scores(model, tokenizer, prompts, candidates, batch_size)
+            if settings.length_normalize:
+                lengths = [len(encode(tokenizer, c)) for c in candidates]
+                scores = [[s / n for s, n in zip(row, lengths)] for row in scores]
+        else:
+            scores = cloze_scores(model, tokenizer, [p.prefix + p.query for p in prompts],
+                                  [label_word(settings, label) for label in labels], batch_size, device)
+        predictions = [labels[max(range(len(labels)), key=row.__getitem__)] for row in scores]
+        outputs = [{"scores": {str(label): round(s, 6) for label, s in zip(labels, row)}} for row in scores]
+    seconds = time.perf_counter() - start
+    metrics = prompt_format.metrics(predictions, rows, settings)
+    metrics.update({"eval_rows": len(rows), "seconds": round(seconds, 3)})
+    records = [{"prompt": p.prefix + p.query, **out, "prediction": prediction, "gold": gold(prompt_format, row, settings)}
+               for p, out, prediction, row in zip(prompts, outputs, predictions, rows)]
+    described = {"model": config.model.name, "task": config.task, "data": data, "shots": shots,
+                 "demo_seed": config.train.seed, "demos": demos or (data if shots else None),
+                 "scoring": scoring + (" (length-normalised)" if settings.length_normalize and scoring == "rank" else ""),
+                 "chat_template": chat, "template": asdict(settings)}
+    return PromptRun(metrics=metrics, records=records, settings=described)
+
+
+# -- rows and prompts ------------------------------------------------------------------------------
+
+
+def canonical_rows(dataset, columns: dict[str, str]) -> list[dict]:
+    """Rows keyed by the task's field names (the template's placeholders)."""
+    present = {field: column for field, column in columns.items() if column in dataset.column_names}
+    return [{field: row[column] for field, column in present.items()} for row in dataset]
+
+
+def row_key(row: dict) -> str:
+    """What identifies a row's input (everything but its answer)."""
+    return repr(sorted((k, repr(v)) for k, v in row.items() if k not in ("label", "tags", "answers", "completion",
+                                                                          "target", "id")))
+
+
+def answer_text(settings, answer: str, chat: bool) -> str:
+    text = settings.answer.format(answer=answer)
+    return text.lstrip() if chat else text  # the assistant turn starts fresh
+
+
+def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, chat: bool, scoring: str) -> RankRequest:
+    """The prompt split into the part every query shares (instruction, demonstrations, chat
+    header) and the query's own part."""
+    template = settings.cloze if scoring == "cloze" else settings.query
+    mask = getattr(tokenizer, "mask_token", None) or "[MASK]"
+
+    def query_of(example: dict) -> str:
+        try:
+            return template.format(**prompt_format.fields(example), mask=mask)
+        except KeyError as err:
+            raise UserError(f"the prompt template names {err} but the rows have "
+                            f"{', '.join(prompt_format.fields(example))}; fix --set prompt.query") from None
+
+    def demo_text(example: dict) -> str:
+        answer = prompt_format.gold_text(example, settings)
+        if scoring == "cloze":  # the demonstration fills its own slot
+            return template.format(**prompt_format.fields(example), mask=answer)
+        return query_of(example) + settings.answer.format(answer=answer)
+
+    shown = [demo_text(d) for d in demos]
+    instruction = prompt_format.instruction(settings)
+    prefix = "".join(part + settings.separator for part in ([instruction] if instruction else []) + shown)
+    query = query_of(row)
+    if not chat:
+        return RankRequest(prefix, query)
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": prefix + query}], tokenize=False,
+                                             add_generation_prompt=True)
+    at = rendered.rfind(query) if query else len(rendered)
+    if at < 0:  # a template that rewrites the text: no shared part
+        return RankRequest("", rendered)
+    return RankRequest(rendered[:at], rendered[at:])
+
+
+def label_set(rows: list[dict], pool: list[dict], settings) -> list:
+    labels = {r["label"] for r in rows + pool if "label" in r}
+    labels |= set(settings.label_words) if settings.label_words else set()
+    return sorted(labels, key=str)
+
+
+def gold(prompt_format, row: dict, settings) -> Any:
+    if "label" in row:
+        return row["label"]
+    if "answers" in row:
+        return list(row["answers"]["text"])
+    if "tags" in row:
+        return list(row["tags"])
+    return prompt_format.gold_text(row, settings)
+
+
+# -- answering by generating and by filling a mask -------------------------------------------------
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[str], settings, batch_size: int, device) -> list[str]:
+    """Greedy continuations, cut at the stop sequence."""
+    start = leading_special_tokens(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    texts = []
+    with progress_bar(None, "Generating", total=-(-len(prompts) // batch_size)) as bar:
+        for begin in range(0, len(prompts), batch_size):
+            encoded = [start + encode(tokenizer, p) for p in prompts[begin:begin + batch_size]]
+            longest = max(len(ids) for ids in encoded)
+            input_ids = torch.full((len(encoded), longest), pad, dtype=torch.long)
+            mask = torch.zeros((len(encoded), longest), dtype=torch.long)
+            for row, ids in enumerate(encoded):  # left padding: generation continues every row at the end
+                input_ids[row, longest - len(ids):] = torch.tensor(ids)
+                mask[row, longest - len(ids):] = 1
+            stopping = StoppingCriteriaList([StopOnText(tokenizer, settings.stop, longest)]) if settings.stop else None
+            out = model.generate(input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                                 max_new_tokens=settings.max_new_tokens, pad_token_id=pad, stopping_criteria=stopping)
+            for row in out[:, longest:]:
+                text = tokenizer.decode(row, skip_special_tokens=True)
+                texts.append(text.split(settings.stop)[0] if settings.stop else text)
+            bar.advance()
+    return texts
+
+
+class StopOnText(StoppingCriteria):
+    """Ends each row once its generated text contains the stop sequence (decoded text, so it
+    works whatever the tokenizer makes of the stop string)."""
+
+    def __init__(self, tokenizer, stop: str, prompt_length: int):
+        self.tokenizer, self.stop, self.prompt_length = tokenizer, stop, prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores, **kwargs) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        return torch.tensor([self.stop in text for text in texts], device=input_ids.device)
+
+
+@torch.no_grad()
+def cloze_scores(model, tokenizer, prompts: list[str], words: list[str], batch_size: int, device) -> list[list[float]]:
+    """The masked LM's log-probability of each label word at the (first) mask position."""
+    if tokenizer.mask_token_id is None:
+        raise UserError("this model's tokenizer has no mask token; cloze scoring needs a masked LM")
+    word_ids = []
+    for word in words:
+        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise UserError(f"label word {word!r} is {len(ids)} tokens for this tokenizer; cloze scoring needs "
+                            "single-token words (set them with --set prompt.label_words.LABEL=WORD)")
+        word_ids.append(ids[0])
+    scores = []
+    with progress_bar(None, "Scoring", total=-(-len(prompts) // batch_size)) as bar:
+        for begin in range(0, len(prompts), batch_size):
+            batch = tokenizer(prompts[begin:begin + batch_size], padding=True, truncation=True, return_tensors="pt")
+            positions = (batch["input_ids"] == tokenizer.mask_token_id).int().argmax(-1)
+            if not (batch["input_ids"] == tokenizer.mask_token_id).any(-1).all():
+                raise UserError("a cloze prompt has no mask slot (after truncation); put {mask} in prompt.cloze")
+            logits = model(**{k: v.to(device) for k, v in batch.items()}).logits.float()
+            picked = logits[torch.arange(len(positions)), positions.to(device)].log_softmax(-1)
+            scores.extend(picked[:, word_ids].tolist())
+            bar.advance()
+    return scores

@@ -1,0 +1,93 @@
+"""In-context learning on tiny random models: demonstrations never include the evaluated row,
+the shared-prefix cache scores exactly like scoring from scratch, and the answer parsers survive
+malformed generations."""
+
+import random
+
+import pytest
+import torch
+
+from ftcli.prompting.demos import draw, exclude_evaluated
+from ftcli.prompting.parsers import entities_to_tags, parse_answer, parse_entities, tags_to_entities
+from ftcli.prompting.rank import RankRequest, leading_special_tokens, rank_scores, rank_scores_from_scratch
+from tests.unit.test_generation import one_thread, tiny_causal_lm  # noqa: F401 (one_thread is autouse)
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    directory = tiny_causal_lm(tmp_path_factory.mktemp("llama"))
+    return AutoModelForCausalLM.from_pretrained(directory).eval(), AutoTokenizer.from_pretrained(directory)
+
+
+@pytest.mark.parametrize("candidates", [["red", "blue"], ["red cat", "blue", "one two three"]],
+                         ids=["single-token", "multi-token"])
+def test_shared_prefix_cache_scores_like_scoring_from_scratch(llama, candidates):
+    model, tokenizer = llama
+    prefix = "say red cat : red cat\n\nsay blue dog : blue dog\n\n"
+    requests = [RankRequest(prefix, "say sun :"), RankRequest(prefix, "say one two moon :"),
+                RankRequest(prefix, "say a :"), RankRequest("", "say green :")]  # a group with no prefix
+    cached = rank_scores(model, tokenizer, requests, candidates, batch_size=2)
+    fresh = rank_scores_from_scratch(model, tokenizer, requests, candidates)
+    assert torch.allclose(torch.tensor(cached), torch.tensor(fresh), atol=1e-4)
+
+
+def test_the_prefix_runs_once_per_group(llama, monkeypatch):
+    model, tokenizer = llama
+    lengths = []
+    original = model.forward
+
+    def counting(*args, **kwargs):
+        lengths.append(kwargs["input_ids"].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    prefix = "say red : red\n\nsay blue : blue\n\n"
+    rank_scores(model, tokenizer, [RankRequest(prefix, f"say {w} :") for w in ("sun", "moon", "cat", "dog")],
+                ["red", "blue"], batch_size=2)
+    # One pass over the prefix (batch 1, its full length), then two batches of two short queries.
+    prefix_length = len(leading_special_tokens(tokenizer)) + len(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    assert lengths[0] == (1, prefix_length)
+    assert [shape[0] for shape in lengths[1:]] == [2, 2] and all(shape[1] < prefix_length for shape in lengths[1:])
+
+
+def test_demos_never_include_the_evaluated_row():
+    pool = [{"text": f"t{i}", "label": i % 2} for i in range(20)]
+    evaluated = pool[:5]
+    key = lambda row: row["text"]  # noqa: E731
+    kept = exclude_evaluated(pool, evaluated, key)
+    assert not {r["text"] for r in kept} & {r["text"] for r in evaluated}
+    for i in range(50):  # re-drawn per query, the query's own row never comes back
+        demos = draw(pool, 4, random.Random(i), exclude=key(pool[7]), key=key)
+        assert pool[7] not in demos and len(demos) == 4
+
+
+def test_balanced_demos_take_turns_over_labels():
+    pool = [{"text": f"t{i}", "label": "a" if i < 18 else "b"} for i in range(20)]
+    demos = draw(pool, 4, random.Random(0), label_of=lambda r: r["label"], balanced=True)
+    assert sorted(d["label"] for d in demos) == ["a", "a", "b", "b"]
+    assert draw(pool, 4, random.Random(0)) == draw(pool, 4, random.Random(0))  # seeded
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "none", "???", "Paris", "— LOC", "Paris — ", "x" * 500,
+                                  "Paris — PLANET", "1. — —", "(LOC)"])
+def test_ner_parser_survives_malformed_generations(text):
+    tokens = ["alice", "went", "to", "paris"]
+    tags = entities_to_tags(tokens, parse_entities(text, {"LOC", "PER"}))
+    assert len(tags) == 4 and all(t == "O" or t[2:] in {"LOC", "PER"} for t in tags)
+
+
+def test_ner_parser_reads_entity_lines():
+    tokens = ["alice", "met", "Bob", "Smith", "in", "New", "York"]
+    text = "Alice — PER\n- bob smith: per\nNew York (LOC)\nMars — LOC\ngarbage line"
+    assert entities_to_tags(tokens, parse_entities(text, {"PER", "LOC"})) == \
+        ["B-PER", "O", "B-PER", "I-PER", "O", "B-LOC", "I-LOC"]
+    assert tags_to_entities(tokens, ["B-PER", "O", "B-PER", "I-PER", "O", "B-LOC", "I-LOC"]) == \
+        [("alice", "PER"), ("Bob Smith", "PER"), ("New York", "LOC")]
+
+
+@pytest.mark.parametrize("text,expected", [("Paris.\nmore", "Paris"), ('"the Seine"', "the Seine"),
+                                           ("Unknown", ""), ("", ""), ("\n\n  \n", ""), ("x" * 30, "x" * 30)])
+def test_qa_parser(text, expected):
+    assert parse_answer(text, "unknown") == expected
