@@ -25,6 +25,7 @@ from ftcli.config import OptimConfig, TrainConfig
 from ftcli.evaluation import collect_outputs
 from ftcli.errors import UserError
 from ftcli.progress import console, progress_bar
+from ftcli.strategies.base import head_parameter_names
 from ftcli.strategies.layers import layer_depth, num_layers
 
 STATE_FILE = "trainer_state.json"
@@ -47,16 +48,6 @@ def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
         # resumed run sees the same order as an uninterrupted one.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-
-
-def head_parameter_names(model: torch.nn.Module) -> set[str]:
-    """The new task head's parameters: those outside the pretrained body (`base_model_prefix`),
-    or, in a peft model, the head copies peft trains and saves (`modules_to_save`)."""
-    names = [n for n, _ in model.named_parameters()]
-    if any(type(m).__name__.startswith("PeftModel") for m in model.modules()):
-        return {n for n in names if ".modules_to_save." in n}
-    prefix = getattr(model, "base_model_prefix", "")
-    return {n for n in names if prefix and not n.startswith(f"{prefix}.")}
 
 
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:

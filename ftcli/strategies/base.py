@@ -75,9 +75,16 @@ def parameter_counts(model: nn.Module) -> tuple[int, int]:
     return trainable, total
 
 
-def head_module_names(model: nn.Module) -> list[str]:
-    """Top-level modules outside the pretrained body (`base_model_prefix`): the new head
-    (`classifier`, `qa_outputs`, `score`...)."""
+def head_parameter_names(model: nn.Module) -> set[str]:
+    """The new task head's parameters: those outside the pretrained body (`base_model_prefix`),
+    or, in a peft model, the head copies peft trains and saves (`modules_to_save`)."""
+    names = [n for n, _ in model.named_parameters()]
+    if any(type(m).__name__.startswith("PeftModel") for m in model.modules()):
+        return {n for n in names if ".modules_to_save." in n}
     prefix = getattr(model, "base_model_prefix", "")
-    names = {name.split(".")[0] for name, _ in model.named_parameters()}
-    return sorted(n for n in names if n != prefix)
+    return {n for n in names if prefix and not n.startswith(f"{prefix}.")}
+
+
+def head_module_names(model: nn.Module) -> list[str]:
+    """Top-level modules holding the new head (`classifier`, `qa_outputs`, `score`...)."""
+    return sorted({name.split(".")[0] for name in head_parameter_names(model)})

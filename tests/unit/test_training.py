@@ -4,7 +4,8 @@ import torch
 
 import ftcli.models.bert as ours
 from ftcli.config import OptimConfig
-from ftcli.training import build_optimizer, head_parameter_names
+from ftcli.strategies.base import head_parameter_names
+from ftcli.training import build_optimizer
 
 
 def tiny_classifier():
