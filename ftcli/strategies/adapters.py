@@ -72,7 +72,3 @@ def modules_to_save(model: nn.Module, task: Task) -> list[str] | None:
 def unwrap(model: nn.Module) -> nn.Module:
     """The PeftModel inside our alignment wrapper (or the model itself)."""
     return getattr(model, "peft_model", model)
-
-
-def is_adapter_dir(model_dir: Path) -> bool:
-    return (Path(model_dir) / "adapter_config.json").is_file()
