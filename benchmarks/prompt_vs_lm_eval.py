@@ -8,7 +8,8 @@ words " negative" / " positive", demonstrations separated by a blank line, no ch
 the same four demonstrations in the same order (drawn by ftcli's seed from the training split;
 lm-eval reads them as a local task's few-shot split with the `first_n` sampler), batch size 8,
 float32. Each tool runs as its own process and is timed end to end (start-up, model load,
-scoring). Prints both accuracies, both times and the speed-up.
+scoring). Prints both accuracies, both times and the speed-up; after a zero-shot run, the
+floating-point work of the prompts and the fastest ftcli could be at this machine's matmul rate.
 Needs lm-eval: `pip install -e ".[bench]"`.
 """
 
@@ -74,7 +75,8 @@ def run_ftcli(test: Path, shots: int, seed: int, batch_size: int, folder: Path) 
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     result = json.loads(output.read_text())
-    return {"accuracy": result["metrics"]["accuracy"], "seconds": wall, "prompt": result["examples"][0]["prompt"]}
+    return {"accuracy": result["metrics"]["accuracy"], "seconds": wall, "scoring": result["metrics"]["seconds"],
+            "prompt": result["examples"][0]["prompt"], "prompts": [e["prompt"] for e in result["examples"]]}
 
 
 def run_lm_eval(folder: Path, shots: int, batch_size: int) -> dict:
@@ -94,6 +96,41 @@ def run_lm_eval(folder: Path, shots: int, batch_size: int) -> dict:
             "prompt": samples[0]["arguments"]["gen_args_0"]["arg_0"] if samples else None}
 
 
+def compute_floor(ours: dict, theirs: dict) -> None:
+    """Why the zero-shot speed-up is bounded on this machine: with no shared prefix, ftcli and
+    lm-eval run the same forward pass over every prompt token, and that pass is matrix multiplies.
+    Prints the floating-point work, the rate ftcli reached, this CPU's float32 matmul rate at a
+    large size, and the speed-up ftcli would reach if scoring ran at that rate with no overhead."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer
+
+    from ftcli import assets
+
+    checkpoint = assets.resolve_model("smollm2")
+    config = AutoConfig.from_pretrained(checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    tokens = sum(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in ours["prompts"])
+    hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    kv = config.num_key_value_heads * (hidden // config.num_attention_heads)
+    per_token = 2 * layers * (2 * hidden * hidden + 2 * hidden * kv + 3 * hidden * inner)  # q, o, k, v, MLP
+    work = tokens * per_token
+    a, b = torch.randn(1024, hidden), torch.randn(inner, hidden)
+    for _ in range(3):
+        a @ b.T
+    start, repeats = time.perf_counter(), 50
+    for _ in range(repeats):
+        a @ b.T
+    peak = 2 * 1024 * hidden * inner * repeats / (time.perf_counter() - start)
+    startup = ours["seconds"] - ours["scoring"]
+    best = startup + work / peak
+    print(f"\n0-shot compute: {tokens} prompt tokens x {per_token / 1e6:.0f} MFLOP = {work / 1e12:.2f} TFLOP "
+          f"(linear layers only; attention and the LM head add more)")
+    print(f"  ftcli scoring {ours['scoring']:.1f} s = {work / ours['scoring'] / 1e9:.0f} GFLOP/s; "
+          f"torch float32 matmul on this machine: {peak / 1e9:.0f} GFLOP/s")
+    print(f"  ftcli at that matmul rate, with its {startup:.1f} s of start-up: {best:.1f} s, "
+          f"a speed-up of at most {theirs['seconds'] / best:.2f}x over lm-eval's {theirs['seconds']:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=500)
@@ -108,6 +145,7 @@ def main() -> None:
 
     print(f"rt-sentiment, SmolLM2-135M, {args.rows} test rows, batch {args.batch_size}, float32\n")
     print(f"{'shots':>5}{'ftcli acc':>11}{'lm-eval acc':>13}{'diff':>8}{'ftcli s':>9}{'lm-eval s':>11}{'speed-up':>10}")
+    zero_shot = None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for shots in args.shots:
@@ -120,6 +158,10 @@ def main() -> None:
             print(f"{shots:>5}{ours['accuracy']:>11.4f}{theirs['accuracy']:>13.4f}"
                   f"{100 * (ours['accuracy'] - theirs['accuracy']):>+7.2f}p{ours['seconds']:>9.1f}"
                   f"{theirs['seconds']:>11.1f}{theirs['seconds'] / ours['seconds']:>9.2f}x", flush=True)
+            if shots == 0:
+                zero_shot = ours, theirs
+        if zero_shot:
+            compute_floor(*zero_shot)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 after the prompt; the highest wins (optionally divided by the candidate's token count).
 
 The prompt of every query is `shared prefix + query`: the instruction and the demonstrations
-are the same for all queries (unless demos are re-drawn per query). The prefix runs through the
-model once and its key/value cache is copied for each batch, so neither the queries nor the
-candidates pay for it again. When every candidate is a single token, one forward pass per query
+are the same for all queries (unless demos are re-drawn per query). The prefix, extended by
+whatever tokens all of a group's queries start with (a zero-shot template's "Review:"), runs
+through the model once and its key/value cache is copied for each batch, so neither the queries
+nor the candidates pay for it again. When every candidate is a single token, one forward pass per query
 scores all of them (they share the position after the query); otherwise each (query, candidate)
 pair is a row of the batch. Rows are left-padded with explicit position ids, so only the last
 positions' logits are computed.
@@ -59,20 +60,24 @@ def rank_scores(model, tokenizer, requests: list[RankRequest], candidates: list[
     with progress_bar(accelerator, "Scoring", total=total) as bar:
         for prefix, members in groups.items():
             prefix_ids = start + encode(tokenizer, prefix)
-            prefix_cache = None
-            if prefix_ids:
-                prefix_cache = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True,
-                                     **keep_logits(model, 1)).past_key_values
+            queries = {index: encode(tokenizer, requests[index].query) if prefix_ids else start + encode(
+                tokenizer, requests[index].query) for index in members}
+            if not all(queries.values()):
+                raise ValueError("a prompt encodes to no tokens")
+            if len(members) > 1:  # tokens every query starts with join the prefix (a lone query gains nothing)
+                shared = common_prefix_length(list(queries.values()))
+                prefix_ids = prefix_ids + queries[members[0]][:shared]
+                queries = {index: ids[shared:] for index, ids in queries.items()}
             rows = []  # (request index, candidate index or None, token ids after the prefix)
-            for index in members:
-                query_ids = encode(tokenizer, requests[index].query) if prefix_ids else start + encode(
-                    tokenizer, requests[index].query)
-                if not query_ids:
-                    raise ValueError("a prompt encodes to no tokens")
+            for index, query_ids in queries.items():
                 if single:
                     rows.append((index, None, query_ids))
                 else:
                     rows.extend((index, c, query_ids + ids[:-1]) for c, ids in enumerate(candidate_ids))
+            prefix_cache = None
+            if prefix_ids:
+                prefix_cache = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True,
+                                     **keep_logits(model, 1)).past_key_values
             # Similar lengths together: less padding.
             rows.sort(key=lambda row: len(row[2]))
             kept = 1 if single else max(len(ids) for ids in candidate_ids)
@@ -91,6 +96,17 @@ def rank_scores(model, tokenizer, requests: list[RankRequest], candidates: list[
     return scores
 
 
+def common_prefix_length(sequences: list[list[int]]) -> int:
+    """How many leading tokens all sequences share, leaving each at least its last token (the
+    position that predicts the answer's first token)."""
+    limit = min(len(ids) for ids in sequences) - 1
+    first = sequences[0]
+    for length in range(max(limit, 0)):
+        if any(ids[length] != first[length] for ids in sequences):
+            return length
+    return max(limit, 0)
+
+
 def keep_logits(model, count: int) -> dict:
     """Ask for the last `count` positions' logits only, where the model supports it (the LM head
     over a 50k vocabulary at every position costs as much as several layers)."""
@@ -101,7 +117,7 @@ def _forward(model, chunk, prefix_length: int, prefix_cache, kept: int, device) 
     """Log-probabilities (batch, kept, vocab) at the last `kept` positions of left-padded rows that
     continue the cached prefix. Explicit position ids make every row's positions what they would
     be without padding."""
-    longest = max(len(ids) for _, _, ids in chunk)
+    longest = max(kept, max(len(ids) for _, _, ids in chunk))  # rows shorter than the kept window: more padding
     input_ids = torch.zeros((len(chunk), longest), dtype=torch.long)
     mask = torch.zeros((len(chunk), prefix_length + longest), dtype=torch.long)
     positions = torch.zeros((len(chunk), longest), dtype=torch.long)

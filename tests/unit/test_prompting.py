@@ -9,7 +9,8 @@ import torch
 
 from ftcli.prompting.demos import draw, exclude_evaluated
 from ftcli.prompting.parsers import entities_to_tags, parse_answer, parse_entities, tags_to_entities
-from ftcli.prompting.rank import RankRequest, leading_special_tokens, rank_scores, rank_scores_from_scratch
+from ftcli.prompting.rank import (RankRequest, common_prefix_length, leading_special_tokens, rank_scores,
+                                  rank_scores_from_scratch)
 from tests.unit.test_generation import one_thread, tiny_causal_lm  # noqa: F401 (one_thread is autouse)
 
 
@@ -21,13 +22,15 @@ def llama(tmp_path_factory):
     return AutoModelForCausalLM.from_pretrained(directory).eval(), AutoTokenizer.from_pretrained(directory)
 
 
-@pytest.mark.parametrize("candidates", [["red", "blue"], ["red cat", "blue", "one two three"]],
-                         ids=["single-token", "multi-token"])
+@pytest.mark.parametrize("candidates", [["red", "blue"], ["red cat", "blue", "one two three"],
+                                        ["red cat", "red dog"]],
+                         ids=["single-token", "multi-token", "same-first-token"])
 def test_shared_prefix_cache_scores_like_scoring_from_scratch(llama, candidates):
     model, tokenizer = llama
     prefix = "say red cat : red cat\n\nsay blue dog : blue dog\n\n"
     requests = [RankRequest(prefix, "say sun :"), RankRequest(prefix, "say one two moon :"),
-                RankRequest(prefix, "say a :"), RankRequest("", "say green :")]  # a group with no prefix
+                RankRequest(prefix, "say a :"), RankRequest("", "say green :"),  # a group with no prefix
+                RankRequest("go ", "say sun :"), RankRequest("go ", "say sun :")]  # identical queries
     cached = rank_scores(model, tokenizer, requests, candidates, batch_size=2)
     fresh = rank_scores_from_scratch(model, tokenizer, requests, candidates)
     assert torch.allclose(torch.tensor(cached), torch.tensor(fresh), atol=1e-4)
@@ -46,10 +49,22 @@ def test_the_prefix_runs_once_per_group(llama, monkeypatch):
     prefix = "say red : red\n\nsay blue : blue\n\n"
     rank_scores(model, tokenizer, [RankRequest(prefix, f"say {w} :") for w in ("sun", "moon", "cat", "dog")],
                 ["red", "blue"], batch_size=2)
-    # One pass over the prefix (batch 1, its full length), then two batches of two short queries.
+    # One pass over the prefix (batch 1, its full length plus the "say" every query starts with),
+    # then two batches of two short queries, each without the shared "say".
     prefix_length = len(leading_special_tokens(tokenizer)) + len(tokenizer(prefix, add_special_tokens=False)["input_ids"])
-    assert lengths[0] == (1, prefix_length)
-    assert [shape[0] for shape in lengths[1:]] == [2, 2] and all(shape[1] < prefix_length for shape in lengths[1:])
+    say = len(tokenizer("say", add_special_tokens=False)["input_ids"])
+    assert lengths[0] == (1, prefix_length + say)
+    query_lengths = sorted(len(tokenizer(f"say {w} :", add_special_tokens=False)["input_ids"]) - say
+                           for w in ("sun", "moon", "cat", "dog"))
+    assert [shape[0] for shape in lengths[1:]] == [2, 2]
+    assert [shape[1] for shape in lengths[1:]] == [max(query_lengths[:2]), max(query_lengths[2:])]
+
+
+def test_tokens_all_queries_start_with_join_the_prefix():
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]]) == 2
+    assert common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # each query keeps its last token
+    assert common_prefix_length([[7], [7, 8]]) == 0
+    assert common_prefix_length([[1, 2], [3, 4]]) == 0
 
 
 def test_demos_never_include_the_evaluated_row():
