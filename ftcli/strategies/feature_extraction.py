@@ -41,13 +41,12 @@ from ftcli.models.loading import load_model
 from ftcli.paths import cache_dir
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import Strategy, TrainingData
-from ftcli.tasks.base import Task, model_inputs
+from ftcli.tasks.base import IGNORE, Task, model_inputs
 from ftcli.tasks.qa import span_loss
 
 HEAD_WEIGHTS = "feature_head.safetensors"
 HEAD_CONFIG = "feature_head.json"
 TARGET_KEYS = ("labels", "start_positions", "end_positions")
-IGNORE = -100
 
 
 class FeatureExtractionStrategy(Strategy):

@@ -19,7 +19,7 @@ from ftcli.config import RunConfig
 from ftcli.errors import UserError
 from ftcli.strategies.base import Strategy
 from ftcli.strategies.layers import freeze_lower_layers
-from ftcli.tasks.base import Task
+from ftcli.tasks.base import IGNORE, Task
 
 LM_LOSS_TASKS = ("classification", "nli")
 
@@ -80,8 +80,8 @@ class AuxiliaryLmLoss(nn.Module):
         logits = hidden @ self.model.get_input_embeddings().weight.T
         targets = batch["input_ids"][:, 1:]
         if "attention_mask" in batch:
-            targets = targets.masked_fill(batch["attention_mask"][:, 1:] == 0, -100)
-        lm_loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+            targets = targets.masked_fill(batch["attention_mask"][:, 1:] == 0, IGNORE)
+        lm_loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
         out.loss = out.loss + self.weight * lm_loss
         out.hidden_states = None
         return out

@@ -17,9 +17,8 @@ from torch import nn
 
 from ftcli.errors import UserError
 from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type
+from ftcli.tasks.base import IGNORE
 from ftcli.tasks.qa import span_loss
-
-IGNORE = -100
 
 
 class PromptTuningStrategy(AdapterStrategy):

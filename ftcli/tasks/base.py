@@ -25,6 +25,10 @@ from datasets import Dataset
 
 from ftcli.config import TaskOptions
 
+IGNORE = -100
+"""Label value the losses skip (PyTorch's cross-entropy `ignore_index` default): sub-tokens,
+prompt tokens, padding, virtual tokens."""
+
 
 @dataclass
 class EvalData:

@@ -30,9 +30,7 @@ from datasets import Dataset
 from ftcli.errors import UserError
 from ftcli.models.loading import ensure_pad_token
 from ftcli.metrics import load_metric
-from ftcli.tasks.base import EvalData, Task
-
-IGNORE = -100
+from ftcli.tasks.base import IGNORE, EvalData, Task
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "prompt": ("prompt", "completion"),

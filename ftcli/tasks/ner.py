@@ -18,9 +18,8 @@ from transformers import DataCollatorForTokenClassification
 
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
-from ftcli.tasks.base import EvalData, Task
+from ftcli.tasks.base import IGNORE, EvalData, Task
 
-IGNORE = -100
 BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
 
 
