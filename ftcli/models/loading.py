@@ -71,6 +71,15 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
         raise UserError(f"could not load weights from '{checkpoint}': {_short(err)}") from None
 
 
+def is_masked_lm_encoder(model_config) -> bool:
+    """A bidirectional encoder (BERT family): its architecture has a masked-LM head and it is not
+    an encoder-decoder (BART and T5 are in transformers' masked-LM table too)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    return (model_config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+            and not getattr(model_config, "is_encoder_decoder", False))
+
+
 def load_tokenizer(checkpoint: str, trust_remote_code: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)

@@ -16,14 +16,13 @@ from typing import Any
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from ftcli import assets
 from ftcli.config import RunConfig
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_single, load_train_split
 from ftcli.errors import UserError
-from ftcli.models.loading import load_model, load_tokenizer, read_config
+from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenizer, read_config
 from ftcli.progress import console, progress_bar
 from ftcli.prompting.demos import draw, exclude_evaluated
 from ftcli.prompting.formats import NerFormat, format_for, label_word
@@ -68,9 +67,7 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
 
     checkpoint = assets.resolve_model(config.model.name)
     model_config = read_config(checkpoint, config.model.trust_remote_code)
-    encoder = model_config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and \
-        not getattr(model_config, "is_encoder_decoder", False)
-    scoring = ("cloze" if encoder else prompt_format.scoring)
+    scoring = "cloze" if is_masked_lm_encoder(model_config) else prompt_format.scoring
     if scoring == "cloze" and prompt_format.scoring != "rank":
         raise UserError(f"{config.model.name} is an encoder: it answers {config.task} prompts only by filling "
                         "a [MASK] for classification or nli; use a causal LM (e.g. --model smollm2)")

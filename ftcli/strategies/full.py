@@ -13,10 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
 from ftcli.config import RunConfig
 from ftcli.errors import UserError
+from ftcli.models.loading import is_masked_lm_encoder
 from ftcli.strategies.base import Strategy
 from ftcli.strategies.layers import freeze_lower_layers
 from ftcli.tasks.base import IGNORE, Task
@@ -56,8 +55,7 @@ class FullStrategy(Strategy):
 
 def is_decoder(model_config) -> bool:
     """A left-to-right model: neither encoder-decoder nor a masked-LM (bidirectional) encoder."""
-    return (not getattr(model_config, "is_encoder_decoder", False)
-            and model_config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+    return not getattr(model_config, "is_encoder_decoder", False) and not is_masked_lm_encoder(model_config)
 
 
 class AuxiliaryLmLoss(nn.Module):
