@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ftcli.progress import progress_bar
+from ftcli.tasks.generation import left_pad
 
 
 @dataclass
@@ -60,8 +61,7 @@ def rank_scores(model, tokenizer, requests: list[RankRequest], candidates: list[
     with progress_bar(accelerator, "Scoring", total=total) as bar:
         for prefix, members in groups.items():
             prefix_ids = start + encode(tokenizer, prefix)
-            queries = {index: encode(tokenizer, requests[index].query) if prefix_ids else start + encode(
-                tokenizer, requests[index].query) for index in members}
+            queries = {index: encode(tokenizer, requests[index].query) for index in members}
             if not all(queries.values()):
                 raise ValueError("a prompt encodes to no tokens")
             if len(members) > 1:  # tokens every query starts with join the prefix (a lone query gains nothing)
@@ -118,15 +118,9 @@ def _forward(model, chunk, prefix_length: int, prefix_cache, kept: int, device) 
     continue the cached prefix. Explicit position ids make every row's positions what they would
     be without padding."""
     longest = max(kept, max(len(ids) for _, _, ids in chunk))  # rows shorter than the kept window: more padding
-    input_ids = torch.zeros((len(chunk), longest), dtype=torch.long)
-    mask = torch.zeros((len(chunk), prefix_length + longest), dtype=torch.long)
-    positions = torch.zeros((len(chunk), longest), dtype=torch.long)
-    mask[:, :prefix_length] = 1
-    for row, (_, _, ids) in enumerate(chunk):
-        pad = longest - len(ids)
-        input_ids[row, pad:] = torch.tensor(ids)
-        mask[row, prefix_length + pad:] = 1
-        positions[row, pad:] = torch.arange(prefix_length, prefix_length + len(ids))
+    input_ids, row_mask = left_pad([ids for _, _, ids in chunk], 0, longest)
+    mask = torch.cat([torch.ones((len(chunk), prefix_length), dtype=torch.long), row_mask], 1)
+    positions = (row_mask.cumsum(1) - 1 + prefix_length) * row_mask  # 0 on padding
     kwargs = keep_logits(model, kept)
     if prefix_cache is not None:
         cache = copy.deepcopy(prefix_cache)

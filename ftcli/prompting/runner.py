@@ -28,6 +28,7 @@ from ftcli.prompting.demos import draw, exclude_evaluated
 from ftcli.prompting.formats import NerFormat, format_for, label_word
 from ftcli.prompting.rank import RankRequest, encode, leading_special_tokens, rank_scores
 from ftcli.tasks import get_task
+from ftcli.tasks.generation import left_pad
 
 
 @dataclass
@@ -82,22 +83,22 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
 
-    rng = random.Random(config.train.seed)
-    fixed = draw(pool, shots, rng, label_of=lambda r: r.get("label"), balanced=settings.balanced)
+    fixed = draw(pool, shots, random.Random(config.train.seed), label_of=label_of, balanced=settings.balanced)
     demos_per_row = [
-        draw(pool, shots, random.Random(config.train.seed * 100_003 + i), label_of=lambda r: r.get("label"),
+        draw(pool, shots, random.Random(config.train.seed * 100_003 + i), label_of=label_of,
              balanced=settings.balanced, exclude=row_key(row), key=row_key) if settings.resample else fixed
         for i, row in enumerate(rows)
     ]
     chat = settings.chat_template and bool(getattr(tokenizer, "chat_template", None)) and scoring != "cloze"
     prompts = [render(prompt_format, settings, row, row_demos, tokenizer, chat, scoring)
                for row, row_demos in zip(rows, demos_per_row)]
+    prompt_texts = [p.prefix + p.query for p in prompts]
 
     console.print(f"[bold]{task.name}[/] in-context on [bold]{config.model.name}[/]: {len(rows)} rows from {where}, "
                   f"{shots} shot(s), scoring: {scoring}{', chat template' if chat else ''}")
     start = time.perf_counter()
     if scoring == "generate":
-        texts = generate(model, tokenizer, [p.prefix + p.query for p in prompts], settings, batch_size, device)
+        texts = generate(model, tokenizer, prompt_texts, settings, batch_size, device)
         predictions = [prompt_format.parse(text, row, settings) for text, row in zip(texts, rows)]
         outputs = [{"generated": text} for text in texts]
     else:
@@ -109,15 +110,15 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
                 lengths = [len(encode(tokenizer, c)) for c in candidates]
                 scores = [[s / n for s, n in zip(row, lengths)] for row in scores]
         else:
-            scores = cloze_scores(model, tokenizer, [p.prefix + p.query for p in prompts],
-                                  [label_word(settings, label) for label in labels], batch_size, device)
+            scores = cloze_scores(model, tokenizer, prompt_texts, [label_word(settings, label) for label in labels],
+                                  batch_size, device)
         predictions = [labels[max(range(len(labels)), key=row.__getitem__)] for row in scores]
         outputs = [{"scores": {str(label): round(s, 6) for label, s in zip(labels, row)}} for row in scores]
     seconds = time.perf_counter() - start
     metrics = prompt_format.metrics(predictions, rows, settings)
     metrics.update({"eval_rows": len(rows), "seconds": round(seconds, 3)})
-    records = [{"prompt": p.prefix + p.query, **out, "prediction": prediction, "gold": gold(prompt_format, row, settings)}
-               for p, out, prediction, row in zip(prompts, outputs, predictions, rows)]
+    records = [{"prompt": text, **out, "prediction": prediction, "gold": gold(prompt_format, row, settings)}
+               for text, out, prediction, row in zip(prompt_texts, outputs, predictions, rows)]
     described = {"model": config.model.name, "task": config.task, "data": data, "shots": shots,
                  "demo_seed": config.train.seed, "demos": demos or (data if shots else None),
                  "scoring": scoring + (" (length-normalised)" if settings.length_normalize and scoring == "rank" else ""),
@@ -132,6 +133,11 @@ def canonical_rows(dataset, columns: dict[str, str]) -> list[dict]:
     """Rows keyed by the task's field names (the template's placeholders)."""
     present = {field: column for field, column in columns.items() if column in dataset.column_names}
     return [{field: row[column] for field, column in present.items()} for row in dataset]
+
+
+def label_of(row: dict) -> Any:
+    """What balanced demonstrations take turns over (None for tasks without labels)."""
+    return row.get("label")
 
 
 def row_key(row: dict) -> str:
@@ -205,13 +211,8 @@ def generate(model, tokenizer, prompts: list[str], settings, batch_size: int, de
     texts = []
     with progress_bar(None, "Generating", total=-(-len(prompts) // batch_size)) as bar:
         for begin in range(0, len(prompts), batch_size):
-            encoded = [start + encode(tokenizer, p) for p in prompts[begin:begin + batch_size]]
-            longest = max(len(ids) for ids in encoded)
-            input_ids = torch.full((len(encoded), longest), pad, dtype=torch.long)
-            mask = torch.zeros((len(encoded), longest), dtype=torch.long)
-            for row, ids in enumerate(encoded):  # left padding: generation continues every row at the end
-                input_ids[row, longest - len(ids):] = torch.tensor(ids)
-                mask[row, longest - len(ids):] = 1
+            input_ids, mask = left_pad([start + encode(tokenizer, p) for p in prompts[begin:begin + batch_size]], pad)
+            longest = input_ids.size(1)
             stopping = StoppingCriteriaList([StopOnText(tokenizer, settings.stop, longest)]) if settings.stop else None
             out = model.generate(input_ids=input_ids.to(device), attention_mask=mask.to(device), do_sample=False,
                                  max_new_tokens=settings.max_new_tokens, pad_token_id=pad, stopping_criteria=stopping)

@@ -338,14 +338,21 @@ def left_padded_prompts(batch: dict[str, torch.Tensor], pad_token_id: int) -> tu
             answer = (batch["labels"][row][mask] != IGNORE).nonzero()
             ids = ids[:int(answer[0])] if len(answer) else ids
         prompts.append(ids)
-    longest = max(len(p) for p in prompts)
-    input_ids = torch.full((len(prompts), longest), pad_token_id, dtype=batch["input_ids"].dtype)
-    attention_mask = torch.zeros((len(prompts), longest), dtype=batch["attention_mask"].dtype)
-    for row, ids in enumerate(prompts):
-        if len(ids):
-            input_ids[row, -len(ids):] = ids
-            attention_mask[row, -len(ids):] = 1
+    input_ids, attention_mask = left_pad(prompts, pad_token_id)
     return input_ids.to(batch["input_ids"].device), attention_mask.to(batch["input_ids"].device)
+
+
+def left_pad(sequences, pad_id: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids (lists or tensors) right-aligned in a (rows, length) tensor, and the attention
+    mask of the real tokens: every row ends at the last column, where generation and scoring
+    continue."""
+    length = length or max(len(ids) for ids in sequences)
+    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), length), dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        input_ids[row, length - len(ids):] = torch.as_tensor(ids, dtype=torch.long)
+        mask[row, length - len(ids):] = 1
+    return input_ids, mask
 
 
 def mask_after_eos(tokens: torch.Tensor, eos_ids: list[int], pad_token_id: int | None) -> torch.Tensor:
