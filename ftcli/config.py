@@ -314,27 +314,32 @@ def apply_mapping(config: RunConfig, mapping: dict[str, Any], prefix: str = "") 
             set_value(config, dotted, value)
 
 
+def _field_at(config: RunConfig, dotted_key: str) -> tuple[Any, str] | None:
+    """The dataclass section holding `a.b.c` and the field's name, or None when the key names
+    no field."""
+    section: Any = config
+    *path, name = dotted_key.split(".")
+    for part in path:
+        if not dataclasses.is_dataclass(section) or part not in _field_types(section):
+            return None
+        section = getattr(section, part)
+    if not dataclasses.is_dataclass(section) or name not in _field_types(section):
+        return None
+    return section, name
+
+
 def _expects_text(config: RunConfig, dotted_key: str) -> bool:
-    target: Any = config
-    parts = dotted_key.split(".")
-    for part in parts[:-1]:
-        if not dataclasses.is_dataclass(target) or part not in _field_types(target):
-            return False
-        target = getattr(target, part)
-    if not dataclasses.is_dataclass(target) or parts[-1] not in _field_types(target):
+    found = _field_at(config, dotted_key)
+    if found is None:
         return False
-    annotation = _field_types(target)[parts[-1]]
+    annotation = _field_types(found[0])[found[1]]
     return annotation is str or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
                                  and str in typing.get_args(annotation))
 
 
 def _is_free_mapping(config: RunConfig, dotted_key: str) -> bool:
-    target: Any = config
-    for part in dotted_key.split("."):
-        if not dataclasses.is_dataclass(target) or part not in _field_types(target):
-            return False
-        target = getattr(target, part)
-    return isinstance(target, dict)
+    found = _field_at(config, dotted_key)
+    return found is not None and isinstance(getattr(*found), dict)
 
 
 def parse_set_argument(argument: str) -> tuple[str, Any]:
