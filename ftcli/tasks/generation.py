@@ -99,8 +99,7 @@ class GenerationTask(Task):
         return "seq2seq" if self.seq2seq else "lm"
 
     def load_processor(self, checkpoint: str, trust_remote_code: bool = False):
-        tokenizer = super().load_processor(checkpoint, trust_remote_code)
-        ensure_pad_token(tokenizer)
+        tokenizer = super().load_processor(checkpoint, trust_remote_code)  # pads with EOS when it has no pad
         self.tokenizer = tokenizer
         return tokenizer
 
