@@ -15,9 +15,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def run_ftcli_finetune(task: str, arguments: list[str]) -> dict:
-    """`ftcli finetune TASK ARGUMENTS...` in a subprocess. Returns metrics.json (the best epoch),
-    `last_epoch` (the final epoch's eval metrics from log.jsonl, to compare with tools that do not
-    select an epoch) and wall_seconds."""
+    """`ftcli finetune TASK ARGUMENTS...` in a subprocess. Returns metrics.json, `last_epoch` (the
+    test metrics of the last epoch, which ftcli keeps when there is no validation split, like the
+    tools it is compared with) and wall_seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp) / "run"
         command = [sys.executable, "-m", "ftcli", "finetune", task, *arguments, "--output-dir", str(out_dir),
@@ -26,7 +26,8 @@ def run_ftcli_finetune(task: str, arguments: list[str]) -> dict:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         metrics = json.loads((out_dir / "metrics.json").read_text())
-        evaluations = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines()
-                       if '"eval_' in line]
-    last = {k.removeprefix("eval_"): v for k, v in evaluations[-1].items() if k.startswith("eval_")}
+        tested = [json.loads(line) for line in (out_dir / "log.jsonl").read_text().splitlines() if '"test_' in line]
+    if metrics["selected_on"] != "last epoch":
+        raise SystemExit("benchmarks compare the last epoch: run ftcli without a validation split")
+    last = {k.removeprefix("test_"): v for k, v in tested[-1].items() if k.startswith("test_")}
     return {**metrics, "last_epoch": last, "wall_seconds": wall}

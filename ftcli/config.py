@@ -35,11 +35,18 @@ class DataConfig:
     train: str = "rt-sentiment"
     """Training data: a file (csv, tsv, jsonl, json, parquet) or a catalogue alias."""
     eval: str | None = None
-    """Evaluation data. Default: the alias's test split, or a held-out fraction of a file."""
+    """Test data, scored once with the kept model. Default: the alias's test split, or a
+    held-out fraction of a file (`eval_fraction`)."""
+    validation: str | None = None
+    """Validation data: chooses the best epoch and drives early stopping. Default: a seeded
+    `validation_fraction` of the training rows, or none (the last epoch is kept)."""
     columns: dict[str, str] = field(default_factory=dict)
     """Map a task field to a column name, e.g. {text: review, label: sentiment}."""
     eval_fraction: float = 0.1
-    """Share of a plain training file held out for evaluation when no eval data is given."""
+    """Share of a plain training file held out for testing when no eval data is given."""
+    validation_fraction: float = 0.0
+    """Share of the training rows held out (seeded) to choose the best epoch when no validation
+    data is given; 0 = no validation split: the last epoch is kept, as the Trainer does."""
     limit_train: int | None = None
     """Use only the first N training rows (after shuffling with the seed)."""
     limit_eval: int | None = None
@@ -83,7 +90,18 @@ class TrainConfig:
     logging_steps: int = 20
     """Write a line to log.jsonl every N optimizer steps."""
     save_checkpoint: bool = True
-    """Keep the last epoch's training state in checkpoints/ so `--resume` can continue."""
+    """Save the training state in checkpoints/ (every `save_every` steps and at each epoch end)
+    so `--resume` can continue an interrupted run."""
+    save_every: int = 500
+    """Also checkpoint every N optimizer steps inside an epoch (0 = at epoch ends only)."""
+    keep_checkpoints: int = 1
+    """How many of the newest checkpoints to keep (each is written whole, then renamed into place)."""
+    early_stopping_patience: int | None = None
+    """Stop after N evaluations without improvement of the validation metric (needs a validation
+    split); None = train every epoch."""
+    nan_policy: Literal["stop", "skip"] = "stop"
+    """A NaN or infinite loss: 'stop' the run (the last good checkpoint stays), or 'skip' that
+    batch's update."""
 
 
 @dataclass
@@ -218,6 +236,84 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges of the numeric settings, checked before anything is loaded or created. Interval
+# notation: "[1, inf)" is at least 1, "(0, 1)" strictly between 0 and 1. None is always allowed
+# for optional settings.
+
+RANGES: dict[str, str] = {
+    "model.max_length": "[1, inf)",
+    "data.eval_fraction": "(0, 1)",
+    "data.validation_fraction": "[0, 1)",
+    "data.limit_train": "[1, inf)",
+    "data.limit_eval": "[1, inf)",
+    "optim.lr": "(0, inf)",
+    "optim.head_lr": "(0, inf)",
+    "optim.weight_decay": "[0, inf)",
+    "optim.warmup_ratio": "[0, 1)",
+    "optim.max_grad_norm": "[0, inf)",
+    "optim.layer_decay": "(0, 1]",
+    "optim.adam_beta1": "[0, 1)",
+    "optim.adam_beta2": "[0, 1)",
+    "optim.adam_epsilon": "(0, inf)",
+    "train.epochs": "[1, inf)",
+    "train.batch_size": "[1, inf)",
+    "train.eval_batch_size": "[1, inf)",
+    "train.grad_accum_steps": "[1, inf)",
+    "train.logging_steps": "[1, inf)",
+    "train.save_every": "[0, inf)",
+    "train.keep_checkpoints": "[1, inf)",
+    "train.early_stopping_patience": "[1, inf)",
+    "options.doc_stride": "[0, inf)",
+    "options.max_answer_length": "[1, inf)",
+    "options.n_best": "[1, inf)",
+    "options.max_new_tokens": "[1, inf)",
+    "options.temperature": "[0, inf)",
+    "options.top_p": "(0, 1]",
+    "options.image_size": "[1, inf)",
+    "full.freeze_layers": "[0, inf)",
+    "full.lm_loss_weight": "[0, inf)",
+    "features.mlp_hidden": "[1, inf)",
+    "features.dropout": "[0, 1)",
+    "peft.num_virtual_tokens": "[1, inf)",
+    "peft.lora_r": "[1, inf)",
+    "peft.lora_alpha": "(0, inf)",
+    "peft.lora_dropout": "[0, 1)",
+    "prompt.max_new_tokens": "[1, inf)",
+}
+
+_FLAGS = {"model.max_length": "--max-length", "train.epochs": "--epochs", "train.batch_size": "--batch-size",
+          "optim.lr": "--lr", "optim.head_lr": "--head-lr", "data.limit_train": "--limit-train",
+          "data.limit_eval": "--limit-eval"}
+
+
+def in_range(value: float, interval: str) -> bool:
+    low, high = (part.strip() for part in interval[1:-1].split(","))
+    low_ok = value >= float(low) if interval[0] == "[" else value > float(low)
+    high_ok = value <= float(high) if interval[-1] == "]" else value < float(high)
+    return low_ok and high_ok
+
+
+def check_ranges(config: RunConfig) -> None:
+    """Raise UserError for the first numeric setting outside its range (see RANGES)."""
+    for key, interval in RANGES.items():
+        section, name = _field_at(config, key)
+        value = getattr(section, name)
+        if value is None:
+            continue
+        if value != value or not in_range(value, interval):  # value != value: NaN
+            flag = _FLAGS.get(key)
+            shown = f"{flag} ({key})" if flag else key
+            raise UserError(f"{shown} must be {_describe(interval)}, got {value}")
+
+
+def _describe(interval: str) -> str:
+    low, high = (part.strip() for part in interval[1:-1].split(","))
+    if high == "inf":
+        return f"{'at least' if interval[0] == '[' else 'greater than'} {low}"
+    return f"in the interval {interval}"
 
 
 # ---------------------------------------------------------------------------------------------

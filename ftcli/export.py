@@ -26,6 +26,8 @@ def export_run(run: Path, destination: Path, overwrite: bool = False) -> str:
     """Write the export; returns what was written ("merged", "copied")."""
     if not is_run_directory(run):
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
+    if destination.exists() and not destination.is_dir():
+        raise UserError(f"cannot export to {destination}: it is a file; choose a folder")
     if destination.exists() and any(destination.iterdir()) and not overwrite:
         raise UserError(f"{destination} already exists and is not empty; choose another folder or pass --overwrite")
     if destination.resolve() == (run / "model").resolve():

@@ -14,7 +14,7 @@ from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs
-from ftcli.models.loading import load_model
+from ftcli.models.loading import check_tokenizer_matches, check_weights_file, load_model
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
@@ -54,12 +54,14 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
     task = get_task(task_name, options)
+    check_weights_file(checkpoint)  # the run's own files too: adapter and feature-head weights
     if saved is not None:
         # Each strategy knows its saved form (full weights, adapter + head, feature head).
         model = get_strategy(saved.strategy).load(Path(checkpoint), task, saved)
     else:
         model = load_model(checkpoint, task.auto_class_for)
     processor = task.load_processor(checkpoint)
+    check_tokenizer_matches(processor, model.config, checkpoint)
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [id2label[i] for i in sorted(id2label)] if id2label else None
     mapped = resolve_columns(task.fields, {**run_columns, **(columns or {})}, task.name)

@@ -21,6 +21,7 @@ def render_model_card(
     eval_rows: int,
     eval_source: str,
     labels: list[str] | None,
+    validation: str,
     command: str,
     auto_class: str,
     processor_class: str = "AutoTokenizer",
@@ -55,13 +56,14 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 ## Data
 
 - Training: `{config['data']['train']}` ({train_rows} rows)
-- Evaluation: {eval_source} ({eval_rows} rows)
+- Test: {eval_source} ({eval_rows} rows), scored once with the kept model
+- Model selection: {validation}
 
 {label_line}## Hyperparameters
 
 {_table(hyper)}
 
-## Evaluation (best epoch)
+## Evaluation (test split; `validation_*`: the validation split)
 
 {_table(shown_metrics)}
 

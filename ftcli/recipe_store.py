@@ -37,6 +37,9 @@ def copy_recipe(name: str, destination: Path) -> Path:
     target = destination / f"{source.parent.name}-{source.name}" if destination.is_dir() else destination
     if target.exists():
         raise UserError(f"{target} already exists; choose another destination")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    except OSError as err:  # a file in the way of the folder, a read-only folder
+        raise UserError(f"cannot copy the recipe to {target}: {err.strerror or err}") from None
     return target

@@ -1,7 +1,7 @@
 """run(config): task + strategy + model + data -> training -> a complete run directory.
 
-Everything that can be wrong with the user's input (paths, columns, labels, model, output
-directory) is checked before the run directory is created.
+Everything that can be wrong with the user's input (paths, columns, labels, settings, model,
+output directory) is checked before the run directory is created.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 from accelerate.utils import set_seed
 
 from ftcli import assets
-from ftcli.config import RunConfig, apply_mapping
+from ftcli.checkpoints import CheckpointStore
+from ftcli.config import RunConfig, apply_mapping, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
 from ftcli.memory import peak_memory_mb, reset_peak_memory
-from ftcli.models.loading import read_config
+from ftcli.models.loading import check_tokenizer_matches, check_weights_file, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
@@ -29,7 +30,8 @@ from ftcli.strategies import get_strategy
 from ftcli.strategies.base import parameter_counts
 from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData
-from ftcli.training import make_accelerator, train
+from ftcli.errors import UserError
+from ftcli.training import EvalSet, Interrupted, make_accelerator, train
 
 
 @dataclass
@@ -55,25 +57,38 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         config = RunConfig()
         apply_mapping(config, run_dir.saved_config())
         config.output_dir = output_dir
+        CheckpointStore(run_dir.staging).verify()
+    check_ranges(config)
+    data_cfg = config.data
+    if config.train.early_stopping_patience and data_cfg.validation is None and not data_cfg.validation_fraction:
+        raise UserError("train.early_stopping_patience needs a validation split: pass --validation DATA "
+                        "or --set data.validation_fraction=0.1")
 
     task = get_task(config.task, config.options)
     strategy = get_strategy(config.strategy)
     checkpoint = assets.resolve_model(config.model.name)
 
-    data_cfg = config.data
     splits = load_splits(data_cfg.train, data_cfg.eval, data_cfg.eval_fraction, config.train.seed,
-                         data_cfg.limit_train, data_cfg.limit_eval)
+                         data_cfg.limit_train, data_cfg.limit_eval, data_cfg.validation, data_cfg.validation_fraction)
     columns = resolve_columns(task.fields, data_cfg.columns, task.name)
+    held_out = {"test": (splits.eval, f"evaluation data ({splits.eval_source})")}
+    if splits.validation is not None:
+        held_out["validation"] = (splits.validation, f"validation data ({splits.validation_source})")
     check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data_cfg.train}")
-    check_columns(splits.eval, columns, task.required_for(splits.eval, columns),
-                  f"evaluation data ({splits.eval_source})")
+    for rows, where in held_out.values():
+        check_columns(rows, columns, task.required_for(rows, columns), where)
     labels = task.label_list(splits.train, columns)
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     task.validate(splits.train, columns, label2id, f"training data {data_cfg.train}")
-    task.validate(splits.eval, columns, label2id, f"evaluation data ({splits.eval_source})")
+    for rows, where in held_out.values():
+        task.validate(rows, columns, label2id, where)
     processor = task.load_processor(checkpoint, config.model.trust_remote_code)
     model_config = read_config(checkpoint, config.model.trust_remote_code)
+    check_weights_file(checkpoint)
+    check_tokenizer_matches(processor, model_config, checkpoint)
     task.auto_class_for(model_config)  # tasks whose head depends on the architecture read it here
+    if task.processor_auto_class == "AutoTokenizer":
+        _check_max_length(config.model.max_length, model_config, config.model.name)
     strategy.check(task, config, model_config)
     pad_id = getattr(processor, "pad_token_id", None)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
@@ -85,61 +100,96 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     accelerator = make_accelerator(config.train)
     with accelerator.main_process_first():
         train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
-        eval_features = task.preprocess(splits.eval, processor, columns, label2id, max_length)
-    eval_data = EvalData(examples=splits.eval, features=eval_features, columns=columns, labels=labels)
+        eval_features = {name: task.preprocess(rows, processor, columns, label2id, max_length)
+                         for name, (rows, _) in held_out.items()}
     # Printed once the input is known to be usable (preprocessing can still reject it).
     trainable, total = parameter_counts(model)
     console.print(
         f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
-        f"{splits.train.num_rows} training rows, evaluation on {splits.eval_source}; "
+        f"{splits.train.num_rows} training rows, "
+        + (f"{splits.validation.num_rows} validation rows ({splits.validation_source}), "
+           if splits.validation is not None else "no validation split (the last epoch is kept), ")
+        + f"test on {splits.eval_source}; "
         f"training {trainable:,} of {total:,} parameters ({100 * trainable / max(total, 1):.2f}%)"
     )
 
     path = run_dir.create(config.to_dict())
-    model_dir = path / "model"
+    try:  # the staging folder's lock is held from here until the run is in place
+        model_dir = path / "model"
 
-    def save_model(unwrapped) -> None:
-        strategy.save(unwrapped, model_dir)
-        processor.save_pretrained(model_dir)
+        def save_model(unwrapped) -> None:
+            strategy.save(unwrapped, model_dir)
+            processor.save_pretrained(model_dir)
 
-    reset_peak_memory()
-    try:
-        data = strategy.training_data(model, train_features, eval_features, task, processor, config, accelerator)
-        result = train(
-            model, data.train, data.eval, data.collator,
-            task=task, compute_metrics=lambda out: task.compute_metrics(out.gathered, eval_data),
-            optim=config.optim, train_cfg=config.train,
-            run_path=path, save_model=save_model, resume=resume, accelerator=accelerator,
-        )
-    except KeyboardInterrupt:
-        hint = " with --resume" if config.train.save_checkpoint else ""
-        console.print(f"[yellow]Interrupted.[/] The unfinished run is in {path}; run the same command{hint} to continue.")
-        raise
+        def eval_set(name: str, features) -> EvalSet:
+            data = EvalData(examples=held_out[name][0], features=eval_features[name], columns=columns, labels=labels)
+            return EvalSet(features, lambda out: task.compute_metrics(out.gathered, data))
 
-    metrics = {
-        **result.best_metrics,
-        "best_epoch": result.best_epoch,
-        "train_samples_per_second": round(result.train_samples_per_second, 3),
-        "train_runtime": round(result.train_runtime, 3),
-        **({"feature_seconds": round(data.seconds, 3)} if data.seconds else {}),
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
-        "train_rows": splits.train.num_rows,
-        "eval_rows": splits.eval.num_rows,
-    }
-    if accelerator.is_main_process:
-        (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        card = render_model_card(
-            config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
-            splits.eval_source, labels, command=_command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
-        )
-        (path / "README.md").write_text(card)
-        final = run_dir.finalize()
-    else:
-        final = run_dir.destination
-    accelerator.wait_for_everyone()
-    return RunResult(path=final, metrics=metrics)
+        reset_peak_memory()
+        try:
+            data = strategy.training_data(model, train_features, eval_features, task, processor, config, accelerator)
+            result = train(
+                model, data.train, data.collator, task=task, optim=config.optim, train_cfg=config.train,
+                run_path=path, save_model=save_model, test=eval_set("test", data.evals["test"]),
+                validation=eval_set("validation", data.evals["validation"]) if "validation" in data.evals else None,
+                resume=resume, accelerator=accelerator,
+            )
+        except Interrupted as stop:
+            resume_command = f"ftcli finetune {config.task} --output-dir {shlex.quote(str(run_dir.destination))} --resume"
+            message = (f"stopped by {stop.signal_name} at step {stop.step}; checkpoint saved in {path}; "
+                       f"continue with: {resume_command}" if stop.saved else
+                       f"stopped by {stop.signal_name} at step {stop.step}; no checkpoint "
+                       "(train.save_checkpoint=false), so the run cannot be resumed")
+            error = UserError(message)
+            error.exit_code = stop.exit_code
+            raise error from None
+        except KeyboardInterrupt:
+            hint = " with --resume" if config.train.save_checkpoint else ""
+            console.print(f"[yellow]Interrupted.[/] The unfinished run is in {path}; run the same command{hint} to continue.")
+            raise
+
+        metrics = {
+            **result.test_metrics,
+            **{f"validation_{k}": v for k, v in result.validation_metrics.items()},
+            "kept_epoch": result.kept_epoch,
+            "selected_on": result.selected_on,
+            "stopped_early": result.stopped_early,
+            **({"skipped_batches": result.skipped_batches} if result.skipped_batches else {}),
+            "train_samples_per_second": round(result.train_samples_per_second, 3),
+            "train_runtime": round(result.train_runtime, 3),
+            **({"feature_seconds": round(data.seconds, 3)} if data.seconds else {}),
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+            "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
+            "train_rows": splits.train.num_rows,
+            **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
+            "eval_rows": splits.eval.num_rows,
+        }
+        if accelerator.is_main_process:
+            (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            card = render_model_card(
+                config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
+                splits.eval_source, labels,
+                validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
+                            if splits.validation is not None else "the last epoch (no validation split)"),
+                command=_command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
+            )
+            (path / "README.md").write_text(card)
+            final = run_dir.finalize()
+        else:
+            final = run_dir.destination
+        accelerator.wait_for_everyone()
+        return RunResult(path=final, metrics=metrics)
+    finally:
+        run_dir.release()
+
+
+def _check_max_length(max_length: int, model_config, model_name: str) -> None:
+    """Inputs longer than the model's position table fail deep in the forward pass; refuse early."""
+    positions = getattr(model_config, "max_position_embeddings", None) or getattr(model_config, "n_positions", None)
+    if isinstance(positions, int) and max_length > positions:
+        raise UserError(f"--max-length {max_length} is more than {model_name} has positions for ({positions}); "
+                        f"use --max-length {positions} or less")
 
 
 def _command_line() -> str:

@@ -1,15 +1,20 @@
 """The single Accelerate training loop (after accelerate's examples/nlp_example.py).
 
 AdamW with no weight decay on biases and norms, a separate learning rate for the new head,
-warm-up then linear decay, gradient accumulation and clipping, mixed precision, evaluation
-after every epoch with `gather_for_metrics`, the best epoch's model kept, and the training
-state saved after every epoch so an interrupted run can `--resume`.
+warm-up then linear decay, gradient accumulation and clipping, mixed precision. With a
+validation split, every epoch is evaluated on it (`gather_for_metrics`) and the best epoch is
+kept (early stopping optional); without one the last epoch is kept, as the Trainer does. The
+test split is scored once, with the kept model. Checkpoints (every `save_every` steps and at
+each epoch end) let `--resume` continue mid-epoch, bit-exact; SIGINT and SIGTERM checkpoint at
+the next step and stop.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,22 +27,45 @@ from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
 from ftcli.config import OptimConfig, TrainConfig
-from ftcli.evaluation import collect_outputs
+from ftcli.checkpoints import CheckpointStore
+from ftcli.evaluation import Outputs, collect_outputs
 from ftcli.errors import UserError
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import head_parameter_names
 from ftcli.strategies.layers import layer_depth, num_layers
 
-STATE_FILE = "trainer_state.json"
+@dataclass
+class EvalSet:
+    """Rows scored during or after training, and how to turn their outputs into metrics."""
+
+    features: Any
+    compute_metrics: Callable[[Outputs], dict[str, float]]
 
 
 @dataclass
 class TrainResult:
-    best_metrics: dict[str, float]
-    best_epoch: int
+    test_metrics: dict[str, float]
+    """The kept model's metrics on the test split (one pass after training)."""
+    validation_metrics: dict[str, float]
+    """The kept epoch's validation metrics ({} without a validation split)."""
+    kept_epoch: int
+    selected_on: str
+    """How the kept epoch was chosen: "validation <metric>" or "last epoch"."""
+    stopped_early: bool
+    skipped_batches: int
+    """Batches whose loss was NaN or infinite (train.nan_policy=skip)."""
     train_samples_per_second: float
     train_runtime: float
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; the training state was checkpointed (when enabled)."""
+
+    def __init__(self, signal_name: str, step: int, saved: bool):
+        super().__init__(signal_name)
+        self.signal_name, self.step, self.saved = signal_name, step, saved
+        self.exit_code = 128 + getattr(signal, signal_name)
 
 
 def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
@@ -88,114 +116,205 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.A
 def train(
     model,
     train_features,
-    eval_features,
     collator,
     task,
-    compute_metrics: Callable[[Any], dict[str, float]],
     optim: OptimConfig,
     train_cfg: TrainConfig,
     run_path: Path,
     save_model: Callable[[Any], None],
+    test: EvalSet,
+    validation: EvalSet | None = None,
     resume: bool = False,
     accelerator: Accelerator | None = None,
 ) -> TrainResult:
-    """Train, evaluating after each epoch (`compute_metrics(Outputs)`); `save_model(unwrapped_model)`
-    is called whenever the task's `best_metric` improves. Writes log.jsonl and checkpoints/last under `run_path`."""
+    """Train; keep the best epoch on `validation` (or the last epoch without it); score `test`
+    once with the kept model, then `save_model(unwrapped_model)`. Writes log.jsonl and
+    checkpoints/ under `run_path`; `resume` continues from the newest complete checkpoint."""
     accelerator = accelerator or make_accelerator(train_cfg)
     set_seed(train_cfg.seed)
 
-    train_loader = DataLoader(train_features, batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collator)
-    eval_loader = DataLoader(eval_features, batch_size=train_cfg.eval_batch_size, collate_fn=collator)
+    # The loader's own generator: a DataLoader without one draws a seed from the global RNG each
+    # time it starts iterating, and a resumed mid-epoch loader would then shift the dropout masks.
+    shuffle_generator = torch.Generator().manual_seed(train_cfg.seed)
+    train_loader = DataLoader(train_features, batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collator,
+                              generator=shuffle_generator)
+    eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
+    eval_loaders = [DataLoader(s.features, batch_size=train_cfg.eval_batch_size, collate_fn=collator)
+                    for s in eval_sets.values()]
     optimizer = build_optimizer(model, optim)
     steps_per_epoch = math.ceil(len(train_loader) / train_cfg.grad_accum_steps)
     total_steps = steps_per_epoch * train_cfg.epochs
     scheduler = get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=int(optim.warmup_ratio * total_steps), num_training_steps=total_steps
     )
-    model, optimizer, train_loader, eval_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, eval_loader, scheduler
+    model, optimizer, train_loader, scheduler, *eval_loaders = accelerator.prepare(
+        model, optimizer, train_loader, scheduler, *eval_loaders
     )
+    loaders = dict(zip(eval_sets, eval_loaders))
 
-    checkpoint_dir = run_path / "checkpoints" / "last"
-    state = {"epoch": 0, "global_step": 0, "best_epoch": 0, "best_metrics": {}, "history": [],
-             "train_seconds": 0.0, "train_examples": 0}
+    store = CheckpointStore(run_path, train_cfg.keep_checkpoints)
+    log = RunLog(run_path / "log.jsonl", accelerator)
+    state = _new_state()
     if resume:
-        accelerator.load_state(str(checkpoint_dir))
-        state = json.loads((run_path / STATE_FILE).read_text())
-        console.print(f"Resuming after epoch {state['epoch']} (step {state['global_step']}).")
+        restored = store.load(accelerator)
+        if restored is None:
+            console.print("No checkpoint had been written yet: starting the run from the beginning.")
+        else:
+            state = restored
+            console.print(f"Resuming from step {state['global_step']} (epoch {state['epoch'] + 1}, "
+                          f"after {state['epoch_batches']} of its {len(train_loader)} batches).")
+    log.truncate(state["log_lines"])  # lines the interrupted run wrote after its checkpoint
 
-    log_path = run_path / "log.jsonl"
+    def checkpoint() -> None:
+        if train_cfg.save_checkpoint:
+            state["log_lines"] = log.lines
+            store.save(accelerator, state)
+
     examples_per_step = train_cfg.batch_size * train_cfg.grad_accum_steps * accelerator.num_processes
-    for epoch in range(state["epoch"] + 1, train_cfg.epochs + 1):
-        model.train()
-        train_loader.set_epoch(epoch)
-        epoch_start, window_start = time.perf_counter(), time.perf_counter()
-        window_loss, window_batches, epoch_examples = 0.0, 0, 0
-        with progress_bar(accelerator, f"Epoch {epoch}/{train_cfg.epochs}", total=len(train_loader),
-                          stats=True) as bar:
-            for batch in train_loader:
-                with accelerator.accumulate(model):
-                    loss = model(**batch).loss
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and optim.max_grad_norm > 0:
-                        accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                batch_size = len(next(iter(batch.values()))) * accelerator.num_processes
-                epoch_examples += batch_size
-                window_loss += loss.detach().float().item()
-                window_batches += 1
-                elapsed = time.perf_counter() - epoch_start
-                bar.advance(loss=f"{window_loss / window_batches:.4f}",
-                            speed=f"{epoch_examples / max(elapsed, 1e-9):.1f}")
-                if accelerator.sync_gradients:
+    with StopSignals() as stop:
+        for epoch in range(state["epoch"] + 1, train_cfg.epochs + 1):
+            if state["stopped_early"]:
+                break
+            model.train()
+            train_loader.set_epoch(epoch)
+            done = state["epoch_batches"]  # > 0 when resuming mid-epoch: those batches are skipped
+            loader = accelerator.skip_first_batches(train_loader, done) if done else train_loader
+            clock = window_start = time.perf_counter()
+            epoch_examples = 0
+            with progress_bar(accelerator, f"Epoch {epoch}/{train_cfg.epochs}", total=len(train_loader),
+                              stats=True) as bar:
+                bar.advance(done)
+                for batch in loader:
+                    with accelerator.accumulate(model):
+                        loss = model(**batch).loss
+                        value = loss.detach().float().item()
+                        if math.isfinite(value):
+                            accelerator.backward(loss)
+                        elif train_cfg.nan_policy == "skip":
+                            state["skipped_batches"] += 1
+                        else:
+                            raise UserError(_non_finite_message(value, state, epoch, store, run_path))
+                        if accelerator.sync_gradients and optim.max_grad_norm > 0:
+                            accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
+                        optimizer.step()
+                        scheduler.step()
+                        optimizer.zero_grad()
+                    size = len(next(iter(batch.values()))) * accelerator.num_processes
+                    state["epoch_batches"] += 1
+                    state["train_examples"] += size
+                    epoch_examples += size
+                    if math.isfinite(value):
+                        state["window_loss_sum"] += value
+                        state["window_batches"] += 1
+                        state["epoch_loss_sum"] += value
+                        state["epoch_loss_batches"] += 1
+                    elapsed = time.perf_counter() - clock
+                    window_loss = state["window_loss_sum"] / max(state["window_batches"], 1)
+                    bar.advance(loss=f"{window_loss:.4f}",
+                                speed=f"{epoch_examples / max(elapsed, 1e-9):.1f}")
+                    if not accelerator.sync_gradients:
+                        continue
                     state["global_step"] += 1
                     if state["global_step"] % train_cfg.logging_steps == 0:
                         now = time.perf_counter()
-                        _log(accelerator, log_path, {
+                        log.write({
                             "step": state["global_step"],
-                            "epoch": round(epoch - 1 + epoch_examples / len(train_features), 4),
-                            "loss": round(window_loss / window_batches, 6),
+                            "epoch": round(epoch - 1 + state["epoch_batches"] / len(train_loader), 4),
+                            "loss": round(window_loss, 6),
                             "learning_rate": scheduler.get_last_lr()[0],
                             "examples_per_second": round(
                                 train_cfg.logging_steps * examples_per_step / (now - window_start), 2),
                         })
-                        window_start, window_loss, window_batches = now, 0.0, 0
-        state["train_seconds"] += time.perf_counter() - epoch_start
-        state["train_examples"] += epoch_examples
+                        window_start = now
+                        state.update(window_loss_sum=0.0, window_batches=0)
+                    due = (train_cfg.save_every and state["global_step"] % train_cfg.save_every == 0
+                           and not accelerator.gradient_state.end_of_dataloader)  # the epoch end saves anyway
+                    if due or stop.signal:
+                        state["train_seconds"] += time.perf_counter() - clock
+                        checkpoint()
+                        clock = time.perf_counter()
+                        if stop.signal:
+                            raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
+            state["train_seconds"] += time.perf_counter() - clock
 
-        outputs = collect_outputs(model, eval_loader, accelerator, task)
-        metrics = compute_metrics(outputs)
-        if outputs.loss is not None:
-            metrics["loss"] = outputs.loss
-        record = {"step": state["global_step"], "epoch": epoch, **{f"eval_{k}": v for k, v in metrics.items()}}
-        _log(accelerator, log_path, record)
-        state["history"].append(record)
-        # The headline numbers only; per-type scores (NER, QA splits) are in log.jsonl and metrics.json.
-        shown = [k for k in metrics if "_" not in k or k == "exact_match"][:5]
-        summary = "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
-        console.print(f"Epoch {epoch}/{train_cfg.epochs}: {summary}")
+            record = {"step": state["global_step"], "epoch": epoch,
+                      "train_loss": round(state["epoch_loss_sum"] / max(state["epoch_loss_batches"], 1), 6)}
+            if validation is not None:
+                metrics = _score(model, loaders["validation"], validation, accelerator, task, "Validating")
+                record.update({f"validation_{k}": v for k, v in metrics.items()})
+                _select(state, metrics, epoch, task, train_cfg, store, accelerator, model)
+                console.print(f"Epoch {epoch}/{train_cfg.epochs}: validation {_summary(metrics)}")
+            else:
+                console.print(f"Epoch {epoch}/{train_cfg.epochs}: train loss {record['train_loss']:.4f}")
+            log.write(record)
+            state["history"].append(record)
+            state.update(epoch=epoch, epoch_batches=0, epoch_loss_sum=0.0, epoch_loss_batches=0,
+                         window_loss_sum=0.0, window_batches=0)
+            checkpoint()
+            if stop.signal:
+                raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
 
-        if state["best_epoch"] == 0 or _improved(metrics, state["best_metrics"], task):
-            state["best_epoch"], state["best_metrics"] = epoch, metrics
-            if accelerator.is_main_process:
-                save_model(accelerator.unwrap_model(model))
-        state["epoch"] = epoch
-        if train_cfg.save_checkpoint:
-            accelerator.save_state(str(checkpoint_dir))
-            if accelerator.is_main_process:
-                (run_path / STATE_FILE).write_text(json.dumps(state, indent=2))
+    kept_epoch = state["best_epoch"] if validation is not None else state["epoch"]
+    if kept_epoch != state["epoch"]:
         accelerator.wait_for_everyone()
+        store.load_best(accelerator.unwrap_model(model), kept_epoch)
+    test_metrics = _score(model, loaders["test"], test, accelerator, task, "Testing")
+    log.write({"step": state["global_step"], "epoch": kept_epoch, **{f"test_{k}": v for k, v in test_metrics.items()}})
+    if accelerator.is_main_process:
+        save_model(accelerator.unwrap_model(model))
+        store.remove_best()
+    accelerator.wait_for_everyone()
 
     seconds = state["train_seconds"]
     return TrainResult(
-        best_metrics=state["best_metrics"],
-        best_epoch=state["best_epoch"],
+        test_metrics=test_metrics,
+        validation_metrics=state["best_metrics"] if validation is not None else {},
+        kept_epoch=kept_epoch,
+        selected_on=f"validation {task.best_metric}" if validation is not None else "last epoch",
+        stopped_early=state["stopped_early"],
+        skipped_batches=state["skipped_batches"],
         train_samples_per_second=state["train_examples"] / seconds if seconds else 0.0,
         train_runtime=seconds,
         history=state["history"],
     )
+
+
+def _new_state() -> dict[str, Any]:
+    """Everything the loop needs to continue exactly where a checkpoint was taken (the RNG,
+    model, optimizer and scheduler states are accelerate's part of the checkpoint)."""
+    return {"epoch": 0, "global_step": 0, "epoch_batches": 0, "epoch_loss_sum": 0.0, "epoch_loss_batches": 0,
+            "window_loss_sum": 0.0, "window_batches": 0,
+            "best_epoch": 0, "best_metrics": {}, "evals_without_improvement": 0, "stopped_early": False,
+            "history": [], "log_lines": 0, "skipped_batches": 0, "train_seconds": 0.0, "train_examples": 0}
+
+
+def _score(model, loader, eval_set: EvalSet, accelerator: Accelerator, task, description: str) -> dict[str, float]:
+    outputs = collect_outputs(model, loader, accelerator, task, description)
+    metrics = eval_set.compute_metrics(outputs)
+    if outputs.loss is not None:
+        metrics["loss"] = outputs.loss
+    return metrics
+
+
+def _select(state, metrics, epoch, task, train_cfg: TrainConfig, store: CheckpointStore, accelerator, model) -> None:
+    """Keep the epoch if it beats the best validation score so far; count towards early stopping."""
+    if state["best_epoch"] == 0 or _improved(metrics, state["best_metrics"], task):
+        state["best_epoch"], state["best_metrics"], state["evals_without_improvement"] = epoch, metrics, 0
+        if accelerator.is_main_process:
+            store.save_best(accelerator.unwrap_model(model), epoch, drop_others=not train_cfg.save_checkpoint)
+        return
+    state["evals_without_improvement"] += 1
+    patience = train_cfg.early_stopping_patience
+    if patience and state["evals_without_improvement"] >= patience:
+        state["stopped_early"] = True
+        console.print(f"Early stopping: no better validation {task.best_metric} for {patience} epoch(s); "
+                      f"keeping epoch {state['best_epoch']}.")
+
+
+def _summary(metrics: dict[str, float]) -> str:
+    # The headline numbers only; per-type scores (NER, QA splits) are in log.jsonl and metrics.json.
+    shown = [k for k in metrics if "_" not in k or k == "exact_match"][:5]
+    return "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
 
 
 def _improved(metrics: dict[str, float], best: dict[str, float], task) -> bool:
@@ -203,7 +322,55 @@ def _improved(metrics: dict[str, float], best: dict[str, float], task) -> bool:
     return metrics[key] > best[key] if task.greater_is_better else metrics[key] < best[key]
 
 
-def _log(accelerator: Accelerator, path: Path, record: dict[str, Any]) -> None:
-    if accelerator.is_main_process:
-        with path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+def _non_finite_message(value: float, state, epoch: int, store: CheckpointStore, run_path: Path) -> str:
+    latest = store.latest()
+    kept = f"the last good checkpoint ({latest.name}) stays in {run_path}" if latest else \
+        f"no checkpoint had been written yet ({run_path})"
+    return (f"the training loss became {value} at step {state['global_step'] + 1} (epoch {epoch}); "
+            f"the run stopped and {kept}. Lower the learning rate (--lr), or skip such batches "
+            "with --set train.nan_policy=skip")
+
+
+class RunLog:
+    """log.jsonl, appended by the main process. `lines` counts what it holds, so a resumed run
+    can drop the lines the interrupted run wrote after its last checkpoint."""
+
+    def __init__(self, path: Path, accelerator: Accelerator):
+        self.path, self.main, self.lines = path, accelerator.is_main_process, 0
+
+    def truncate(self, keep: int) -> None:
+        if self.main and self.path.exists():
+            lines = self.path.read_text().splitlines(keepends=True)
+            if len(lines) > keep:
+                partial = self.path.with_name(f".{self.path.name}.partial")
+                partial.write_text("".join(lines[:keep]))
+                partial.replace(self.path)
+        self.lines = keep
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.main:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+        self.lines += 1
+
+
+class StopSignals:
+    """While training, SIGINT and SIGTERM only set `signal`: the loop checkpoints at the next step
+    boundary and stops. A second Ctrl-C interrupts at once."""
+
+    def __enter__(self) -> "StopSignals":
+        self.signal: str | None = None
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)

@@ -104,7 +104,7 @@ def tiny_bert(tmp_path_factory) -> Path:
     tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(words)}, model_max_length=64)
     torch.manual_seed(0)
     config = ours.BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                             num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+                             num_attention_heads=4, intermediate_size=64, max_position_embeddings=128)
     ours.BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

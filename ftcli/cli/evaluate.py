@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, parse_columns
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, check_batch_size, parse_columns
 from ftcli.cli.output import print_metrics, write_json
 
 
@@ -23,6 +23,7 @@ def evaluate(
     from ftcli.data.sources import load_single
     from ftcli.inference import evaluate_dataset, load_trained
 
+    check_batch_size(batch_size)
     loaded = load_trained(run_or_model, task, parse_columns(column), max_length)
     dataset, where = load_single(data)
     metrics = evaluate_dataset(loaded, dataset, where, batch_size)

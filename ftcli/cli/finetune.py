@@ -16,7 +16,8 @@ def finetune(
     strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora.")] = None,
     model: ModelOpt = None,
     train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.")] = None,
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data. Default: the alias's test split or a seeded held-out fraction.")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Test data, scored once with the kept model. Default: the alias's test split or a seeded held-out fraction.")] = None,
+    validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")] = None,
@@ -28,12 +29,16 @@ def finetune(
     limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")] = None,
     limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-<strategy>-<model>-<time>.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the run in --output-dir once the new one finishes.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).")] = False,
     mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
 ) -> None:
-    """Fine-tune MODEL on TRAIN for TASK; prints the evaluation metrics and writes a run directory
-    (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md)."""
+    """Fine-tune MODEL on TRAIN for TASK; prints the test metrics and writes a run directory
+    (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md).
+
+    The best epoch is chosen on validation data only (--validation or data.validation_fraction);
+    without it the last epoch is kept. Checkpoints every train.save_every steps and at each epoch
+    end; Ctrl-C or SIGTERM saves one and stops, and --resume continues from it."""
     from ftcli.config import build_config, load_recipe
     from ftcli.progress import console
     from ftcli.recipe_store import recipe_path
@@ -49,7 +54,7 @@ def finetune(
         sets=set_,
         flags={
             "task": task, "strategy": strategy, "model.name": model, "data.train": train,
-            "data.eval": eval, "train.epochs": epochs, "optim.lr": lr, "optim.head_lr": head_lr,
+            "data.eval": eval, "data.validation": validation, "train.epochs": epochs, "optim.lr": lr, "optim.head_lr": head_lr,
             "train.batch_size": batch_size, "model.max_length": max_length, "train.seed": seed,
             "data.limit_train": limit_train, "data.limit_eval": limit_eval,
             "output_dir": str(output_dir) if output_dir else None,
@@ -57,5 +62,6 @@ def finetune(
         },
     )
     result = run(config, overwrite=overwrite, resume=resume)
-    print_metrics(result.metrics, title=f"{config.task} / {config.strategy}: evaluation (best epoch)")
+    print_metrics(result.metrics, title=f"{config.task} / {config.strategy}: test metrics "
+                                        f"(epoch {result.metrics['kept_epoch']}, {result.metrics['selected_on']})")
     console.print(f"Run saved to [bold]{result.path}[/]")

@@ -24,3 +24,11 @@ def parse_columns(items: list[str] | None) -> dict[str, str]:
             raise UserError(f"--column expects FIELD=NAME, got {item!r}")
         mapping[field] = name
     return mapping
+
+
+def check_batch_size(batch_size: int) -> None:
+    """A batch of 0 (or fewer) examples would make the DataLoader raise deep inside evaluation."""
+    from ftcli.errors import UserError
+
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, parse_columns
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, check_batch_size, parse_columns
 from ftcli.errors import UserError
 
 
@@ -30,6 +30,7 @@ def predict(
 
     if bool(input) == bool(file):
         raise UserError("give either --input TEXT or --file DATA")
+    check_batch_size(batch_size)
     loaded = load_trained(run_or_model, task, parse_columns(column))
     if input:
         rows = [loaded.task.input_row(text) for text in input]

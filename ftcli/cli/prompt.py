@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ModelOpt, OutputFileOpt
+from ftcli.cli.options import BatchSizeOpt, ModelOpt, OutputFileOpt, check_batch_size
 
 
 def prompt(
@@ -35,6 +35,7 @@ def prompt(
     from ftcli.recipe_store import recipe_path
 
     format_for(task)  # unsupported tasks fail here, naming the supported ones
+    check_batch_size(batch_size)
     settings = load_recipe(recipe or recipe_path(f"{task}/in-context"))
     if template is not None:  # a template file replaces the recipe's prompt.* keys it names
         overrides = load_recipe(template)

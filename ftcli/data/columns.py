@@ -29,11 +29,33 @@ def check_columns(dataset: Dataset, columns: dict[str, str], fields: list[str], 
             )
 
 
+def file_row_numbers(dataset: Dataset) -> list[int]:
+    """Each row's number (from 1) in the file it was read from, for error messages.
+
+    shuffle, select and train_test_split keep the rows in place and add an indices mapping (the
+    original row ids); without one the rows are in file order. (A contiguous `select(range(a, b))`
+    slices without a mapping, so a slice not starting at 0 counts from its first row.)"""
+    indices = getattr(dataset, "_indices", None)
+    if indices is None:
+        return list(range(1, dataset.num_rows + 1))
+    return [i + 1 for i in indices.column(0).to_pylist()]
+
+
+def describe_rows(rows: list[int], shown: int = 5) -> str:
+    """'row 7', or 'rows 3, 9, 12, 15, 20 and 4 more'."""
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    more = f" and {len(rows) - shown} more" if len(rows) > shown else ""
+    return f"rows {', '.join(map(str, rows[:shown]))}{more}"
+
+
 def check_texts(dataset: Dataset, columns: dict[str, str], fields: list[str] | tuple[str, ...], where: str) -> None:
-    """Raise UserError naming the first row whose text field is empty or not a string."""
+    """Raise UserError naming the (first few) rows whose text field is empty or not a string."""
     for field_name in fields:
         column = columns[field_name]
-        texts = dataset[column]
-        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()), None)
-        if bad is not None:
-            raise UserError(f"{where}: row {bad + 1} has an empty or non-text '{column}'; fill or drop it")
+        bad = [i for i, t in enumerate(dataset[column]) if not isinstance(t, str) or not t.strip()]
+        if bad:
+            rows = file_row_numbers(dataset)
+            verb = "has" if len(bad) == 1 else "have"
+            raise UserError(f"{where}: {describe_rows(sorted(rows[i] for i in bad))} {verb} an empty or "
+                            f"non-text '{column}'; fill or drop {'it' if len(bad) == 1 else 'them'}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,15 @@ def remember_data_file(dataset: Dataset, path: Path) -> None:
     }
 
 
-def data_file_folder(dataset: Dataset) -> Path | None:
+def data_file(dataset: Dataset) -> Path | None:
+    """The file the rows were read from (None for catalogue and in-memory rows)."""
     noted = (dataset.info.download_checksums or {}).get(DATA_FILE_KEY)
-    return Path(noted["path"]).parent if noted else None
+    return Path(noted["path"]) if noted else None
+
+
+def data_file_folder(dataset: Dataset) -> Path | None:
+    path = data_file(dataset)
+    return path.parent if path is not None else None
 
 
 # -- decoding --------------------------------------------------------------------------------
@@ -116,17 +123,23 @@ def image_size(value: Any, base_folder: Path | None = None) -> tuple[int, int]:
 def image_bytes(value: Any, base_folder: Path | None = None) -> tuple[bytes, str]:
     """The encoded image and a description of where it came from (for error messages)."""
     if isinstance(value, dict):  # the datasets Image feature: {"bytes": ..., "path": ...}
-        if value.get("bytes"):
-            return bytes(value["bytes"]), f"the image bytes of {value.get('path') or 'the row'}"
-        value = value.get("path")
+        data = value.get("bytes")
+        if isinstance(data, (bytes, bytearray)) and data:
+            return bytes(data), f"the image bytes of {value.get('path') or 'the row'}"
+        value = data if isinstance(data, str) and data.strip() else value.get("path")  # JSON has no bytes
     if isinstance(value, (bytes, bytearray)):
         return bytes(value), "the image bytes"
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        raise ImageError("the image", f"is not text ({type(value).__name__}); give a file path or a "
+                                      "base64-encoded image")
+    if not value or not value.strip():
         raise ImageError("the image", "is empty; give a file path or a base64-encoded image")
     text = value.strip()
     if text.startswith("data:"):
         return _from_base64(text.partition(",")[2]), "the base64 data URL"
-    if is_base64_text(text) and not Path(text).is_file():
+    # os.path.isfile, unlike Path.is_file, is False (not OSError "File name too long") for the
+    # thousands of characters of an inline base64 image.
+    if is_base64_text(text) and not os.path.isfile(text):
         return _from_base64(text), "the base64 image"
     path = resolve_image_path(text, base_folder)
     try:
@@ -144,11 +157,11 @@ def resolve_image_path(text: str, base_folder: Path | None) -> Path:
     """A relative path is looked up next to the data file first, then in the current folder."""
     path = Path(text).expanduser()
     if path.is_absolute():
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise ImageError(f"image file {path}", "was not found")
         return path
     folders = ([base_folder] if base_folder is not None else []) + [Path.cwd()]
-    found = next((folder / path for folder in folders if (folder / path).is_file()), None)
+    found = next((folder / path for folder in folders if os.path.isfile(folder / path)), None)
     if found is None:
         looked = " or ".join(str(folder) for folder in dict.fromkeys(folders))
         raise ImageError(f"image file {text}", f"was not found (looked in {looked})")

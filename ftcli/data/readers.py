@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
@@ -12,8 +14,9 @@ from ftcli.errors import UserError
 
 SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll")
 
-# datasets logs the full parser error before raising; ftcli reports its own one-line version.
-datasets.logging.set_verbosity_error()
+# datasets logs the full parser error (at ERROR level) before raising; ftcli reports its own
+# one-line version, so only CRITICAL messages get through.
+datasets.logging.set_verbosity(datasets.logging.CRITICAL)
 
 
 def read_file(path: str | Path) -> Dataset:
@@ -39,9 +42,13 @@ def read_file(path: str | Path) -> Dataset:
         if dataset.num_rows == 0:
             raise UserError(f"data file {path} has no sentences")
         return dataset
+    # Checked up front: the parsers report neither the line nor the file.
     if suffix == ".jsonl":
-        # Checked up front: the arrow parser reports neither the line nor the file.
         _check_jsonl(path)
+    elif suffix == ".json":
+        _check_json(path)
+    elif suffix in (".csv", ".tsv"):
+        _check_table(path, "," if suffix == ".csv" else "\t")
     try:
         dataset = _read(path, suffix)
     except UserError:
@@ -50,6 +57,9 @@ def read_file(path: str | Path) -> Dataset:
         raise UserError(f"could not read {path}: {_first_line(err)}") from None
     if dataset.num_rows == 0:
         raise UserError(f"data file {path} has no rows")
+    bad_name = next((name for name in _field_names(dataset.features) if "\x00" in name), None)
+    if bad_name is not None:  # Arrow cuts such names at the NUL, and the values are lost
+        raise UserError(f"{path}: the field name {bad_name!r} has a NUL character; rename it")
     from ftcli.data.images import remember_data_file
 
     remember_data_file(dataset, path)  # image rows may name files relative to the data file
@@ -69,19 +79,18 @@ def read_conll(path: Path, token_column: str = "tokens", tag_column: str = "tags
             tokens.clear()
             tags.clear()
 
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                flush()
-                continue
-            parts = line.split()
-            if parts[0] == "-DOCSTART-":
-                flush()
-                continue
-            if len(parts) < 2:
-                raise UserError(f"{path}: line {number} should be 'token TAG', got {line.strip()!r}")
-            tokens.append(parts[0])
-            tags.append(parts[-1])
+    for number, line in _text_lines(path):
+        if not line.strip():
+            flush()
+            continue
+        parts = line.split()
+        if parts[0] == "-DOCSTART-":
+            flush()
+            continue
+        if len(parts) < 2:
+            raise UserError(f"{path}: line {number} should be 'token TAG', got {line.strip()!r}")
+        tokens.append(parts[0])
+        tags.append(parts[-1])
     flush()
     return Dataset.from_list(sentences) if sentences else Dataset.from_dict({token_column: [], tag_column: []})
 
@@ -102,17 +111,81 @@ def _read(path: Path, suffix: str) -> Dataset:
         raise
 
 
-def _check_jsonl(path: Path) -> None:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) for each line, decoded as UTF-8; a line that is not UTF-8 is reported
+    by number and column (the parsers would only name a byte offset, or raise unhandled)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}: line {number} is not a JSON object")
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                column = len(raw[:err.start].decode("utf-8", errors="replace")) + 1
+                raise UserError(f"{path}: line {number}, column {column} is not UTF-8 text "
+                                f"(byte 0x{raw[err.start]:02x}); save the file as UTF-8") from None
+
+
+def _check_table(path: Path, delimiter: str) -> None:
+    """Refuse a row with more fields than the header: pandas would silently turn the first column
+    into an index and shift every value of that row one column left (or drop fields)."""
+    csv.field_size_limit(2**31 - 1)  # inline base64 images are longer than the 128 kB default
+    reader = csv.reader((line for _, line in _text_lines(path)), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if len(row) > len(header):
+                raise UserError(f"{path}: line {reader.line_num} has {len(row)} fields but the header has "
+                                f"{len(header)}; quote values that contain {delimiter!r} or fix the row")
+    except csv.Error:
+        return  # what the csv module cannot split (old Mac line ends...) is left to pandas
+
+
+def _check_jsonl(path: Path) -> None:
+    for number, line in _text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}: line {number} is not a JSON object")
+
+
+def _check_json(path: Path) -> None:
+    """A .json file holds an array of row objects (or one object, read as one row), or is JSON
+    Lines; datasets would read an array of plain values into a made-up 'text' column."""
+    text = "".join(line for _, line in _text_lines(path))
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.msg == "Extra data":  # several values: JSON Lines in a .json file
+            return _check_jsonl(path)
+        raise UserError(f"{path}: line {err.lineno}, column {err.colno} is not valid JSON ({err.msg})") from None
+    if isinstance(data, list):
+        bad = next((i for i, row in enumerate(data) if not isinstance(row, dict)), None)
+        if bad is not None:
+            raise UserError(f"{path}: row {bad + 1} of the array is a JSON {_json_type(data[bad])}, not an "
+                            "object; give one object (named fields) per row")
+    elif not isinstance(data, dict):
+        raise UserError(f"{path} holds a single JSON {_json_type(data)}; give an array of objects, one per row")
+
+
+def _field_names(feature) -> Iterator[str]:
+    """Column names and the names of the fields nested in them (structs in lists in structs...)."""
+    if isinstance(feature, dict):
+        for name, inner in feature.items():
+            yield name
+            yield from _field_names(inner)
+    elif isinstance(feature, (list, tuple)):
+        for inner in feature:
+            yield from _field_names(inner)
+    elif hasattr(feature, "feature"):  # List, LargeList, Sequence
+        yield from _field_names(feature.feature)
+
+
+def _json_type(value) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "null")
 
 
 def _first_line(err: Exception) -> str:

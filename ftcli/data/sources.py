@@ -17,7 +17,10 @@ class DataSplits:
     train: Dataset
     eval: Dataset
     eval_source: str
-    """Where the evaluation rows came from, for the terminal and the model card."""
+    """Where the evaluation (test) rows came from, for the terminal and the model card."""
+    validation: Dataset | None = None
+    """Rows that choose the best epoch; None: the last epoch is kept."""
+    validation_source: str | None = None
 
 
 def _looks_like_file(spec: str) -> bool:
@@ -80,9 +83,13 @@ def load_splits(
     seed: int,
     limit_train: int | None = None,
     limit_eval: int | None = None,
+    validation: str | None = None,
+    validation_fraction: float = 0.0,
 ) -> DataSplits:
-    """Training and evaluation data; a catalogue dataset brings its own test split, a plain
-    file without `eval` gets a seeded held-out fraction."""
+    """Training, evaluation (test) and validation data; a catalogue dataset brings its own test
+    split, a plain file without `eval` gets a seeded held-out fraction. Validation rows come
+    from `validation`, else from a seeded `validation_fraction` of the training rows (after
+    `limit_train`), never from the test rows."""
     if _looks_like_file(train):
         train_ds = read_file(train)
         if eval is not None:
@@ -107,7 +114,22 @@ def load_splits(
         train_ds = train_ds.shuffle(seed=seed).select(range(min(limit_train, train_ds.num_rows)))
     if limit_eval is not None:
         eval_ds = eval_ds.select(range(min(limit_eval, eval_ds.num_rows)))
-    for name, ds in (("training", train_ds), ("evaluation", eval_ds)):
-        if ds.num_rows == 0:
+    validation_ds, validation_source = None, None
+    if validation is not None:
+        validation_ds, validation_source = load_single(validation)
+    elif validation_fraction > 0:
+        if train_ds.num_rows < 2:
+            raise UserError(f"{train} has {train_ds.num_rows} training row; need at least 2 to hold some out "
+                            "for validation")
+        try:
+            parts = train_ds.train_test_split(test_size=validation_fraction, seed=seed)
+        except ValueError:  # a split with no rows left on one side
+            raise UserError(f"data.validation_fraction={validation_fraction} of {train_ds.num_rows} training rows "
+                            "leaves one side empty; change the fraction") from None
+        train_ds, validation_ds = parts["train"], parts["test"]
+        validation_source = f"{validation_fraction:.0%} of the training rows (seed {seed})"
+    for name, ds in (("training", train_ds), ("evaluation", eval_ds), ("validation", validation_ds)):
+        if ds is not None and ds.num_rows == 0:
             raise UserError(f"the {name} data has no rows")
-    return DataSplits(train=train_ds, eval=eval_ds, eval_source=eval_source)
+    return DataSplits(train=train_ds, eval=eval_ds, eval_source=eval_source,
+                      validation=validation_ds, validation_source=validation_source)

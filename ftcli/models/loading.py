@@ -32,6 +32,36 @@ def read_config(checkpoint: str, trust_remote_code: bool = False):
         raise UserError(f"'{checkpoint}' is not a checkpoint ftcli can load: {_short(err)}") from None
 
 
+def check_weights_file(checkpoint: str | Path) -> None:
+    """Refuse a checkpoint folder whose .safetensors files are truncated or corrupt, before any
+    loading starts. Only the headers are read: `safe_open` parses each header and checks that the
+    file is exactly as long as the tensors' data offsets say ("file not fully covered")."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(checkpoint).expanduser()
+    if not folder.is_dir():
+        return  # a Hub id: transformers downloads and checks it
+    for weights in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{weights} is truncated or corrupt ({_short(err)}); copy or save the "
+                            "checkpoint again") from None
+
+
+def check_tokenizer_matches(tokenizer, model_config, checkpoint: str) -> None:
+    """A tokenizer with more tokens than the model has embedding rows would index past them (an
+    IndexError mid-training, or silently wrong rows on some devices): refuse it up front."""
+    if not hasattr(tokenizer, "convert_tokens_to_ids"):
+        return  # an image processor
+    text_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    vocab_size = getattr(text_config, "vocab_size", None)
+    if isinstance(vocab_size, int) and len(tokenizer) > vocab_size:
+        raise UserError(f"the tokenizer of {checkpoint} has {len(tokenizer):,} tokens but the model has only "
+                        f"{vocab_size:,} embeddings (config vocab_size); use the tokenizer saved with this model")
+
+
 def model_class(model_type: str, auto_class_name: str):
     """Our class for `model_type` and the head `auto_class_name`, or the Auto class."""
     if model_type in OUR_ARCHITECTURES:
@@ -47,6 +77,7 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
     """Load weights for the head named by `auto_class` (an Auto class name, or a function of the
     checkpoint's config returning one); new heads are freshly initialised."""
     config = read_config(checkpoint, trust_remote_code)
+    check_weights_file(checkpoint)
     auto_class_name = auto_class(config) if callable(auto_class) else auto_class
     cls, our_config_cls = model_class(config.model_type, auto_class_name)
     try:
@@ -85,6 +116,18 @@ def load_tokenizer(checkpoint: str, trust_remote_code: bool = False):
         tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as err:
         raise UserError(f"could not load a tokenizer from '{checkpoint}': {_short(err)}") from None
+    except Exception as err:  # damaged tokenizer files fail deep in tokenizers (KeyError, ...)
+        raise UserError(f"could not load a tokenizer from '{checkpoint}' ({type(err).__name__}: {_short(err)}); "
+                        "its tokenizer files look damaged") from None
+    folder = Path(checkpoint).expanduser()
+    if folder.is_dir():
+        # Without its files transformers builds the class's tokenizer with only the special
+        # tokens (every word [UNK]), and training would go ahead on nothing.
+        files = getattr(tokenizer, "vocab_files_names", {}).values()
+        names = {"tokenizer.json", *(name for name in files if isinstance(name, str))}
+        if not any((folder / name).is_file() for name in names):
+            raise UserError(f"model directory {folder} has no tokenizer (none of {', '.join(sorted(names))}); "
+                            "save the tokenizer beside the weights (tokenizer.save_pretrained(DIR))")
     ensure_pad_token(tokenizer)
     return tokenizer
 

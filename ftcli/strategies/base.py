@@ -27,7 +27,8 @@ from ftcli.tasks.base import Task, model_inputs
 @dataclass
 class TrainingData:
     train: Any
-    eval: Any
+    evals: dict[str, Any]
+    """Split name ("validation", "test") -> the rows the model is scored on."""
     collator: Any
     seconds: float = 0.0
     """Time spent preparing the training data (feature extraction: encoding it once)."""
@@ -51,9 +52,10 @@ class Strategy:
         return load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,
                           **task.model_kwargs(labels))
 
-    def training_data(self, model, train_features, eval_features, task: Task, processor, config: RunConfig,
-                      accelerator) -> TrainingData:
-        return TrainingData(model_inputs(train_features, task), model_inputs(eval_features, task),
+    def training_data(self, model, train_features, eval_features: dict[str, Any], task: Task, processor,
+                      config: RunConfig, accelerator) -> TrainingData:
+        return TrainingData(model_inputs(train_features, task),
+                            {name: model_inputs(f, task) for name, f in eval_features.items()},
                             task.collator(processor))
 
     def save(self, model, model_dir: Path) -> None:

@@ -73,7 +73,8 @@ class FeatureExtractionStrategy(Strategy):
 
     def training_data(self, model, train_features, eval_features, task, processor, config, accelerator):
         collator = task.collator(processor)
-        train_inputs, eval_inputs = model_inputs(train_features, task), model_inputs(eval_features, task)
+        train_inputs = model_inputs(train_features, task)
+        eval_inputs = {name: model_inputs(f, task) for name, f in eval_features.items()}
         if not config.features.cache:
             return TrainingData(train_inputs, eval_inputs, collator)
         extractor = model.to(accelerator.device)
@@ -81,7 +82,8 @@ class FeatureExtractionStrategy(Strategy):
             start = time.perf_counter()
             train = cached_features(extractor, train_inputs, collator, config, "training", accelerator)
             seconds = time.perf_counter() - start  # one encoding pass over the training data (or a cache hit)
-            evaluation = cached_features(extractor, eval_inputs, collator, config, "evaluation", accelerator)
+            evaluation = {name: cached_features(extractor, inputs, collator, config, name, accelerator)
+                          for name, inputs in eval_inputs.items()}
         return TrainingData(train, evaluation, FeatureCollator(), seconds=seconds)
 
     def save(self, model, model_dir: Path) -> None:

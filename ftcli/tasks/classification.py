@@ -8,8 +8,9 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
-from ftcli.data.columns import check_texts
-from ftcli.data.labels import check_known_labels, infer_labels
+from ftcli.data.columns import check_texts, file_row_numbers
+from ftcli.data.images import data_file
+from ftcli.data.labels import check_known_labels, infer_labels, label_key
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import Task
@@ -36,17 +37,19 @@ class SequenceClassificationTask(Task):
         return self.text_fields
 
     def label_list(self, train: Dataset, columns: dict[str, str]) -> list[str]:
-        labels = infer_labels(train[columns["label"]])
+        source = data_file(train)
+        where = f"training data {source}" if source is not None else "the training data"
+        labels = infer_labels(train[columns["label"]], where, columns["label"], file_row_numbers(train))
         if len(labels) < 2:
             raise UserError(
-                f"the training data has a single label ({labels[0]!r}); classification needs at least two"
+                f"{where} has a single label ({labels[0]!r}); classification needs at least two"
             )
         return labels
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
         check_texts(dataset, columns, self.text_fields, where)
         if label2id is not None and columns["label"] in dataset.column_names:
-            check_known_labels(dataset[columns["label"]], label2id, where)
+            check_known_labels(dataset[columns["label"]], label2id, where, columns["label"], file_row_numbers(dataset))
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         tokenizer = processor
@@ -56,7 +59,7 @@ class SequenceClassificationTask(Task):
         def encode(batch):
             encoded = tokenizer(*[batch[c] for c in text_columns], truncation=True, max_length=max_length)
             if with_labels:
-                encoded["labels"] = [label2id[str(v)] for v in batch[label_column]]
+                encoded["labels"] = [label2id[label_key(v)] for v in batch[label_column]]
             return encoded
 
         return dataset.map(encode, batched=True, remove_columns=dataset.column_names,

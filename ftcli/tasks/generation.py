@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 
+from ftcli.data.columns import file_row_numbers
 from ftcli.errors import UserError
 from ftcli.models.loading import ensure_pad_token
 from ftcli.metrics import load_metric
@@ -132,9 +133,10 @@ class GenerationTask(Task):
         layout = self.layout_of(dataset, columns)
         needed = [columns[f] for f in LAYOUTS[layout] if columns[f] in dataset.column_names]
         for column in needed:
-            bad = next((i for i, v in enumerate(dataset[column]) if not isinstance(v, str) or not v.strip()), None)
-            if bad is not None:
-                raise UserError(f"{where}: row {bad + 1} has no '{column}' text; every {LAYOUT_NAMES[layout]} "
+            bad = [i for i, v in enumerate(dataset[column]) if not isinstance(v, str) or not v.strip()]
+            if bad:
+                first = min(file_row_numbers(dataset)[i] for i in bad)
+                raise UserError(f"{where}: row {first} has no '{column}' text; every {LAYOUT_NAMES[layout]} "
                                 f"row needs {' and '.join(repr(c) for c in needed)}: fill or drop it")
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):

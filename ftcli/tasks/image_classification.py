@@ -18,7 +18,8 @@ import torch
 from datasets import Dataset
 
 from ftcli.data.images import ImageError, data_file_folder, describe_image, image_size, load_image
-from ftcli.data.labels import check_known_labels
+from ftcli.data.columns import file_row_numbers
+from ftcli.data.labels import check_known_labels, label_key
 from ftcli.errors import UserError
 from ftcli.paths import atomic_directory
 from ftcli.tasks.classification import SequenceClassificationTask
@@ -68,13 +69,14 @@ class ImageClassificationTask(SequenceClassificationTask):
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
         folder = data_file_folder(dataset)
-        for number, value in enumerate(dataset[columns["image"]], start=1):
+        rows = file_row_numbers(dataset)
+        for number, value in sorted(zip(rows, dataset[columns["image"]]), key=lambda pair: pair[0]):
             try:
                 load_image(value, folder)
             except ImageError as err:
                 raise UserError(f"{where}: row {number}: {err}; fix or remove that row") from None
         if label2id is not None and columns["label"] in dataset.column_names:
-            check_known_labels(dataset[columns["label"]], label2id, where)
+            check_known_labels(dataset[columns["label"]], label2id, where, columns["label"], rows)
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         """Rows -> {labels} now, and `pixel_values` decoded on the fly (`with_transform`).
@@ -84,7 +86,7 @@ class ImageClassificationTask(SequenceClassificationTask):
         features = dataset.select_columns([image_column, *([label_column] if with_labels else [])])
         if with_labels:
             features = features.map(
-                lambda batch: {"labels": [label2id[str(v)] for v in batch[label_column]]},
+                lambda batch: {"labels": [label2id[label_key(v)] for v in batch[label_column]]},
                 batched=True, remove_columns=[label_column], desc="Reading labels",
             )
 

@@ -16,6 +16,8 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorForTokenClassification
 
+from ftcli.data.columns import file_row_numbers
+from ftcli.data.images import data_file
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import IGNORE, EvalData, Task
@@ -25,6 +27,12 @@ BIO_TAG = re.compile(r"^(O|[BI]-.+)$")
 
 def entity_type(tag: str) -> str | None:
     return tag[2:] if tag[:2] in ("B-", "I-") else None
+
+
+def _first_row_with(dataset: Dataset, column: str, tag: Any) -> str:
+    """'first in row N' (numbered as in the file) for a tag, for error messages."""
+    rows = [number for number, tags in zip(file_row_numbers(dataset), dataset[column]) if tag in tags]
+    return f"first in row {min(rows)}" if rows else "in the data"
 
 
 class NerTask(Task):
@@ -41,9 +49,11 @@ class NerTask(Task):
     # -- data --------------------------------------------------------------------------------
 
     def label_list(self, train: Dataset, columns: dict[str, str]) -> list[str]:
-        self._check_lists(train, columns, "training data", with_tags=True)
+        source = data_file(train)
+        where = f"training data {source}" if source is not None else "training data"
+        self._check_lists(train, columns, where, with_tags=True)
         tags = {tag for row in train[columns["tags"]] for tag in row}
-        self._check_tags(tags, known_types=None, where="training data")
+        self._check_tags(tags, known_types=None, where=where, dataset=train, column=columns["tags"])
         # "O" first, then the tags of each type together (B- before I-).
         return sorted(tags, key=lambda t: (t != "O", entity_type(t) or "", t))
 
@@ -53,36 +63,40 @@ class NerTask(Task):
         if with_tags and label2id is not None:
             tags = {tag for row in dataset[columns["tags"]] for tag in row}
             known_types = {entity_type(t) for t in label2id} - {None}
-            self._check_tags(tags, known_types, where)
+            self._check_tags(tags, known_types, where, dataset, columns["tags"])
             unseen = sorted(tags - set(label2id))
             if unseen:
                 raise UserError(f"{where} has tag(s) never seen in training: {', '.join(unseen[:5])} "
-                                f"(known: {', '.join(label2id)})")
+                                f"({_first_row_with(dataset, columns['tags'], unseen[0])}; "
+                                f"known: {', '.join(label2id)})")
 
     def _check_lists(self, dataset: Dataset, columns: dict[str, str], where: str, with_tags: bool) -> None:
         tokens_column, tags_column = columns["tokens"], columns["tags"]
         all_tags = dataset[tags_column] if with_tags else [None] * dataset.num_rows
-        for number, (tokens, tags) in enumerate(zip(dataset[tokens_column], all_tags), start=1):
+        rows = zip(file_row_numbers(dataset), dataset[tokens_column], all_tags)
+        for number, tokens, tags in sorted(rows, key=lambda row: row[0]):  # report in file order
             if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
                 raise UserError(f"{where}: row {number} '{tokens_column}' must be a non-empty list of words")
             if with_tags:
-                if not isinstance(tags, list):
-                    raise UserError(f"{where}: row {number} '{tags_column}' must be a list of BIO tags")
+                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                    raise UserError(f"{where}: row {number} '{tags_column}' must be a list of BIO tags (strings)")
                 if len(tags) != len(tokens):
                     raise UserError(f"{where}: row {number} has {len(tokens)} tokens but {len(tags)} tags; "
                                     "give one tag per token")
 
     @staticmethod
-    def _check_tags(tags: set[str], known_types: set[str] | None, where: str) -> None:
-        bad = sorted(t for t in tags if not isinstance(t, str) or not BIO_TAG.match(t))
+    def _check_tags(tags: set[str], known_types: set[str] | None, where: str, dataset: Dataset, column: str) -> None:
+        bad = sorted((t for t in tags if not isinstance(t, str) or not BIO_TAG.match(t)), key=str)
         if bad:
-            raise UserError(f"{where} has tag(s) that are not BIO (O, B-TYPE, I-TYPE): {', '.join(map(str, bad[:5]))}")
+            raise UserError(f"{where} has tag(s) that are not BIO (O, B-TYPE, I-TYPE): {', '.join(map(repr, bad[:5]))} "
+                            f"({_first_row_with(dataset, column, bad[0])})")
         if known_types is None:  # training data: every I- type must also start somewhere with B-
             known_types = {t[2:] for t in tags if t.startswith("B-")}
         orphans = sorted(t for t in tags if t.startswith("I-") and t[2:] not in known_types)
         if orphans:
             raise UserError(f"{where} has I- tag(s) of an unknown type: {', '.join(orphans[:5])} "
-                            f"(known types: {', '.join(sorted(known_types)) or 'none'})")
+                            f"({_first_row_with(dataset, column, orphans[0])}; "
+                            f"known types: {', '.join(sorted(known_types)) or 'none'})")
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         tokenizer = processor
@@ -126,9 +140,10 @@ class NerTask(Task):
         summary["length_unit"] = "tokens"
         if columns["tags"] in dataset.column_names:
             # Entities per type (a B- tag starts one), more telling than raw tag counts.
-            entities = Counter(t[2:] for row in dataset[columns["tags"]] for t in row
-                               if isinstance(t, str) and t.startswith("B-"))
-            entities["O (tokens)"] = sum(t == "O" for row in dataset[columns["tags"]] for t in row)
+            # Rows that are not lists of tags are reported by validate; they are left out here.
+            rows = [row for row in dataset[columns["tags"]] if isinstance(row, list)]
+            entities = Counter(t[2:] for row in rows for t in row if isinstance(t, str) and t.startswith("B-"))
+            entities["O (tokens)"] = sum(t == "O" for row in rows for t in row)
             summary["labels"] = entities
         return summary
 

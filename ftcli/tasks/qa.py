@@ -22,7 +22,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
-from ftcli.data.columns import check_texts
+from ftcli.data.columns import check_texts, file_row_numbers
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import EvalData, Task
@@ -64,9 +64,10 @@ class QaTask(Task):
         check_texts(dataset, columns, ("question", "context"), where)
         if columns["answers"] not in dataset.column_names:
             return  # predicting: no answers needed
-        ids = example_ids(dataset, columns)
-        for row, (context, answers) in enumerate(zip(dataset[columns["context"]], dataset[columns["answers"]])):
-            self._check_answers(answers, context, f"{where}: row {row + 1} (id {ids[row]})", columns["answers"])
+        rows = zip(file_row_numbers(dataset), example_ids(dataset, columns), dataset[columns["context"]],
+                   dataset[columns["answers"]])
+        for number, id_, context, answers in sorted(rows, key=lambda row: row[0]):  # report in file order
+            self._check_answers(answers, context, f"{where}: row {number} (id {id_})", columns["answers"])
 
     @staticmethod
     def _check_answers(answers: Any, context: str, where: str, column: str) -> None:
@@ -96,7 +97,7 @@ class QaTask(Task):
         question_column, context_column, answers_column = (columns[f] for f in ("question", "context", "answers"))
         # Leading spaces in questions only waste window room (some SQuAD questions have many).
         questions = [q.lstrip() for q in dataset[question_column]]
-        self._check_window_room(tokenizer, questions, max_length)
+        self._check_window_room(tokenizer, questions, max_length, file_row_numbers(dataset))
 
         def encode(batch, indices):
             encoded = tokenizer(
@@ -126,24 +127,25 @@ class QaTask(Task):
         return dataset.map(encode, batched=True, with_indices=True, remove_columns=dataset.column_names,
                            desc="Tokenizing")
 
-    def _check_window_room(self, tokenizer, questions: list[str], max_length: int) -> None:
+    def _check_window_room(self, tokenizer, questions: list[str], max_length: int, rows: list[int]) -> None:
         """Each window must fit the question, the special tokens and more context tokens than
-        the stride (the tokenizer panics otherwise)."""
+        the stride (the tokenizer panics otherwise). `rows` numbers the questions as in the file."""
         if not questions:
             return
         lengths = [len(ids) for ids in tokenizer(questions, add_special_tokens=False)["input_ids"]]
         longest = int(np.argmax(lengths))
+        row = rows[longest]
         specials = tokenizer.num_special_tokens_to_add(pair=True)
         room = max_length - specials - lengths[longest]
         if room <= 0:
-            raise UserError(f"the longest question (row {longest + 1}, {lengths[longest]} tokens) leaves no room for "
+            raise UserError(f"the longest question (row {row}, {lengths[longest]} tokens) leaves no room for "
                             f"the context in model.max_length {max_length}; raise model.max_length")
         stride = self.options.doc_stride
         if stride >= room:
             raise UserError(
                 f"options.doc_stride ({stride}) must be smaller than the room left for the context ({room} tokens: "
                 f"model.max_length {max_length} - {specials} special tokens - {lengths[longest]} tokens of the "
-                f"longest question, row {longest + 1}); lower it (e.g. --set options.doc_stride={room // 3}) "
+                f"longest question, row {row}); lower it (e.g. --set options.doc_stride={room // 3}) "
                 "or raise model.max_length"
             )
 

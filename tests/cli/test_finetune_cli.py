@@ -50,7 +50,11 @@ def test_run_directory_contents(trained_run):
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
     assert config["optim"]["lr"] == pytest.approx(2e-3) and config["train"]["epochs"] == 4
     log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
-    assert any("loss" in r for r in log) and sum("eval_accuracy" in r for r in log) == 4
+    # No validation split: a training-loss line per epoch, then one test pass with the last epoch.
+    assert any("loss" in r for r in log) and [r["epoch"] for r in log if "train_loss" in r] == [1, 2, 3, 4]
+    assert [r["epoch"] for r in log if "test_accuracy" in r] == [4]
+    assert metrics["kept_epoch"] == 4 and metrics["selected_on"] == "last epoch"
+    assert (trained_run / ".ftcli-run").is_file() and not (trained_run / ".lock").exists()
     card = (trained_run / "README.md").read_text()
     assert "ftcli finetune classification" in card and "accuracy" in card
     assert not list(trained_run.parent.glob(".*.partial"))
@@ -158,28 +162,70 @@ def test_interrupted_run_resumes(cli, tmp_path, tiny_bert, sentiment_csv, monkey
 
     out = tmp_path / "run"
     real = ftcli.training.collect_outputs
-    calls = {"n": 0}
 
-    def interrupt_second_evaluation(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(ftcli.training, "collect_outputs", interrupt_second_evaluation)
+    # Interrupted in the final test pass, after both epochs were checkpointed.
+    monkeypatch.setattr(ftcli.training, "collect_outputs", interrupt)
     result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "2")
     assert result.exit_code != 0
     assert not out.exists(), "an unfinished run must not appear as a run directory"
     staging = tmp_path / ".run.partial"
-    assert json.loads((staging / "trainer_state.json").read_text())["epoch"] == 1
+    latest = staging / "checkpoints" / (staging / "checkpoints" / "latest").read_text()
+    assert json.loads((latest / "trainer_state.json").read_text())["epoch"] == 2
 
     assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), out), "--resume")
     monkeypatch.setattr(ftcli.training, "collect_outputs", real)
     result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")
     assert result.exit_code == 0, result.stderr
-    state = json.loads((out / "trainer_state.json").read_text())
-    assert state["epoch"] == 2 and [h["epoch"] for h in state["history"]] == [1, 2]
+    assert "Resuming from step" in result.stderr
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log if "train_loss" in r] == [1, 2]
+    assert sum("test_accuracy" in r for r in log) == 1
     assert not staging.exists()
+
+
+def test_stale_staging_without_a_checkpoint_does_not_block_a_fresh_run(cli, tmp_path, tiny_bert, sentiment_csv):
+    from ftcli.rundir import write_marker
+
+    out = tmp_path / "run"
+    staging = tmp_path / ".run.partial"
+    staging.mkdir()
+    write_marker(staging)  # a run killed before its first checkpoint leaves just this
+    (staging / "config.yaml").write_text("task: classification\n")
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "1")
+    assert result.exit_code == 0, result.stderr
+    assert (out / "metrics.json").is_file() and not staging.exists()
+
+
+def test_overwrite_refuses_a_folder_ftcli_did_not_make(cli, tmp_path, tiny_bert, sentiment_csv):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("precious")
+    (mine / "config.yaml").write_text("looks like a run\n")
+    (mine / "model").mkdir()
+    for extra in ([], ["--overwrite"]):
+        result = finetune(cli, str(tiny_bert), str(sentiment_csv), mine, "--epochs", "1", *extra)
+        assert_user_error(result, str(mine), "ftcli did not create")
+        assert "--overwrite" not in result.stderr.split("did not create")[1]
+    assert (mine / "chapter1.tex").read_text() == "precious"
+    assert sorted(p.name for p in mine.iterdir()) == ["chapter1.tex", "config.yaml", "model"]
+    assert not list(tmp_path.glob(".thesis*"))
+
+
+def test_tampered_checkpoint_is_refused_in_one_line(cli, tmp_path, tiny_bert, sentiment_csv, monkeypatch):
+    import ftcli.training
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(ftcli.training, "collect_outputs", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "1").exit_code != 0
+    monkeypatch.undo()
+    checkpoint = next((tmp_path / ".run.partial" / "checkpoints").glob("step-*"))
+    (checkpoint / "optimizer.bin").write_bytes(b"\x80\x04cos\nsystem\n(S'echo pwned'\ntR.")
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")
+    assert_user_error(result, f"checkpoint {checkpoint} cannot be loaded")
+    assert (tmp_path / ".run.partial").is_dir()  # nothing deleted: the user decides
 
 
 def test_resume_with_nothing_to_resume(cli, tmp_path, tiny_bert, sentiment_csv):

@@ -32,13 +32,14 @@ def test_finetune_evaluate_predict(cli, tmp_path, model_dir):
     eval_ = write_jsonl(tmp_path / "eval.jsonl", echo_rows(16, seed=1))
     out = tmp_path / "run"
     result = cli("finetune", "generation", "--model", model_dir, "--train", train, "--eval", eval_,
-                 "--output-dir", out, *FAST, "--set", "options.temperature=0.7")
+                 "--validation", eval_, "--output-dir", out, *FAST, "--set", "options.temperature=0.7")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["perplexity"] > 1 and 0 <= metrics["rougeL"] <= 1 and "loss" in metrics
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    perplexities = [r["eval_perplexity"] for r in log if "eval_perplexity" in r]
-    assert len(perplexities) == 2 and metrics["perplexity"] == pytest.approx(min(perplexities))  # lower is better
+    perplexities = [r["validation_perplexity"] for r in log if "validation_perplexity" in r]
+    # Lower is better: the kept epoch has the lowest validation perplexity.
+    assert len(perplexities) == 2 and metrics["validation_perplexity"] == pytest.approx(min(perplexities))
     config = json.loads((out / "model" / "config.json").read_text())
     assert config["architectures"] == ["LlamaForCausalLM"] and config["pad_token_id"] == 2
 

@@ -314,7 +314,7 @@ def test_tiny_encoder_decoder_learns_to_copy(tmp_path):
     eval_ = write_jsonl(tmp_path / "eval.jsonl", copy_rows(32, seed=1))
     config = build_config(flags={
         "task": "generation", "model.name": str(model), "data.train": str(train), "data.eval": str(eval_),
-        "model.max_length": 16, "optim.lr": 1e-2, "train.epochs": 3, "train.batch_size": 16,
+        "data.validation": str(eval_), "model.max_length": 16, "optim.lr": 1e-2, "train.epochs": 3, "train.batch_size": 16,
         "train.save_checkpoint": False, "options.max_new_tokens": 10, "output_dir": str(tmp_path / "run"),
     })
     result = run(config)
@@ -323,6 +323,7 @@ def test_tiny_encoder_decoder_learns_to_copy(tmp_path):
     saved = json.loads((result.path / "model" / "config.json").read_text())
     assert saved["architectures"] == ["BartForConditionalGeneration"]
     history = [json.loads(line) for line in (result.path / "log.jsonl").read_text().splitlines()]
-    perplexities = [r["eval_perplexity"] for r in history if "eval_perplexity" in r]
-    assert perplexities[-1] < perplexities[0] and result.metrics["perplexity"] == pytest.approx(min(perplexities))
+    perplexities = [r["validation_perplexity"] for r in history if "validation_perplexity" in r]
+    assert perplexities[-1] < perplexities[0]
+    assert result.metrics["validation_perplexity"] == pytest.approx(min(perplexities))
     assert np.isfinite(result.metrics["loss"])
