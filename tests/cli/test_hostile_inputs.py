@@ -73,8 +73,6 @@ class Case:
     id: str
     command: Callable[[Env], list]
     expected: tuple[str, ...]
-    lead: bool = False
-    """Fixed by the lead engineer's part of issue 10 (numeric ranges); expected to fail until then."""
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -442,23 +440,44 @@ CASES = [
     Case("recipes-cp-below-a-file",
          lambda e: ["recipes", "cp", "classification/full", e.write("blocker", "x") / "r.yaml"],
          ("cannot copy the recipe", "blocker")),
-    # numeric settings of finetune: the lead engineer's part of issue 10
+    # numeric settings and output paths of finetune, refused before anything is loaded
     Case("finetune-epochs-0", lambda e: e.finetune("classification", e.train, "--epochs", "0"),
-         ("epochs",), lead=True),
+         ("--epochs (train.epochs) must be at least 1, got 0",)),
     Case("finetune-epochs-negative", lambda e: e.finetune("classification", e.train, "--epochs", "-1"),
-         ("epochs", "-1"), lead=True),
+         ("--epochs", "at least 1", "-1")),
     Case("finetune-batch-size-0", lambda e: e.finetune("classification", e.train, "--batch-size", "0"),
-         ("batch",), lead=True),
+         ("--batch-size (train.batch_size) must be at least 1",)),
     Case("finetune-lr-negative", lambda e: e.finetune("classification", e.train, "--lr", "-1"),
-         ("lr", "-1"), lead=True),
+         ("--lr (optim.lr) must be greater than 0, got -1",)),
     Case("finetune-grad-accum-0",
          lambda e: e.finetune("classification", e.train, "--set", "train.grad_accum_steps=0"),
-         ("grad_accum_steps",), lead=True),
+         ("train.grad_accum_steps must be at least 1",)),
     Case("finetune-max-length-0", lambda e: e.finetune("classification", e.train, "--max-length", "0"),
-         ("max",), lead=True),
+         ("--max-length (model.max_length) must be at least 1",)),
     Case("finetune-max-length-beyond-positions",
          lambda e: e.finetune("classification", e.train, "--max-length", "100000"),
-         ("100000", "positions"), lead=True),
+         ("--max-length 100000", "positions for (128)")),
+    Case("finetune-eval-fraction-1",
+         lambda e: e.finetune("classification", e.train, "--set", "data.eval_fraction=1"),
+         ("data.eval_fraction must be in the interval (0, 1)",)),
+    Case("finetune-warmup-ratio-negative",
+         lambda e: e.finetune("classification", e.train, "--set", "optim.warmup_ratio=-0.1"),
+         ("optim.warmup_ratio must be in the interval [0, 1)",)),
+    Case("finetune-early-stopping-without-validation",
+         lambda e: e.finetune("classification", e.train, "--set", "train.early_stopping_patience=2"),
+         ("needs a validation split",)),
+    Case("finetune-validation-file-missing",
+         lambda e: e.finetune("classification", e.train, "--validation", e.tmp / "nope.csv"),
+         ("data file not found", "nope.csv")),
+    Case("finetune-output-is-a-file",
+         lambda e: e.finetune("classification", e.train, "--output-dir", e.write("out.txt", "in the way")),
+         ("out.txt is a file",)),
+    Case("finetune-output-below-a-file",
+         lambda e: e.finetune("classification", e.train, "--output-dir", e.write("blocker", "x") / "run"),
+         ("blocker is a file, not a folder",)),
+    Case("finetune-output-read-only",
+         lambda e: e.finetune("classification", e.train, "--output-dir", read_only_folder(e) / "run"),
+         ("cannot write the run", "not writable")),
 ]
 
 
