@@ -14,8 +14,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from ftcli import assets
 from ftcli.config import config_from_yaml
 from ftcli.errors import UserError
+from ftcli.models.loading import read_config
 from ftcli.paths import atomic_directory
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
@@ -35,7 +37,8 @@ def export_run(run: Path, destination: Path, overwrite: bool = False) -> str:
     config = config_from_yaml(run / CONFIG_FILE)
     with atomic_directory(destination) as staging:
         if config.strategy == "lora":
-            task = get_task(config.task, config.options)
+            base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
+            task = get_task(config.task, config.options).bind(base_config)
             model = get_strategy("lora").load(run / "model", task, config)
             merged = model.merge_and_unload()
             merged.save_pretrained(staging, safe_serialization=True)

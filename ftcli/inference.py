@@ -14,7 +14,7 @@ from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs
-from ftcli.models.loading import check_tokenizer_matches, check_weights_file, load_model
+from ftcli.models.loading import read_config, check_tokenizer_matches, check_weights_file, load_model
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
@@ -54,6 +54,10 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
     task = get_task(task_name, options)
+    # Adapter and feature-head runs keep no config.json of their own: the base checkpoint decides.
+    has_config = (Path(checkpoint) / "config.json").is_file() or not Path(checkpoint).is_dir()
+    task = task.bind(read_config(checkpoint if has_config or saved is None
+                                 else assets.resolve_model(saved.model.name)))
     check_weights_file(checkpoint)  # the run's own files too: adapter and feature-head weights
     if saved is not None:
         # Each strategy knows its saved form (full weights, adapter + head, feature head).

@@ -86,7 +86,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     model_config = read_config(checkpoint, config.model.trust_remote_code)
     check_weights_file(checkpoint)
     check_tokenizer_matches(processor, model_config, checkpoint)
-    task.auto_class_for(model_config)  # tasks whose head depends on the architecture read it here
+    task = task.bind(model_config)
     if task.processor_auto_class == "AutoTokenizer":
         _check_max_length(config.model.max_length, model_config, config.model.name)
     strategy.check(task, config, model_config)

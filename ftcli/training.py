@@ -32,6 +32,7 @@ from ftcli.evaluation import Outputs, collect_outputs
 from ftcli.errors import UserError
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import head_parameter_names
+from ftcli.models.registry import architecture_of
 from ftcli.strategies.layers import layer_depth, num_layers
 
 @dataclass
@@ -87,12 +88,13 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.A
         raise UserError(f"optim.layer_decay must be in (0, 1], got {optim.layer_decay}")
     head_names = head_parameter_names(model)
     total_layers = num_layers(model)
+    architecture = architecture_of(model)
     groups: dict[tuple[bool, bool, int], list] = {}
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
         is_head = name in head_names
-        depth = total_layers + 1 if is_head or optim.layer_decay == 1 else layer_depth(name, total_layers)
+        depth = total_layers + 1 if is_head or optim.layer_decay == 1 else layer_depth(name, total_layers, architecture)
         groups.setdefault((is_head, parameter.ndim >= 2, depth), []).append(parameter)
     if not groups:
         raise UserError("nothing to train: every parameter is frozen")

@@ -46,8 +46,8 @@ def finetune(
     from ftcli.strategies import get_strategy
     from ftcli.tasks import get_task
 
-    get_task(task)  # unknown names fail here, naming what exists, before any recipe lookup
-    get_strategy(strategy or "full").check_task(task)
+    # Unknown names and unsupported pairs fail here, naming what exists, before any recipe lookup.
+    get_strategy(strategy or "full").check_task(get_task(task))
     recipe_file = recipe or recipe_path(f"{task}/{strategy or 'full'}")
     config = build_config(
         recipe=load_recipe(recipe_file),

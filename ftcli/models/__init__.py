@@ -1,5 +1,7 @@
-"""Model architectures implemented by ftcli (one folder each) and checkpoint loading.
+"""Model architectures implemented by ftcli (one package each) and checkpoint loading.
 
-`loading.OUR_ARCHITECTURES` maps a config's `model_type` to our implementation; checkpoints of
-other architectures load through transformers' Auto classes.
+Each package's `__init__.py` declares an `ARCHITECTURE` (`registry.Architecture`): the
+`model_type` it serves, which of its classes serves which Auto class, and how its layers are
+named. `loading.model_class` picks ours from a checkpoint's `model_type`; checkpoints of other
+architectures load through transformers' Auto classes.
 """

@@ -7,7 +7,6 @@ when the user asks for it (`model.trust_remote_code`).
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,12 +14,8 @@ import transformers
 from transformers import AutoConfig, AutoTokenizer
 
 from ftcli.errors import UserError
+from ftcli.models.registry import architectures
 
-# model_type -> (module, class-name prefix). Our class names equal transformers' so saved
-# checkpoints (config.json "architectures") load in plain transformers too.
-OUR_ARCHITECTURES: dict[str, tuple[str, str]] = {
-    "bert": ("ftcli.models.bert", "Bert"),
-}
 
 
 def read_config(checkpoint: str, trust_remote_code: bool = False):
@@ -63,12 +58,12 @@ def check_tokenizer_matches(tokenizer, model_config, checkpoint: str) -> None:
 
 
 def model_class(model_type: str, auto_class_name: str):
-    """Our class for `model_type` and the head `auto_class_name`, or the Auto class."""
-    if model_type in OUR_ARCHITECTURES:
-        module_name, prefix = OUR_ARCHITECTURES[model_type]
-        suffix = auto_class_name.removeprefix("AutoModel") or "Model"
-        module = importlib.import_module(module_name)
-        return getattr(module, f"{prefix}{suffix}"), getattr(module, f"{prefix}Config")
+    """(class, config class): ours when an architecture package declares `model_type` with that
+    Auto class (`ftcli.models.registry`), else transformers' Auto class and None. Our class names
+    equal transformers', so saved checkpoints (config.json "architectures") load there too."""
+    architecture = architectures().get(model_type)
+    if architecture is not None and auto_class_name in architecture.auto_classes:
+        return architecture.auto_classes[auto_class_name], architecture.config_class
     return getattr(transformers, auto_class_name), None
 
 

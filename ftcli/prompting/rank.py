@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ftcli.progress import progress_bar
-from ftcli.tasks.generation import left_pad
+from ftcli.batching import left_pad
 
 
 @dataclass

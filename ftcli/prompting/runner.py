@@ -28,7 +28,7 @@ from ftcli.prompting.demos import draw, exclude_evaluated
 from ftcli.prompting.formats import NerFormat, format_for, label_word
 from ftcli.prompting.rank import RankRequest, encode, leading_special_tokens, rank_scores
 from ftcli.tasks import get_task
-from ftcli.tasks.generation import left_pad
+from ftcli.batching import left_pad
 
 
 @dataclass

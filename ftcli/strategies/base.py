@@ -36,17 +36,31 @@ class TrainingData:
 
 class Strategy:
     name: str
-    tasks: tuple[str, ...]
-    """Tasks this strategy supports."""
+    output_kinds: frozenset[str] | None = None
+    """The task output kinds (`Task.output_kind`) this strategy can train; None: all of them."""
+    modalities: frozenset[str] = frozenset({"text", "image"})
+    """The inputs (`Task.modality`) it can work with."""
 
-    def check_task(self, task_name: str) -> None:
-        if task_name not in self.tasks:
-            raise UserError(f"strategy {self.name} does not support the {task_name} task; it supports "
-                            f"{', '.join(self.tasks)}")
+    def supports(self, task: Task) -> bool:
+        return task.modality in self.modalities and (self.output_kinds is None or task.output_kind in self.output_kinds)
+
+    def supported_tasks(self) -> list[str]:
+        from ftcli.tasks import available_tasks, get_task
+
+        return [name for name in available_tasks() if self.supports(get_task(name))]
+
+    def check_task(self, task: Task | str) -> None:
+        if isinstance(task, str):
+            from ftcli.tasks import get_task
+
+            task = get_task(task)
+        if not self.supports(task):
+            raise UserError(f"strategy {self.name} does not support the {task.name} task; it supports "
+                            f"{', '.join(self.supported_tasks())}")
 
     def check(self, task: Task, config: RunConfig, model_config) -> None:
         """Refuse settings that make no sense for this task and model (before the run starts)."""
-        self.check_task(task.name)
+        self.check_task(task)
 
     def build(self, checkpoint: str, task: Task, labels: list[str] | None, config: RunConfig) -> nn.Module:
         return load_model(checkpoint, task.auto_class_for, config.model.trust_remote_code,

@@ -42,7 +42,7 @@ from ftcli.paths import cache_dir
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import Strategy, TrainingData
 from ftcli.tasks.base import IGNORE, Task, model_inputs
-from ftcli.tasks.qa import span_loss
+from ftcli.models.heads import span_loss
 
 HEAD_WEIGHTS = "feature_head.safetensors"
 HEAD_CONFIG = "feature_head.json"
@@ -52,7 +52,7 @@ TARGET_KEYS = ("labels", "start_positions", "end_positions")
 class FeatureExtractionStrategy(Strategy):
     name = "feature-extraction"
     # Language modelling has no new head to train on frozen features.
-    tasks = ("classification", "nli", "ner", "qa", "image-classification")
+    output_kinds = frozenset({"sequence", "token", "span"})
 
     def check(self, task, config, model_config):
         super().check(task, config, model_config)

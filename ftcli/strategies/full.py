@@ -20,21 +20,19 @@ from ftcli.strategies.base import Strategy
 from ftcli.strategies.layers import freeze_lower_layers
 from ftcli.tasks.base import IGNORE, Task
 
-LM_LOSS_TASKS = ("classification", "nli")
 
 
 class FullStrategy(Strategy):
     name = "full"
-    tasks = ("classification", "nli", "ner", "qa", "generation", "image-classification")
 
     def check(self, task: Task, config: RunConfig, model_config) -> None:
         super().check(task, config, model_config)
         if config.full.lm_loss_weight < 0:
             raise UserError(f"full.lm_loss_weight must be 0 or more, got {config.full.lm_loss_weight}")
         if config.full.lm_loss_weight > 0:
-            if task.name not in LM_LOSS_TASKS:
-                raise UserError(f"full.lm_loss_weight applies to {' and '.join(LM_LOSS_TASKS)} with a decoder "
-                                f"model, not {task.name}")
+            if task.output_kind != "sequence" or task.modality != "text":
+                raise UserError("full.lm_loss_weight applies to text classification tasks (classification, nli) "
+                                f"with a decoder model, not {task.name}")
             if not is_decoder(model_config):
                 raise UserError(f"full.lm_loss_weight needs a decoder (GPT-style) model; {model_config.model_type} "
                                 "sees the whole input, so predicting the next token would be trivial")

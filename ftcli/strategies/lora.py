@@ -23,7 +23,6 @@ QUERY_VALUE_NAMES = (["query", "value"], ["q_proj", "v_proj"], ["q_lin", "v_lin"
 
 class LoraStrategy(AdapterStrategy):
     name = "lora"
-    tasks = ("classification", "nli", "ner", "qa", "generation", "image-classification")
 
     def peft_config(self, model, task, config, checkpoint):
         settings = config.peft

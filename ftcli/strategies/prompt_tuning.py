@@ -18,13 +18,13 @@ from torch import nn
 from ftcli.errors import UserError
 from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type
 from ftcli.tasks.base import IGNORE
-from ftcli.tasks.qa import span_loss
+from ftcli.models.heads import span_loss
 
 
 class PromptTuningStrategy(AdapterStrategy):
     name = "prompt-tuning"
     # Images have no token embeddings to prepend to.
-    tasks = ("classification", "nli", "ner", "qa", "generation")
+    modalities = frozenset({"text"})
 
     def peft_config(self, model, task, config, checkpoint):
         settings = config.peft

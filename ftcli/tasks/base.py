@@ -68,6 +68,8 @@ class Task(ABC):
     output_kind: str = "sequence"
     """What the head predicts: "sequence" (one label per input), "token" (one per token), "span"
     (start/end logits per token), "lm" or "seq2seq" (next tokens). Strategies build on it."""
+    modality: str = "text"
+    """What the inputs are: "text" or "image". Strategies build on it (prompt tuning needs text)."""
     has_new_head: bool = True
     """Whether fine-tuning adds a freshly initialised head (not so for language modelling)."""
     processor_auto_class: str = "AutoTokenizer"
@@ -78,6 +80,11 @@ class Task(ABC):
     """Task-specific settings (`options.*` in the config), set by `get_task`."""
 
     # -- loading ---------------------------------------------------------------------------
+
+    def bind(self, model_config) -> "Task":
+        """Learn what the checkpoint decides about the task (generation: causal LM or seq2seq
+        layout, inputs and peft task type); called once the checkpoint's config is read."""
+        return self
 
     def auto_class_for(self, model_config) -> str:
         """The Auto class for this checkpoint (generation picks causal LM or seq2seq by config)."""

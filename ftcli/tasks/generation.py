@@ -31,6 +31,7 @@ from ftcli.data.columns import file_row_numbers
 from ftcli.errors import UserError
 from ftcli.models.loading import ensure_pad_token
 from ftcli.metrics import load_metric
+from ftcli.batching import left_pad
 from ftcli.tasks.base import IGNORE, EvalData, Task
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -81,15 +82,19 @@ class GenerationTask(Task):
 
     def __init__(self) -> None:
         self.seq2seq = False
-        """Set from the checkpoint's config by `auto_class_for` (called when the model loads)."""
+        """Whether the checkpoint is an encoder-decoder: set by `bind`."""
         self.tokenizer = None
         """Kept by `load_processor` / `preprocess`: metrics and predictions decode generated ids."""
 
     # -- loading ---------------------------------------------------------------------------
 
-    def auto_class_for(self, model_config) -> str:
+    def bind(self, model_config) -> "GenerationTask":
         self.seq2seq = bool(getattr(model_config, "is_encoder_decoder", False))
-        return "AutoModelForSeq2SeqLM" if self.seq2seq else "AutoModelForCausalLM"
+        return self
+
+    def auto_class_for(self, model_config) -> str:
+        seq2seq = bool(getattr(model_config, "is_encoder_decoder", False))
+        return "AutoModelForSeq2SeqLM" if seq2seq else "AutoModelForCausalLM"
 
     @property
     def peft_task_type(self) -> str:
@@ -341,19 +346,6 @@ def left_padded_prompts(batch: dict[str, torch.Tensor], pad_token_id: int) -> tu
         prompts.append(ids)
     input_ids, attention_mask = left_pad(prompts, pad_token_id)
     return input_ids.to(batch["input_ids"].device), attention_mask.to(batch["input_ids"].device)
-
-
-def left_pad(sequences, pad_id: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids (lists or tensors) right-aligned in a (rows, length) tensor, and the attention
-    mask of the real tokens: every row ends at the last column, where generation and scoring
-    continue."""
-    length = length or max(len(ids) for ids in sequences)
-    input_ids = torch.full((len(sequences), length), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), length), dtype=torch.long)
-    for row, ids in enumerate(sequences):
-        input_ids[row, length - len(ids):] = torch.as_tensor(ids, dtype=torch.long)
-        mask[row, length - len(ids):] = 1
-    return input_ids, mask
 
 
 def mask_after_eos(tokens: torch.Tensor, eos_ids: list[int], pad_token_id: int | None) -> torch.Tensor:

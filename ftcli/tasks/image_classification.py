@@ -33,6 +33,7 @@ class ImageClassificationTask(SequenceClassificationTask):
     text_fields = ()
     auto_model_class = "AutoModelForImageClassification"
     processor_auto_class = "AutoImageProcessor"
+    modality = "image"
     # peft has no image task type: LoRA on a ViT is configured without one.
     peft_task_type = None
     interpolate_pos_encoding = False

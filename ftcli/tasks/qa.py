@@ -277,14 +277,3 @@ def choose_answer(candidates: dict[tuple[int, int], float], null_score: float | 
     (start, end), _ = ranked[0]
     return {"answer": context[start:end], "score": round(float(probabilities[0]), 6), "start": start}
 
-
-def span_loss(start_logits, end_logits, start_positions, end_positions):
-    """BertForQuestionAnswering's loss, for heads ftcli computes itself (feature extraction,
-    prompt tuning): the mean of the start and end cross-entropies; positions outside the
-    sequence are ignored."""
-    import torch.nn.functional as F
-
-    limit = start_logits.size(1)
-    start, end = start_positions.clamp(0, limit), end_positions.clamp(0, limit)
-    return (F.cross_entropy(start_logits.float(), start, ignore_index=limit)
-            + F.cross_entropy(end_logits.float(), end, ignore_index=limit)) / 2

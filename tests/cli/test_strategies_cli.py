@@ -26,7 +26,7 @@ STRATEGY_FLAGS = {
     "feature-extraction": ["--set", "features.layers=last"],  # the tiny models have 2 layers, not 4
     "prompt-tuning": ["--set", "peft.num_virtual_tokens=4"],
 }
-GRID = [(task, name) for name in STRATEGIES for task in get_strategy(name).tasks]
+GRID = [(task, name) for name in STRATEGIES for task in get_strategy(name).supported_tasks()]
 
 
 @pytest.fixture(scope="module")

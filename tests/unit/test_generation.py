@@ -122,12 +122,16 @@ def test_layout_follows_the_columns():
     assert task.label_list(Dataset.from_list([{"text": "a"}]), COLUMNS) is None
 
 
-def test_auto_class_follows_the_config():
+def test_bind_and_auto_class_follow_the_config():
     from transformers import BartConfig, LlamaConfig
 
     task = get_task("generation")
+    # auto_class_for only answers; bind is the one call that changes what the task expects.
+    assert task.auto_class_for(BartConfig()) == "AutoModelForSeq2SeqLM" and task.input_fields == ("prompt",)
+    assert task.bind(LlamaConfig()) is task
     assert task.auto_class_for(LlamaConfig()) == "AutoModelForCausalLM" and task.input_fields == ("prompt",)
-    assert task.auto_class_for(BartConfig()) == "AutoModelForSeq2SeqLM" and task.input_fields == ("source",)
+    task.bind(BartConfig())
+    assert task.input_fields == ("source",) and task.output_kind == "seq2seq"
     assert task.input_row("red cat") == {"source": "red cat"}
     assert task.peft_task_type == "SEQ_2_SEQ_LM"
 

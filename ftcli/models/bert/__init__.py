@@ -1,5 +1,7 @@
 """ftcli's own BERT: parameter-compatible with transformers' BERT, SDPA attention, encoder only."""
 
+from ftcli.models.registry import Architecture
+
 from .configuration_bert import BertConfig
 from .modeling_bert import (
     BertForMaskedLM,
@@ -23,3 +25,18 @@ __all__ = [
     "BertModel",
     "BertPreTrainedModel",
 ]
+
+ARCHITECTURE = Architecture(
+    model_type="bert",
+    config_class=BertConfig,
+    auto_classes={
+        "AutoModel": BertModel,
+        "AutoModelForPreTraining": BertForPreTraining,
+        "AutoModelForMaskedLM": BertForMaskedLM,
+        "AutoModelForSequenceClassification": BertForSequenceClassification,
+        "AutoModelForTokenClassification": BertForTokenClassification,
+        "AutoModelForQuestionAnswering": BertForQuestionAnswering,
+    },
+    layer_pattern=r"(?:^|\.)encoder\.layer\.(\d+)\.",
+    embedding_pattern=r"(?:^|\.)embeddings\.",
+)

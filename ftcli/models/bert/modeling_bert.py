@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
@@ -23,6 +22,8 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 from transformers.utils import ModelOutput
+
+from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 
 from .configuration_bert import BertConfig
 
@@ -337,10 +338,9 @@ class BertForPreTraining(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
 
         total_loss = None
         if labels is not None and next_sentence_label is not None:
-            loss_fct = CrossEntropyLoss()  # ignores label -100 (unmasked tokens)
-            masked_lm_loss = loss_fct(prediction_scores.view(-1, self.config.vocab_size), labels.view(-1))
-            next_sentence_loss = loss_fct(seq_relationship_score.view(-1, 2), next_sentence_label.view(-1))
-            total_loss = masked_lm_loss + next_sentence_loss
+            # Label -100 marks the unmasked tokens, which the MLM loss skips.
+            total_loss = classification_loss(prediction_scores, labels) + classification_loss(
+                seq_relationship_score, next_sentence_label)
 
         output = BertForPreTrainingOutput(
             loss=total_loss,
@@ -384,10 +384,7 @@ class BertForMaskedLM(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
         )
         prediction_scores = self.cls(outputs.last_hidden_state)
 
-        loss = None
-        if labels is not None:
-            loss = CrossEntropyLoss()(prediction_scores.view(-1, self.config.vocab_size), labels.view(-1))
-
+        loss = classification_loss(prediction_scores, labels) if labels is not None else None
         output = MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states)
         return self._finish(output, return_dict)
 
@@ -428,26 +425,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))
 
-        loss = None
-        if labels is not None:
-            # Same inference of the problem type as transformers (and, like it, recorded on the config).
-            if self.config.problem_type is None:
-                if self.num_labels == 1:
-                    self.config.problem_type = "regression"
-                elif labels.dtype in (torch.long, torch.int):
-                    self.config.problem_type = "single_label_classification"
-                else:
-                    self.config.problem_type = "multi_label_classification"
-
-            if self.config.problem_type == "regression":
-                if self.num_labels == 1:
-                    loss = MSELoss()(logits.squeeze(), labels.squeeze())
-                else:
-                    loss = MSELoss()(logits, labels)
-            elif self.config.problem_type == "single_label_classification":
-                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
-            elif self.config.problem_type == "multi_label_classification":
-                loss = BCEWithLogitsLoss()(logits, labels)
+        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
 
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
         return self._finish(output, return_dict)
@@ -489,10 +467,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
 
-        loss = None
-        if labels is not None:
-            loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
-
+        loss = classification_loss(logits, labels) if labels is not None else None
         output = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
         return self._finish(output, return_dict)
 
@@ -528,23 +503,10 @@ class BertForQuestionAnswering(BertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        logits = self.qa_outputs(outputs.last_hidden_state)
-        start_logits, end_logits = logits.split(1, dim=-1)
-        start_logits = start_logits.squeeze(-1).contiguous()
-        end_logits = end_logits.squeeze(-1).contiguous()
-
+        start_logits, end_logits = split_span_logits(self.qa_outputs(outputs.last_hidden_state))
         total_loss = None
         if start_positions is not None and end_positions is not None:
-            if start_positions.dim() > 1:
-                start_positions = start_positions.squeeze(-1)
-            if end_positions.dim() > 1:
-                end_positions = end_positions.squeeze(-1)
-            # Answers truncated out of the window are clamped to seq_len, which the loss then ignores.
-            ignored_index = start_logits.size(1)
-            start_positions = start_positions.clamp(0, ignored_index)
-            end_positions = end_positions.clamp(0, ignored_index)
-            loss_fct = CrossEntropyLoss(ignore_index=ignored_index)
-            total_loss = (loss_fct(start_logits, start_positions) + loss_fct(end_logits, end_positions)) / 2
+            total_loss = span_loss(start_logits, end_logits, start_positions, end_positions)
 
         output = QuestionAnsweringModelOutput(
             loss=total_loss, start_logits=start_logits, end_logits=end_logits, hidden_states=outputs.hidden_states

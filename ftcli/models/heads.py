@@ -1,0 +1,58 @@
+"""The task heads' losses, written once for every architecture (and for the heads ftcli builds
+itself: feature extraction, prompt tuning). Each matches transformers' `*For<Task>` loss exactly,
+so a model file only computes logits and calls one of these."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """Regression (one label), single-label or multi-label classification, inferred from the
+    labels as transformers does and recorded in `config.problem_type`."""
+    num_labels = logits.size(-1)
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        return F.mse_loss(logits.squeeze(), labels.squeeze()) if num_labels == 1 else F.mse_loss(logits, labels)
+    if config.problem_type == "single_label_classification":
+        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the last dimension at every labelled position; labels of -100 are
+    skipped. Token classification (sub-tokens, padding), masked LM (unmasked tokens), and the
+    two-way sentence heads (next-sentence, sentence-order, replaced-token) all use it."""
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1))
+
+
+def split_span_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, seq, 2) -> start and end logits, each (batch, seq)."""
+    start_logits, end_logits = logits.split(1, dim=-1)
+    return start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+
+
+def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch.Tensor:
+    """Extractive QA: the mean of the start and end cross-entropies; positions outside the
+    sequence (answers truncated out of the window) are ignored."""
+    if start_positions.dim() > 1:
+        start_positions = start_positions.squeeze(-1)
+    if end_positions.dim() > 1:
+        end_positions = end_positions.squeeze(-1)
+    limit = start_logits.size(1)
+    start, end = start_positions.clamp(0, limit), end_positions.clamp(0, limit)
+    return (F.cross_entropy(start_logits.float(), start, ignore_index=limit)
+            + F.cross_entropy(end_logits.float(), end, ignore_index=limit)) / 2
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token prediction: position t predicts label t + 1 (labels of -100 are skipped)."""
+    shifted = logits[..., :-1, :].contiguous()
+    return F.cross_entropy(shifted.view(-1, shifted.size(-1)).float(), labels[..., 1:].contiguous().view(-1))
