@@ -188,7 +188,8 @@ def train(
                 bar.advance(done)
                 for batch in loader:
                     with accelerator.accumulate(model):
-                        loss = model(**batch).loss
+                        output = model(**batch)
+                        loss = output.loss
                         value = loss.detach().float().item()
                         if math.isfinite(value):
                             accelerator.backward(loss)
@@ -208,6 +209,10 @@ def train(
                     if math.isfinite(value):
                         state["window_loss_sum"] += value
                         state["window_batches"] += 1
+                        # Objectives made of several losses (GPT-1's auxiliary LM loss) log each part.
+                        for part, part_loss in (getattr(output, "loss_parts", None) or {}).items():
+                            sums = state["window_parts"]
+                            sums[part] = sums.get(part, 0.0) + part_loss.float().item()
                         state["epoch_loss_sum"] += value
                         state["epoch_loss_batches"] += 1
                     elapsed = time.perf_counter() - clock
@@ -223,12 +228,14 @@ def train(
                             "step": state["global_step"],
                             "epoch": round(epoch - 1 + state["epoch_batches"] / len(train_loader), 4),
                             "loss": round(window_loss, 6),
+                            **{f"{part}_loss": round(total / max(state["window_batches"], 1), 6)
+                               for part, total in state["window_parts"].items()},
                             "learning_rate": scheduler.get_last_lr()[0],
                             "examples_per_second": round(
                                 train_cfg.logging_steps * examples_per_step / (now - window_start), 2),
                         })
                         window_start = now
-                        state.update(window_loss_sum=0.0, window_batches=0)
+                        state.update(window_loss_sum=0.0, window_batches=0, window_parts={})
                     due = (train_cfg.save_every and state["global_step"] % train_cfg.save_every == 0
                            and not accelerator.gradient_state.end_of_dataloader)  # the epoch end saves anyway
                     if due or stop.signal:
@@ -251,7 +258,7 @@ def train(
             log.write(record)
             state["history"].append(record)
             state.update(epoch=epoch, epoch_batches=0, epoch_loss_sum=0.0, epoch_loss_batches=0,
-                         window_loss_sum=0.0, window_batches=0)
+                         window_loss_sum=0.0, window_batches=0, window_parts={})
             checkpoint()
             if stop.signal:
                 raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
@@ -285,7 +292,7 @@ def _new_state() -> dict[str, Any]:
     """Everything the loop needs to continue exactly where a checkpoint was taken (the RNG,
     model, optimizer and scheduler states are accelerate's part of the checkpoint)."""
     return {"epoch": 0, "global_step": 0, "epoch_batches": 0, "epoch_loss_sum": 0.0, "epoch_loss_batches": 0,
-            "window_loss_sum": 0.0, "window_batches": 0,
+            "window_loss_sum": 0.0, "window_batches": 0, "window_parts": {},
             "best_epoch": 0, "best_metrics": {}, "evals_without_improvement": 0, "stopped_early": False,
             "history": [], "log_lines": 0, "skipped_batches": 0, "train_seconds": 0.0, "train_examples": 0}
 

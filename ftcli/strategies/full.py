@@ -78,6 +78,7 @@ class AuxiliaryLmLoss(nn.Module):
         if "attention_mask" in batch:
             targets = targets.masked_fill(batch["attention_mask"][:, 1:] == 0, IGNORE)
         lm_loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+        out.loss_parts = {"task": out.loss.detach(), "lm": lm_loss.detach()}  # both reach log.jsonl
         out.loss = out.loss + self.weight * lm_loss
         out.hidden_states = None
         return out

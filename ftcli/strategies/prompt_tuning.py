@@ -42,6 +42,10 @@ class PromptTuningStrategy(AdapterStrategy):
             # ALBERT and ELECTRA embed in fewer dimensions than their hidden size.
             token_dim=model.get_input_embeddings().embedding_dim,
             num_transformer_submodules=1,
+            # peft looks these up by their usual names, which some configs spell otherwise
+            # (DistilBERT: n_heads, n_layers); the config's attribute map resolves them.
+            num_attention_heads=getattr(model.config, "num_attention_heads", None),
+            num_layers=getattr(model.config, "num_hidden_layers", None),
             modules_to_save=modules_to_save(model, task),
         )
 

@@ -11,7 +11,7 @@ from ftcli.prompting.demos import draw, exclude_evaluated
 from ftcli.prompting.parsers import entities_to_tags, parse_answer, parse_entities, tags_to_entities
 from ftcli.prompting.rank import (RankRequest, common_prefix_length, leading_special_tokens, rank_scores,
                                   rank_scores_from_scratch)
-from tests.unit.test_generation import one_thread, tiny_causal_lm  # noqa: F401 (one_thread is autouse)
+from tests.unit.test_generation import one_thread, tiny_causal_lm, tiny_tokenizer  # noqa: F401 (one_thread is autouse)
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,24 @@ def llama(tmp_path_factory):
     return AutoModelForCausalLM.from_pretrained(directory).eval(), AutoTokenizer.from_pretrained(directory)
 
 
+@pytest.fixture(scope="module")
+def gpt2():
+    """ftcli's own GPT-2 (random, hidden 32, 2 layers) with the tiny word-level tokenizer."""
+    from ftcli.models.gpt2 import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = tiny_tokenizer("bos", pad=False)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=128,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return GPT2LMHeadModel(config).eval(), tokenizer
+
+
+@pytest.mark.parametrize("architecture", ["llama", "gpt2"])
 @pytest.mark.parametrize("candidates", [["red", "blue"], ["red cat", "blue", "one two three"],
                                         ["red cat", "red dog"]],
                          ids=["single-token", "multi-token", "same-first-token"])
-def test_shared_prefix_cache_scores_like_scoring_from_scratch(llama, candidates):
-    model, tokenizer = llama
+def test_shared_prefix_cache_scores_like_scoring_from_scratch(request, architecture, candidates):
+    model, tokenizer = request.getfixturevalue(architecture)
     prefix = "say red cat : red cat\n\nsay blue dog : blue dog\n\n"
     requests = [RankRequest(prefix, "say sun :"), RankRequest(prefix, "say one two moon :"),
                 RankRequest(prefix, "say a :"), RankRequest("", "say green :"),  # a group with no prefix

@@ -1,0 +1,514 @@
+"""A compact ELECTRA encoder, weight-compatible with `transformers.models.electra`.
+
+ELECTRA is BERT's encoder with two differences: the embeddings may be narrower than the encoder
+(`embedding_size`, projected up by `embeddings_project`), and there is no pooler. It is pre-trained as a
+discriminator (`ElectraForPreTraining`: was each token replaced?) next to a small masked-LM generator
+(`ElectraForMaskedLM`).
+
+Module and parameter names mirror transformers exactly, so Hub checkpoints load without key remapping and models
+saved from here load back into plain transformers (`model_type="electra"`, identical class names in
+`architectures`). Attention goes straight through `F.scaled_dot_product_attention`; there is no decoder mode
+(`ElectraForCausalLM`), cross-attention, KV cache, or attention-probability output.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import (
+    BaseModelOutputWithCrossAttentions,
+    MaskedLMOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils import ModelOutput
+
+from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+
+from .configuration_electra import ElectraConfig
+
+
+def _activation(act):
+    return ACT2FN[act] if isinstance(act, str) else act
+
+
+class ElectraEmbeddings(nn.Module):
+    """word + token_type (segment) + position embeddings of width `embedding_size`, then LayerNorm and dropout."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        batch_size, seq_len = inputs_embeds.shape[:2]
+        # Built on the fly rather than kept as buffers: from_pretrained builds the model on the meta device and
+        # non-persistent buffers would then need re-initialising.
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=inputs_embeds.device).unsqueeze(0)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(batch_size, seq_len, dtype=torch.long, device=inputs_embeds.device)
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        embeddings = embeddings + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class ElectraSelfAttention(nn.Module):
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        if config.hidden_size % config.num_attention_heads != 0:
+            raise ValueError(
+                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads "
+                f"({config.num_attention_heads})"
+            )
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, hidden_states, attention_mask=None):
+        batch_size, seq_len, _ = hidden_states.shape
+        q, k, v = (
+            proj(hidden_states).view(batch_size, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
+            for proj in (self.query, self.key, self.value)
+        )
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
+        )
+        return out.transpose(1, 2).reshape(batch_size, seq_len, -1)
+
+
+class ElectraSelfOutput(nn.Module):
+    """dense -> dropout -> LayerNorm(x + residual), after attention."""
+
+    def __init__(self, config: ElectraConfig, in_features: int | None = None):
+        super().__init__()
+        self.dense = nn.Linear(in_features or config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states, input_tensor):
+        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + input_tensor)
+
+
+class ElectraOutput(ElectraSelfOutput):
+    """The same block after the MLP, reading the intermediate width."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config, in_features=config.intermediate_size)
+
+
+class ElectraAttention(nn.Module):
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.self = ElectraSelfAttention(config)
+        self.output = ElectraSelfOutput(config)
+
+    def forward(self, hidden_states, attention_mask=None):
+        return self.output(self.self(hidden_states, attention_mask), hidden_states)
+
+
+class ElectraIntermediate(nn.Module):
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.intermediate_act_fn = _activation(config.hidden_act)
+
+    def forward(self, hidden_states):
+        return self.intermediate_act_fn(self.dense(hidden_states))
+
+
+class ElectraLayer(nn.Module):
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.attention = ElectraAttention(config)
+        self.intermediate = ElectraIntermediate(config)
+        self.output = ElectraOutput(config)
+
+    def forward(self, hidden_states, attention_mask=None):
+        attention_output = self.attention(hidden_states, attention_mask)
+        return self.output(self.intermediate(attention_output), attention_output)
+
+
+class ElectraEncoder(nn.Module):
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.layer = nn.ModuleList([ElectraLayer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+        # Like transformers: the (projected) embeddings first, then the output of every layer.
+        all_hidden_states = (hidden_states,) if output_hidden_states else None
+        for layer in self.layer:
+            hidden_states = layer(hidden_states, attention_mask)
+            if output_hidden_states:
+                all_hidden_states += (hidden_states,)
+        return hidden_states, all_hidden_states
+
+
+class ElectraDiscriminatorPredictions(nn.Module):
+    """One replaced-token logit per token: dense -> act -> dense_prediction (hidden -> 1)."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = _activation(config.hidden_act)
+        self.dense_prediction = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, discriminator_hidden_states):
+        return self.dense_prediction(self.activation(self.dense(discriminator_hidden_states))).squeeze(-1)
+
+
+class ElectraGeneratorPredictions(nn.Module):
+    """hidden -> embedding_size (dense, gelu, LayerNorm), ready for the tied `generator_lm_head`."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.activation = ACT2FN["gelu"]  # always gelu, whatever hidden_act says
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+
+    def forward(self, generator_hidden_states):
+        return self.LayerNorm(self.activation(self.dense(generator_hidden_states)))
+
+
+class ElectraClassificationHead(nn.Module):
+    """Sentence-level head on the first token: dropout -> dense -> gelu -> dropout -> out_proj."""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
+        self.activation = ACT2FN["gelu"]  # gelu where BERT's pooler uses tanh, as ELECTRA's authors did
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, features):
+        x = self.dropout(features[:, 0])
+        x = self.dropout(self.activation(self.dense(x)))
+        return self.out_proj(x)
+
+
+def _replaced_token_loss(logits, labels, attention_mask=None):
+    """The discriminator's binary cross-entropy (label 1 = replaced token), over the non-padding tokens only."""
+    if attention_mask is not None:
+        active = attention_mask == 1
+        logits, labels = logits[active], labels[active]
+    return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+class ElectraPreTrainedModel(PreTrainedModel):
+    config: ElectraConfig
+    config_class = ElectraConfig
+    base_model_prefix = "electra"
+    _no_split_modules = ["ElectraEmbeddings", "ElectraLayer"]
+    _supports_sdpa = True
+    # Checkpoints written by older transformers still store the `embeddings.position_ids` buffer.
+    _keys_to_ignore_on_load_unexpected = [r"(^|\.)position_ids$"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        # Every ELECTRA parameter lives in a Linear, Embedding or LayerNorm, all of which the base class covers:
+        # normal(0, initializer_range), zero biases and padding row, LayerNorm 1/0.
+        super()._init_weights(module)
+
+    def _check_supported(self, output_attentions):
+        if output_attentions:
+            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
+
+    def _finish(self, output: ModelOutput, return_dict: bool | None):
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
+
+@dataclass
+class ElectraForPreTrainingOutput(ModelOutput):
+    """Output of `ElectraForPreTraining`: one replaced-token logit per token."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class ElectraModel(ElectraPreTrainedModel):
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        if config.is_decoder or config.add_cross_attention:
+            raise ValueError("ftcli's ElectraModel is encoder-only: is_decoder/add_cross_attention are not supported")
+        if getattr(config, "position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"position_embedding_type={config.position_embedding_type!r} is not supported")
+        self.embeddings = ElectraEmbeddings(config)
+        if config.embedding_size != config.hidden_size:
+            self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
+        self.encoder = ElectraEncoder(config)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithCrossAttentions:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        self._check_supported(output_attentions)
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+
+        # inputs_embeds, like the word embeddings, are `embedding_size` wide: the projection comes after.
+        hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+        if hasattr(self, "embeddings_project"):
+            hidden_states = self.embeddings_project(hidden_states)
+        if attention_mask is not None:
+            if attention_mask.dim() != 2:
+                raise ValueError(f"attention_mask must be (batch, seq_len), got shape {tuple(attention_mask.shape)}")
+            # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
+            attention_mask = attention_mask[:, None, None, :].bool()
+
+        sequence_output, all_hidden_states = self.encoder(hidden_states, attention_mask, output_hidden_states)
+        output = BaseModelOutputWithCrossAttentions(last_hidden_state=sequence_output, hidden_states=all_hidden_states)
+        return self._finish(output, return_dict)
+
+
+class ElectraForPreTraining(ElectraPreTrainedModel):
+    """The discriminator: was each token replaced by the generator?"""
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.electra = ElectraModel(config)
+        self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | ElectraForPreTrainingOutput:
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.discriminator_predictions(outputs.last_hidden_state)
+
+        loss = _replaced_token_loss(logits, labels, attention_mask) if labels is not None else None
+        output = ElectraForPreTrainingOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return self._finish(output, return_dict)
+
+
+class ElectraForMaskedLM(ElectraPreTrainedModel):
+    """The generator: a masked-LM head whose output matrix is the word embeddings."""
+
+    # transformers 5.x: a {target: source} dict, resolved in post_init and applied when config.tie_word_embeddings.
+    # The head's bias stays its own.
+    _tied_weights_keys = {"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.electra = ElectraModel(config)
+        self.generator_predictions = ElectraGeneratorPredictions(config)
+        self.generator_lm_head = nn.Linear(config.embedding_size, config.vocab_size)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.generator_lm_head
+
+    def set_output_embeddings(self, new_embeddings):
+        self.generator_lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | MaskedLMOutput:
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        prediction_scores = self.generator_lm_head(self.generator_predictions(outputs.last_hidden_state))
+
+        # Label -100 marks the unmasked tokens, which the loss skips.
+        loss = classification_loss(prediction_scores, labels) if labels is not None else None
+        output = MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states)
+        return self._finish(output, return_dict)
+
+
+class ElectraForSequenceClassification(ElectraPreTrainedModel):
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = ElectraModel(config)
+        self.classifier = ElectraClassificationHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | SequenceClassifierOutput:
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(outputs.last_hidden_state)
+
+        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return self._finish(output, return_dict)
+
+
+class ElectraForTokenClassification(ElectraPreTrainedModel):
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = ElectraModel(config)
+        classifier_dropout = (
+            config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        )
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | TokenClassifierOutput:
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+
+        loss = classification_loss(logits, labels) if labels is not None else None
+        output = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return self._finish(output, return_dict)
+
+
+class ElectraForQuestionAnswering(ElectraPreTrainedModel):
+    def __init__(self, config: ElectraConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.electra = ElectraModel(config)
+        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> tuple[torch.Tensor, ...] | QuestionAnsweringModelOutput:
+        outputs = self.electra(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        start_logits, end_logits = split_span_logits(self.qa_outputs(outputs.last_hidden_state))
+        total_loss = None
+        if start_positions is not None and end_positions is not None:
+            total_loss = span_loss(start_logits, end_logits, start_positions, end_positions)
+
+        output = QuestionAnsweringModelOutput(
+            loss=total_loss, start_logits=start_logits, end_logits=end_logits, hidden_states=outputs.hidden_states
+        )
+        return self._finish(output, return_dict)
+
+
+__all__ = [
+    "ElectraForMaskedLM",
+    "ElectraForPreTraining",
+    "ElectraForPreTrainingOutput",
+    "ElectraForQuestionAnswering",
+    "ElectraForSequenceClassification",
+    "ElectraForTokenClassification",
+    "ElectraModel",
+    "ElectraPreTrainedModel",
+]
