@@ -26,6 +26,7 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_albert import AlbertConfig
 
@@ -166,7 +167,7 @@ class AlbertSOPHead(nn.Module):
         return self.classifier(self.dropout(pooled_output))
 
 
-class AlbertPreTrainedModel(PreTrainedModel):
+class AlbertPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: AlbertConfig
     config_class = AlbertConfig
     base_model_prefix = "albert"
@@ -182,13 +183,6 @@ class AlbertPreTrainedModel(PreTrainedModel):
         if isinstance(module, AlbertMLMHead):
             init.zeros_(module.bias)
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class AlbertModel(AlbertPreTrainedModel):

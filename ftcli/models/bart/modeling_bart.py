@@ -28,6 +28,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.deprecation import deprecate_kwarg
 
 from ftcli.models.heads import classification_loss, sequence_classification_loss
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_bart import BartConfig
 
@@ -296,7 +297,7 @@ class BartClassificationHead(nn.Module):
         return self.out_proj(hidden_states)
 
 
-class BartPreTrainedModel(PreTrainedModel):
+class BartPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: BartConfig
     config_class = BartConfig
     base_model_prefix = "model"
@@ -312,9 +313,6 @@ class BartPreTrainedModel(PreTrainedModel):
         if isinstance(module, BartForConditionalGeneration):
             init.zeros_(module.final_logits_bias)
 
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class BartModel(BartPreTrainedModel):

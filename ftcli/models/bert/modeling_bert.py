@@ -24,6 +24,7 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_bert import BertConfig
 
@@ -198,7 +199,7 @@ class BertPreTrainingHeads(nn.Module):
         return self.predictions(sequence_output), self.seq_relationship(pooled_output)
 
 
-class BertPreTrainedModel(PreTrainedModel):
+class BertPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: BertConfig
     config_class = BertConfig
     base_model_prefix = "bert"
@@ -215,13 +216,6 @@ class BertPreTrainedModel(PreTrainedModel):
         if isinstance(module, BertLMPredictionHead):
             init.zeros_(module.bias)
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class BertModel(BertPreTrainedModel):

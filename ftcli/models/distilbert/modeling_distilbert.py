@@ -24,6 +24,7 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_distilbert import DistilBertConfig
 
@@ -129,7 +130,7 @@ class DistilBertTransformer(nn.Module):
         return hidden_states, all_hidden_states
 
 
-class DistilBertPreTrainedModel(PreTrainedModel):
+class DistilBertPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: DistilBertConfig
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
@@ -149,13 +150,6 @@ class DistilBertPreTrainedModel(PreTrainedModel):
         if self.config.sinusoidal_pos_embds and module is self.base_model.embeddings.position_embeddings:
             init.copy_(module.weight, sinusoidal_embeddings(*module.weight.shape).to(module.weight))
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class DistilBertModel(DistilBertPreTrainedModel):

@@ -28,6 +28,7 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_electra import ElectraConfig
 
@@ -209,7 +210,7 @@ def _replaced_token_loss(logits, labels, attention_mask=None):
     return F.binary_cross_entropy_with_logits(logits, labels.float())
 
 
-class ElectraPreTrainedModel(PreTrainedModel):
+class ElectraPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: ElectraConfig
     config_class = ElectraConfig
     base_model_prefix = "electra"
@@ -224,13 +225,6 @@ class ElectraPreTrainedModel(PreTrainedModel):
         # normal(0, initializer_range), zero biases and padding row, LayerNorm 1/0.
         super()._init_weights(module)
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 @dataclass

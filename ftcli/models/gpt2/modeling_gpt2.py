@@ -35,6 +35,7 @@ from ftcli.models.heads import (
     span_loss,
     split_span_logits,
 )
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_gpt2 import GPT2Config
 
@@ -124,7 +125,7 @@ def causal_padding_mask(attention_mask: torch.Tensor | None, q_len: int, kv_len:
     return mask
 
 
-class GPT2PreTrainedModel(PreTrainedModel):
+class GPT2PreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: GPT2Config
     config_class = GPT2Config
     base_model_prefix = "transformer"
@@ -145,13 +146,6 @@ class GPT2PreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=std)
             init.zeros_(module.bias)
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class GPT2Model(GPT2PreTrainedModel):

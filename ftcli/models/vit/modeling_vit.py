@@ -20,6 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClass
 from transformers.utils import ModelOutput
 
 from ftcli.models.heads import sequence_classification_loss
+from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_vit import ViTConfig
 
@@ -164,7 +165,7 @@ class ViTPooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
-class ViTPreTrainedModel(PreTrainedModel):
+class ViTPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: ViTConfig
     config_class = ViTConfig
     base_model_prefix = "vit"
@@ -182,13 +183,6 @@ class ViTPreTrainedModel(PreTrainedModel):
             init.trunc_normal_(module.position_embeddings, mean=0.0, std=self.config.initializer_range)
             init.trunc_normal_(module.cls_token, mean=0.0, std=self.config.initializer_range)
 
-    def _check_supported(self, output_attentions):
-        if output_attentions:
-            raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
-
-    def _finish(self, output: ModelOutput, return_dict: bool | None):
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        return output if return_dict else output.to_tuple()
 
 
 class ViTModel(ViTPreTrainedModel):
