@@ -11,7 +11,6 @@ Attention goes straight through `F.scaled_dot_product_attention`; there is no at
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
@@ -25,68 +24,25 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.bert.modeling_bert import BertEmbeddings, BertSelfAttention
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_albert import AlbertConfig
 
 
-class AlbertEmbeddings(nn.Module):
-    """word + token_type (segment) + position embeddings of size embedding_size, then LayerNorm and dropout."""
+class AlbertAttention(BertSelfAttention):
+    """BERT's self-attention with its output projection and post-LayerNorm in the same module
+    (BERT keeps those in a sibling `BertSelfOutput`)."""
 
     def __init__(self, config: AlbertConfig):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
-        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-        batch_size, seq_len = inputs_embeds.shape[:2]
-        # Built on the fly rather than kept as buffers: from_pretrained builds the model on the meta device and
-        # non-persistent buffers would then need re-initialising.
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=inputs_embeds.device).unsqueeze(0)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(batch_size, seq_len, dtype=torch.long, device=inputs_embeds.device)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        return self.dropout(self.LayerNorm(embeddings))
-
-
-class AlbertAttention(nn.Module):
-    """Self-attention with its output projection and post-LayerNorm in one module (BERT splits them in two)."""
-
-    def __init__(self, config: AlbertConfig):
-        super().__init__()
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads "
-                f"({config.num_attention_heads})"
-            )
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        super().__init__(config)
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout_p = config.attention_probs_dropout_prob
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden_states, attention_mask=None):
-        batch_size, seq_len, _ = hidden_states.shape
-        q, k, v = (
-            proj(hidden_states).view(batch_size, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.query, self.key, self.value)
-        )
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        out = out.transpose(1, 2).reshape(batch_size, seq_len, -1)
+        out = super().forward(hidden_states, attention_mask)
         return self.LayerNorm(hidden_states + self.output_dropout(self.dense(out)))
 
 
@@ -171,7 +127,7 @@ class AlbertPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: AlbertConfig
     config_class = AlbertConfig
     base_model_prefix = "albert"
-    _no_split_modules = ["AlbertEmbeddings", "AlbertLayer"]
+    _no_split_modules = ["BertEmbeddings", "AlbertLayer"]
     _supports_sdpa = True
     # Checkpoints written by older transformers still store the `embeddings.position_ids` buffer.
     _keys_to_ignore_on_load_unexpected = [r"(^|\.)position_ids$"]
@@ -190,7 +146,7 @@ class AlbertModel(AlbertPreTrainedModel):
         super().__init__(config)
         if getattr(config, "position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"position_embedding_type={config.position_embedding_type!r} is not supported")
-        self.embeddings = AlbertEmbeddings(config)
+        self.embeddings = BertEmbeddings(config, config.embedding_size)
         self.encoder = AlbertTransformer(config)
         # A bare Linear + Tanh, not a pooler module: the checkpoint keys are `pooler.weight` / `pooler.bias`.
         self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None

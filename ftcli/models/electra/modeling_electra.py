@@ -1,7 +1,8 @@
 """A compact ELECTRA encoder, weight-compatible with `transformers.models.electra`.
 
 ELECTRA is BERT's encoder with two differences: the embeddings may be narrower than the encoder
-(`embedding_size`, projected up by `embeddings_project`), and there is no pooler. It is pre-trained as a
+(`embedding_size`, projected up by `embeddings_project`), and there is no pooler. So it reuses
+ftcli's BERT embeddings (at `embedding_size`) and encoder, which have the same parameter names. It is pre-trained as a
 discriminator (`ElectraForPreTraining`: was each token replaced?) next to a small masked-LM generator
 (`ElectraForMaskedLM`).
 
@@ -27,6 +28,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.bert.modeling_bert import BertEmbeddings, BertEncoder
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
 
@@ -35,126 +37,6 @@ from .configuration_electra import ElectraConfig
 
 def _activation(act):
     return ACT2FN[act] if isinstance(act, str) else act
-
-
-class ElectraEmbeddings(nn.Module):
-    """word + token_type (segment) + position embeddings of width `embedding_size`, then LayerNorm and dropout."""
-
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
-        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
-        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
-        if inputs_embeds is None:
-            inputs_embeds = self.word_embeddings(input_ids)
-        batch_size, seq_len = inputs_embeds.shape[:2]
-        # Built on the fly rather than kept as buffers: from_pretrained builds the model on the meta device and
-        # non-persistent buffers would then need re-initialising.
-        if position_ids is None:
-            position_ids = torch.arange(seq_len, device=inputs_embeds.device).unsqueeze(0)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(batch_size, seq_len, dtype=torch.long, device=inputs_embeds.device)
-        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
-        embeddings = embeddings + self.position_embeddings(position_ids)
-        return self.dropout(self.LayerNorm(embeddings))
-
-
-class ElectraSelfAttention(nn.Module):
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        if config.hidden_size % config.num_attention_heads != 0:
-            raise ValueError(
-                f"hidden_size ({config.hidden_size}) is not a multiple of num_attention_heads "
-                f"({config.num_attention_heads})"
-            )
-        self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
-        self.query = nn.Linear(config.hidden_size, config.hidden_size)
-        self.key = nn.Linear(config.hidden_size, config.hidden_size)
-        self.value = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout_p = config.attention_probs_dropout_prob
-
-    def forward(self, hidden_states, attention_mask=None):
-        batch_size, seq_len, _ = hidden_states.shape
-        q, k, v = (
-            proj(hidden_states).view(batch_size, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.query, self.key, self.value)
-        )
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        return out.transpose(1, 2).reshape(batch_size, seq_len, -1)
-
-
-class ElectraSelfOutput(nn.Module):
-    """dense -> dropout -> LayerNorm(x + residual), after attention."""
-
-    def __init__(self, config: ElectraConfig, in_features: int | None = None):
-        super().__init__()
-        self.dense = nn.Linear(in_features or config.hidden_size, config.hidden_size)
-        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden_states, input_tensor):
-        return self.LayerNorm(self.dropout(self.dense(hidden_states)) + input_tensor)
-
-
-class ElectraOutput(ElectraSelfOutput):
-    """The same block after the MLP, reading the intermediate width."""
-
-    def __init__(self, config: ElectraConfig):
-        super().__init__(config, in_features=config.intermediate_size)
-
-
-class ElectraAttention(nn.Module):
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        self.self = ElectraSelfAttention(config)
-        self.output = ElectraSelfOutput(config)
-
-    def forward(self, hidden_states, attention_mask=None):
-        return self.output(self.self(hidden_states, attention_mask), hidden_states)
-
-
-class ElectraIntermediate(nn.Module):
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.intermediate_act_fn = _activation(config.hidden_act)
-
-    def forward(self, hidden_states):
-        return self.intermediate_act_fn(self.dense(hidden_states))
-
-
-class ElectraLayer(nn.Module):
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        self.attention = ElectraAttention(config)
-        self.intermediate = ElectraIntermediate(config)
-        self.output = ElectraOutput(config)
-
-    def forward(self, hidden_states, attention_mask=None):
-        attention_output = self.attention(hidden_states, attention_mask)
-        return self.output(self.intermediate(attention_output), attention_output)
-
-
-class ElectraEncoder(nn.Module):
-    def __init__(self, config: ElectraConfig):
-        super().__init__()
-        self.layer = nn.ModuleList([ElectraLayer(config) for _ in range(config.num_hidden_layers)])
-
-    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
-        # Like transformers: the (projected) embeddings first, then the output of every layer.
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layer:
-            hidden_states = layer(hidden_states, attention_mask)
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-        return hidden_states, all_hidden_states
 
 
 class ElectraDiscriminatorPredictions(nn.Module):
@@ -214,7 +96,7 @@ class ElectraPreTrainedModel(SdpaOutputs, PreTrainedModel):
     config: ElectraConfig
     config_class = ElectraConfig
     base_model_prefix = "electra"
-    _no_split_modules = ["ElectraEmbeddings", "ElectraLayer"]
+    _no_split_modules = ["BertEmbeddings", "BertLayer"]
     _supports_sdpa = True
     # Checkpoints written by older transformers still store the `embeddings.position_ids` buffer.
     _keys_to_ignore_on_load_unexpected = [r"(^|\.)position_ids$"]
@@ -244,10 +126,10 @@ class ElectraModel(ElectraPreTrainedModel):
             raise ValueError("ftcli's ElectraModel is encoder-only: is_decoder/add_cross_attention are not supported")
         if getattr(config, "position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"position_embedding_type={config.position_embedding_type!r} is not supported")
-        self.embeddings = ElectraEmbeddings(config)
+        self.embeddings = BertEmbeddings(config, config.embedding_size)
         if config.embedding_size != config.hidden_size:
             self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)
-        self.encoder = ElectraEncoder(config)
+        self.encoder = BertEncoder(config)  # ELECTRA's encoder is BERT's, parameter for parameter
         self.post_init()
 
     def get_input_embeddings(self):
