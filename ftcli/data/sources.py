@@ -76,6 +76,19 @@ def load_train_split(spec: str) -> Dataset:
     return _split(_load_named(spec), ("train",), spec)
 
 
+def _hold_out(dataset: Dataset, fraction: float, seed: int, key: str, name: str) -> tuple[Dataset, Dataset]:
+    """A seeded `fraction` of `dataset` split off: (the rest, the held-out rows). The range of
+    `fraction` is checked with the config (`config.RANGES`)."""
+    if dataset.num_rows < 2:
+        raise UserError(f"{name} has {dataset.num_rows} row; need at least 2 to hold some out")
+    try:
+        parts = dataset.train_test_split(test_size=fraction, seed=seed)
+    except ValueError:  # no row left on one side
+        raise UserError(f"{key}={fraction} of the {dataset.num_rows} rows of {name} leaves one side empty; "
+                        "change the fraction") from None
+    return parts["train"], parts["test"]
+
+
 def load_splits(
     train: str,
     eval: str | None,
@@ -95,12 +108,7 @@ def load_splits(
         if eval is not None:
             eval_ds, eval_source = load_single(eval)
         else:
-            if not 0 < eval_fraction < 1:
-                raise UserError(f"data.eval_fraction must be between 0 and 1, got {eval_fraction}")
-            if train_ds.num_rows < 2:
-                raise UserError(f"{train} has {train_ds.num_rows} row; need at least 2 to hold some out")
-            parts = train_ds.train_test_split(test_size=eval_fraction, seed=seed)
-            train_ds, eval_ds = parts["train"], parts["test"]
+            train_ds, eval_ds = _hold_out(train_ds, eval_fraction, seed, "data.eval_fraction", train)
             eval_source = f"{eval_fraction:.0%} of {train} held out (seed {seed})"
     else:
         named = _load_named(train)
@@ -118,15 +126,8 @@ def load_splits(
     if validation is not None:
         validation_ds, validation_source = load_single(validation)
     elif validation_fraction > 0:
-        if train_ds.num_rows < 2:
-            raise UserError(f"{train} has {train_ds.num_rows} training row; need at least 2 to hold some out "
-                            "for validation")
-        try:
-            parts = train_ds.train_test_split(test_size=validation_fraction, seed=seed)
-        except ValueError:  # a split with no rows left on one side
-            raise UserError(f"data.validation_fraction={validation_fraction} of {train_ds.num_rows} training rows "
-                            "leaves one side empty; change the fraction") from None
-        train_ds, validation_ds = parts["train"], parts["test"]
+        train_ds, validation_ds = _hold_out(train_ds, validation_fraction, seed, "data.validation_fraction",
+                                            f"the training rows of {train}")
         validation_source = f"{validation_fraction:.0%} of the training rows (seed {seed})"
     for name, ds in (("training", train_ds), ("evaluation", eval_ds), ("validation", validation_ds)):
         if ds is not None and ds.num_rows == 0:
