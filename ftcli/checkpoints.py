@@ -71,9 +71,7 @@ class CheckpointStore:
         save_file(tensors, str(partial))
         partial.replace(path)
         if drop_others:
-            for other in self.root.glob("best-epoch-*.safetensors"):
-                if other != path:
-                    other.unlink()
+            self._drop_best(keep=path)
 
     def load_best(self, model, epoch: int) -> None:
         tensors = load_file(str(self._best_path(epoch)))
@@ -83,8 +81,7 @@ class CheckpointStore:
                 parameters[name].copy_(value)
 
     def remove_best(self) -> None:
-        for path in self.root.glob("best-epoch-*.safetensors"):
-            path.unlink()
+        self._drop_best(keep=None)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -136,8 +133,11 @@ class CheckpointStore:
             shutil.rmtree(old)
         for stale in self.root.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        self._drop_best(keep=self._best_path(keep_best or 0))
+
+    def _drop_best(self, keep: Path | None) -> None:
         for best in self.root.glob("best-epoch-*.safetensors"):
-            if best != self._best_path(keep_best or 0):
+            if best != keep:
                 best.unlink()
 
     def _best_path(self, epoch: int) -> Path:

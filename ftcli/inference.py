@@ -55,9 +55,8 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
     task = get_task(task_name, options)
     # Adapter and feature-head runs keep no config.json of their own: the base checkpoint decides.
-    has_config = (Path(checkpoint) / "config.json").is_file() or not Path(checkpoint).is_dir()
-    task = task.bind(read_config(checkpoint if has_config or saved is None
-                                 else assets.resolve_model(saved.model.name)))
+    own_config = saved is None or (Path(checkpoint) / "config.json").is_file()
+    task = task.bind(read_config(checkpoint if own_config else assets.resolve_model(saved.model.name)))
     check_weights_file(checkpoint)  # the run's own files too: adapter and feature-head weights
     if saved is not None:
         # Each strategy knows its saved form (full weights, adapter + head, feature head).

@@ -22,7 +22,7 @@ from ftcli.config import RunConfig, apply_mapping, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
 from ftcli.memory import peak_memory_mb, reset_peak_memory
-from ftcli.models.loading import check_tokenizer_matches, check_weights_file, read_config
+from ftcli.models.loading import check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
@@ -84,7 +84,6 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         task.validate(rows, columns, label2id, where)
     processor = task.load_processor(checkpoint, config.model.trust_remote_code)
     model_config = read_config(checkpoint, config.model.trust_remote_code)
-    check_weights_file(checkpoint)
     check_tokenizer_matches(processor, model_config, checkpoint)
     task = task.bind(model_config)
     if task.processor_auto_class == "AutoTokenizer":
