@@ -24,6 +24,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.attention import first_positions, keep_rows, positions_to_keep
 from ftcli.models.bert.modeling_bert import BertEmbeddings, BertSelfAttention
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
@@ -41,8 +42,8 @@ class AlbertAttention(BertSelfAttention):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden_states, attention_mask=None):
-        out = super().forward(hidden_states, attention_mask)
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None):
+        out = super().forward(hidden_states, attention_mask, key_value_states)
         return self.LayerNorm(hidden_states + self.output_dropout(self.dense(out)))
 
 
@@ -56,8 +57,9 @@ class AlbertLayer(nn.Module):
         self.ffn_output = nn.Linear(config.intermediate_size, config.hidden_size)
         self.full_layer_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, hidden_states, attention_mask=None):
-        attention_output = self.attention(hidden_states, attention_mask)
+    def forward(self, hidden_states, attention_mask=None, positions_to_keep=None):
+        # With positions_to_keep, only those rows' queries go on (see ftcli.models.attention).
+        attention_output = self.attention(keep_rows(hidden_states, positions_to_keep), attention_mask, hidden_states)
         # No dropout on the feed-forward output: transformers' ALBERT (and the original) has none there.
         ffn_output = self.ffn_output(self.activation(self.ffn(attention_output)))
         return self.full_layer_layer_norm(ffn_output + attention_output)
@@ -79,7 +81,7 @@ class AlbertTransformer(nn.Module):
         self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
         self.albert_layer_groups = nn.ModuleList([AlbertLayerGroup(config) for _ in range(config.num_hidden_groups)])
 
-    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False, positions_to_keep=None):
         hidden_states = self.embedding_hidden_mapping_in(hidden_states)
         # Like transformers 5: the projected embeddings first, then the output of every AlbertLayer call
         # (num_hidden_layers * inner_group_num of them).
@@ -87,8 +89,9 @@ class AlbertTransformer(nn.Module):
         for i in range(self.num_hidden_layers):
             # transformers' float formula, kept so that uneven splits pick the same group.
             group = self.albert_layer_groups[int(i / (self.num_hidden_layers / self.num_hidden_groups))]
-            for layer in group.albert_layers:
-                hidden_states = layer(hidden_states, attention_mask)
+            for j, layer in enumerate(group.albert_layers):
+                last = i == self.num_hidden_layers - 1 and j == len(group.albert_layers) - 1
+                hidden_states = layer(hidden_states, attention_mask, positions_to_keep if last else None)
                 if output_hidden_states:
                     all_hidden_states += (hidden_states,)
         return hidden_states, all_hidden_states
@@ -169,7 +172,10 @@ class AlbertModel(AlbertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithPooling:
+        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
+        (batch, 1, hidden) (see ftcli.models.attention)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         self._check_supported(output_attentions)
@@ -183,7 +189,8 @@ class AlbertModel(AlbertPreTrainedModel):
             # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
             attention_mask = attention_mask[:, None, None, :].bool()
 
-        sequence_output, all_hidden_states = self.encoder(hidden_states, attention_mask, output_hidden_states)
+        sequence_output, all_hidden_states = self.encoder(
+            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
         pooled_output = self.pooler_activation(self.pooler(sequence_output[:, 0])) if self.pooler is not None else None
         output = BaseModelOutputWithPooling(
             last_hidden_state=sequence_output, pooler_output=pooled_output, hidden_states=all_hidden_states
@@ -337,6 +344,9 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # The pooler reads [CLS] only.
+            positions_to_keep=positions_to_keep(first_positions(input_ids, inputs_embeds), output_hidden_states,
+                                                self.config),
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))
 

@@ -9,7 +9,6 @@ cache, or attention-probability output.
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
@@ -23,6 +22,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
 
@@ -66,22 +66,15 @@ class BertSelfAttention(nn.Module):
                 f"({config.num_attention_heads})"
             )
         self.num_heads = config.num_attention_heads
-        self.head_dim = config.hidden_size // config.num_attention_heads
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, hidden_states, attention_mask=None):
-        batch_size, seq_len, _ = hidden_states.shape
-        q, k, v = (
-            proj(hidden_states).view(batch_size, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.query, self.key, self.value)
-        )
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        return out.transpose(1, 2).reshape(batch_size, seq_len, -1)
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None):
+        dropout_p = self.dropout_p if self.training else 0.0
+        return attend(self.query, self.key, self.value, hidden_states, self.num_heads, attention_mask, dropout_p,
+                      key_value_states)
 
 
 class BertSelfOutput(nn.Module):
@@ -103,8 +96,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None):
-        return self.output(self.self(hidden_states, attention_mask), hidden_states)
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None):
+        return self.output(self.self(hidden_states, attention_mask, key_value_states), hidden_states)
 
 
 class BertIntermediate(nn.Module):
@@ -125,8 +118,9 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertSelfOutput(config, in_features=config.intermediate_size)
 
-    def forward(self, hidden_states, attention_mask=None):
-        attention_output = self.attention(hidden_states, attention_mask)
+    def forward(self, hidden_states, attention_mask=None, positions_to_keep=None):
+        # With positions_to_keep, only those rows' queries go on (see ftcli.models.attention).
+        attention_output = self.attention(keep_rows(hidden_states, positions_to_keep), attention_mask, hidden_states)
         return self.output(self.intermediate(attention_output), attention_output)
 
 
@@ -135,11 +129,12 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False, positions_to_keep=None):
         # Like transformers: the embeddings output first, then the output of every layer.
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layer:
-            hidden_states = layer(hidden_states, attention_mask)
+        for i, layer in enumerate(self.layer):
+            last = i == len(self.layer) - 1
+            hidden_states = layer(hidden_states, attention_mask, positions_to_keep if last else None)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
         return hidden_states, all_hidden_states
@@ -248,7 +243,10 @@ class BertModel(BertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithPoolingAndCrossAttentions:
+        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
+        (batch, 1, hidden) (see ftcli.models.attention)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         self._check_supported(output_attentions)
@@ -263,7 +261,8 @@ class BertModel(BertPreTrainedModel):
             # A boolean mask has no dtype to get wrong under autocast, unlike an additive float one.
             attention_mask = attention_mask[:, None, None, :].bool()
 
-        sequence_output, all_hidden_states = self.encoder(hidden_states, attention_mask, output_hidden_states)
+        sequence_output, all_hidden_states = self.encoder(
+            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
         output = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence_output, pooler_output=pooled_output, hidden_states=all_hidden_states
@@ -418,6 +417,9 @@ class BertForSequenceClassification(BertPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # The pooler reads [CLS] only.
+            positions_to_keep=positions_to_keep(first_positions(input_ids, inputs_embeds), output_hidden_states,
+                                                self.config),
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))
 

@@ -23,6 +23,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
 
@@ -65,23 +66,16 @@ class DistilBertSelfAttention(nn.Module):
         if config.dim % config.n_heads != 0:
             raise ValueError(f"n_heads ({config.n_heads}) must divide dim ({config.dim}) evenly")
         self.n_heads = config.n_heads
-        self.head_dim = config.dim // config.n_heads
         self.q_lin = nn.Linear(config.dim, config.dim)
         self.k_lin = nn.Linear(config.dim, config.dim)
         self.v_lin = nn.Linear(config.dim, config.dim)
         self.out_lin = nn.Linear(config.dim, config.dim)
         self.dropout_p = config.attention_dropout
 
-    def forward(self, hidden_states, attention_mask=None):
-        batch_size, seq_len, _ = hidden_states.shape
-        q, k, v = (
-            proj(hidden_states).view(batch_size, seq_len, self.n_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.q_lin, self.k_lin, self.v_lin)
-        )
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        return self.out_lin(out.transpose(1, 2).reshape(batch_size, seq_len, -1))
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None):
+        dropout_p = self.dropout_p if self.training else 0.0
+        return self.out_lin(attend(self.q_lin, self.k_lin, self.v_lin, hidden_states, self.n_heads, attention_mask,
+                                   dropout_p, key_value_states))
 
 
 class DistilBertFFN(nn.Module):
@@ -108,8 +102,10 @@ class DistilBertLayer(nn.Module):
         self.ffn = DistilBertFFN(config)
         self.output_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
 
-    def forward(self, hidden_states, attention_mask=None):
-        hidden_states = self.sa_layer_norm(self.attention(hidden_states, attention_mask) + hidden_states)
+    def forward(self, hidden_states, attention_mask=None, positions_to_keep=None):
+        # With positions_to_keep, only those rows' queries go on (see ftcli.models.attention).
+        queries = keep_rows(hidden_states, positions_to_keep)
+        hidden_states = self.sa_layer_norm(self.attention(queries, attention_mask, hidden_states) + queries)
         return self.output_layer_norm(self.ffn(hidden_states) + hidden_states)
 
 
@@ -120,11 +116,12 @@ class DistilBertTransformer(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([DistilBertLayer(config) for _ in range(config.n_layers)])
 
-    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False):
+    def forward(self, hidden_states, attention_mask=None, output_hidden_states=False, positions_to_keep=None):
         # Like transformers: the embeddings output first, then the output of every layer.
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layer:
-            hidden_states = layer(hidden_states, attention_mask)
+        for i, layer in enumerate(self.layer):
+            last = i == len(self.layer) - 1
+            hidden_states = layer(hidden_states, attention_mask, positions_to_keep if last else None)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
         return hidden_states, all_hidden_states
@@ -178,7 +175,10 @@ class DistilBertModel(DistilBertPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutput:
+        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
+        (batch, 1, dim) (see ftcli.models.attention)."""
         # token_type_ids is accepted and ignored, as transformers' DistilBERT does (it swallows it in **kwargs):
         # BERT tokenizers shipped with some DistilBERT checkpoints still emit it, and the collators pass it on.
         del token_type_ids
@@ -195,7 +195,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
             # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
             attention_mask = attention_mask[:, None, None, :].bool()
 
-        last_hidden_state, all_hidden_states = self.transformer(hidden_states, attention_mask, output_hidden_states)
+        last_hidden_state, all_hidden_states = self.transformer(
+            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
         output = BaseModelOutput(last_hidden_state=last_hidden_state, hidden_states=all_hidden_states)
         return self._finish(output, return_dict)
 
@@ -281,6 +282,9 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # The head reads the first token only.
+            positions_to_keep=positions_to_keep(first_positions(input_ids, inputs_embeds), output_hidden_states,
+                                                self.config),
         )
         pooled = F.relu(self.pre_classifier(outputs.last_hidden_state[:, 0]))
         logits = self.classifier(self.dropout(pooled))

@@ -28,6 +28,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
+from ftcli.models.attention import first_positions, positions_to_keep
 from ftcli.models.bert.modeling_bert import BertEmbeddings, BertEncoder
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
@@ -148,7 +149,10 @@ class ElectraModel(ElectraPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithCrossAttentions:
+        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
+        (batch, 1, hidden) (see ftcli.models.attention)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         self._check_supported(output_attentions)
@@ -165,7 +169,8 @@ class ElectraModel(ElectraPreTrainedModel):
             # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
             attention_mask = attention_mask[:, None, None, :].bool()
 
-        sequence_output, all_hidden_states = self.encoder(hidden_states, attention_mask, output_hidden_states)
+        sequence_output, all_hidden_states = self.encoder(
+            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
         output = BaseModelOutputWithCrossAttentions(last_hidden_state=sequence_output, hidden_states=all_hidden_states)
         return self._finish(output, return_dict)
 
@@ -287,6 +292,9 @@ class ElectraForSequenceClassification(ElectraPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # The head reads [CLS] only.
+            positions_to_keep=positions_to_keep(first_positions(input_ids, inputs_embeds), output_hidden_states,
+                                                self.config),
         )
         logits = self.classifier(outputs.last_hidden_state)
 

@@ -28,6 +28,7 @@ from transformers.pytorch_utils import Conv1D
 from transformers.utils import ModelOutput
 from transformers.utils.deprecation import deprecate_kwarg
 
+from ftcli.models.attention import keep_rows, positions_to_keep
 from ftcli.models.heads import (
     causal_lm_loss,
     classification_loss,
@@ -69,18 +70,19 @@ class GPT2Attention(nn.Module):
         self.dropout_p = config.attn_pdrop
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None):
+    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, positions_to_keep=None):
         batch_size, seq_len, _ = hidden_states.shape
-        # (batch, seq, 3 * hidden) -> q, k, v, each (batch, heads, seq, head_dim)
+        # (batch, seq, 3 * hidden) -> q, k, v, each (batch, heads, seq, head_dim); with positions_to_keep the
+        # queries of those positions only (see ftcli.models.attention).
         q, k, v = self.c_attn(hidden_states).view(batch_size, seq_len, 3, self.num_heads, self.head_dim).unbind(2)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        q, k, v = keep_rows(q, positions_to_keep).transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)  # returns the past keys/values followed by these
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0,
             is_causal=attention_mask is None, scale=self.scale,
         )
-        return self.resid_dropout(self.c_proj(out.transpose(1, 2).reshape(batch_size, seq_len, -1)))
+        return self.resid_dropout(self.c_proj(out.transpose(1, 2).reshape(batch_size, q.size(2), -1)))
 
 
 class GPT2MLP(nn.Module):
@@ -106,8 +108,9 @@ class GPT2Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_epsilon)
         self.mlp = GPT2MLP(config)
 
-    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None):
-        hidden_states = hidden_states + self.attn(self.ln_1(hidden_states), attention_mask, cache)
+    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, positions_to_keep=None):
+        attention_output = self.attn(self.ln_1(hidden_states), attention_mask, cache, positions_to_keep)
+        hidden_states = keep_rows(hidden_states, positions_to_keep) + attention_output
         return hidden_states + self.mlp(self.ln_2(hidden_states))
 
 
@@ -123,6 +126,16 @@ def causal_padding_mask(attention_mask: torch.Tensor | None, q_len: int, kv_len:
     if attention_mask is not None:
         mask = mask & attention_mask[:, None, None, :].bool()
     return mask
+
+
+def causal_row_mask(attention_mask: torch.Tensor | None, positions: torch.Tensor, past_len: int, kv_len: int,
+                    device) -> torch.Tensor:
+    """Boolean (batch, 1, 1, kv_len): what the one query kept per row (at `past_len + positions`) sees, every
+    earlier non-padding key."""
+    mask = torch.arange(kv_len, device=device)[None, :] <= (past_len + positions.to(device))[:, None]
+    if attention_mask is not None:
+        mask = mask & attention_mask.to(device).bool()
+    return mask[:, None, None, :]
 
 
 class GPT2PreTrainedModel(SdpaOutputs, PreTrainedModel):
@@ -179,7 +192,10 @@ class GPT2Model(GPT2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple | BaseModelOutputWithPastAndCrossAttentions:
+        """`positions_to_keep` (batch,): the last block runs at those positions only and `last_hidden_state` is
+        (batch, 1, hidden) (see ftcli.models.attention)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         self._check_supported(output_attentions)
@@ -211,8 +227,13 @@ class GPT2Model(GPT2PreTrainedModel):
         mask = causal_padding_mask(attention_mask, seq_len, past_len + seq_len, hidden_states.device)
         # Like transformers: the embeddings output first, then every block's, the last one after ln_f.
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for block in self.h:
-            hidden_states = block(hidden_states, mask, cache)
+        for i, block in enumerate(self.h):
+            if i == len(self.h) - 1 and positions_to_keep is not None:
+                last_mask = causal_row_mask(attention_mask, positions_to_keep, past_len, past_len + seq_len,
+                                            hidden_states.device)
+                hidden_states = block(hidden_states, last_mask, cache, positions_to_keep)
+            else:
+                hidden_states = block(hidden_states, mask, cache)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
         hidden_states = self.ln_f(hidden_states)
@@ -321,6 +342,10 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> tuple | SequenceClassifierOutputWithPast:
+        reference = input_ids if input_ids is not None else inputs_embeds
+        batch_size, seq_len = reference.shape[:2]
+        last = self._last_token_index(input_ids, attention_mask, batch_size, seq_len, reference.device)
+        kept = positions_to_keep(last, output_hidden_states, self.config)  # the last block runs at `last` only
         outputs = self.transformer(
             input_ids,
             cache=cache,
@@ -332,11 +357,10 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            positions_to_keep=kept,
         )
         logits = self.score(outputs.last_hidden_state)
-        batch_size, seq_len = logits.shape[:2]
-        last = self._last_token_index(input_ids, attention_mask, batch_size, seq_len, logits.device)
-        pooled_logits = logits[torch.arange(batch_size, device=logits.device), last]
+        pooled_logits = logits[:, 0] if kept is not None else keep_rows(logits, last).squeeze(1)
 
         loss = sequence_classification_loss(pooled_logits, labels, self.config) if labels is not None else None
         output = SequenceClassifierOutputWithPast(

@@ -19,6 +19,7 @@ from transformers.conversion_mapping import get_checkpoint_conversion_mapping, r
 from transformers.modeling_outputs import BaseModelOutputWithPooling, ImageClassifierOutput
 from transformers.utils import ModelOutput
 
+from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep
 from ftcli.models.heads import sequence_classification_loss
 from ftcli.models.outputs import SdpaOutputs
 
@@ -113,16 +114,10 @@ class ViTAttention(nn.Module):
         self.o_proj = nn.Linear(inner, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, hidden_states, attention_mask=None):
-        batch_size, seq_len, _ = hidden_states.shape
-        q, k, v = (
-            proj(hidden_states).view(batch_size, seq_len, self.num_heads, self.head_dim).transpose(1, 2)
-            for proj in (self.q_proj, self.k_proj, self.v_proj)
-        )
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )
-        return self.o_proj(out.transpose(1, 2).reshape(batch_size, seq_len, -1))
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None):
+        dropout_p = self.dropout_p if self.training else 0.0
+        return self.o_proj(attend(self.q_proj, self.k_proj, self.v_proj, hidden_states, self.num_heads,
+                                  attention_mask, dropout_p, key_value_states))
 
 
 class ViTMLP(nn.Module):
@@ -147,9 +142,11 @@ class ViTLayer(nn.Module):
         self.mlp = ViTMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden_states, attention_mask=None):
-        attention_output = self.attention(self.layernorm_before(hidden_states), attention_mask)
-        hidden_states = hidden_states + self.dropout(attention_output)
+    def forward(self, hidden_states, attention_mask=None, positions_to_keep=None):
+        # With positions_to_keep, only those rows' queries go on (see ftcli.models.attention).
+        normed = self.layernorm_before(hidden_states)
+        attention_output = self.attention(keep_rows(normed, positions_to_keep), attention_mask, normed)
+        hidden_states = keep_rows(hidden_states, positions_to_keep) + self.dropout(attention_output)
         return hidden_states + self.dropout(self.mlp(self.layernorm_after(hidden_states)))
 
 
@@ -209,7 +206,10 @@ class ViTModel(ViTPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithPooling:
+        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
+        (batch, 1, hidden) (see ftcli.models.attention)."""
         if pixel_values is None:
             raise ValueError("You have to specify pixel_values")
         self._check_supported(output_attentions)
@@ -227,8 +227,9 @@ class ViTModel(ViTPreTrainedModel):
 
         # Like transformers: the embeddings output first, then the output of every layer (before the final norm).
         all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layers:
-            hidden_states = layer(hidden_states, attention_mask)
+        for i, layer in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            hidden_states = layer(hidden_states, attention_mask, positions_to_keep if last else None)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
 
@@ -267,6 +268,8 @@ class ViTForImageClassification(ViTPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            # The classifier reads [CLS] only.
+            positions_to_keep=positions_to_keep(first_positions(pixel_values), output_hidden_states, self.config),
         )
         logits = self.classifier(outputs.last_hidden_state[:, 0])
 
