@@ -142,6 +142,49 @@ class FullConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """`ftcli pretrain OBJECTIVE`: how unlabelled text is turned into training examples."""
+
+    mlm_probability: float = 0.15
+    """Share of the (non-special, non-padding) tokens chosen for masked-language modelling."""
+    mask_replace: float = 0.8
+    """Of the chosen tokens, the share replaced by [MASK] (BERT: 80%)."""
+    random_replace: float = 0.1
+    """Of the chosen tokens, the share replaced by a random token (BERT: 10%; the rest stay)."""
+    whole_word_mask: bool = False
+    """Choose whole words: every sub-token of a chosen word is masked."""
+    nsp_probability: float = 0.5
+    """mlm+nsp: the share of pairs whose second segment comes from another document."""
+    sop_probability: float = 0.5
+    """sop: the share of pairs whose two consecutive segments are swapped."""
+    discriminator_weight: float = 50.0
+    """rtd: the replaced-token-detection loss weight beside the generator's MLM loss (ELECTRA: 50)."""
+    generator_size: float = 0.25
+    """rtd: the generator's hidden size as a fraction of the discriminator's (ELECTRA: 1/4 to 1/3)."""
+
+
+@dataclass
+class DistillConfig:
+    """`ftcli distill`: what the student learns from the teacher."""
+
+    teacher: str | None = None
+    """The teacher: a run directory, its model/ folder, or a checkpoint with the task's head."""
+    method: Literal["soft-targets", "tinybert"] = "soft-targets"
+    """soft-targets (DistilBERT: KL to the teacher's softened outputs + hard labels [+ cosine on
+    hidden states]) or tinybert (also MSE on intermediate hidden states and attention maps)."""
+    temperature: float = 2.0
+    """Softens both output distributions in the KL term (the loss is scaled by T^2)."""
+    alpha: float = 0.5
+    """Weight of the soft-target loss; the hard-label loss gets 1 - alpha."""
+    cosine_weight: float = 0.0
+    """soft-targets: weight of the cosine loss between the student's and teacher's last hidden states."""
+    hidden_weight: float = 1.0
+    """tinybert: weight of the hidden-state and attention MSE losses."""
+    init_from_teacher: Literal["none", "every-other-layer"] = "none"
+    """Build the student from the teacher: keep every other layer (no --student needed)."""
+
+
+@dataclass
 class FeatureConfig:
     """Strategy `feature-extraction`: what the frozen body hands the new head."""
 
@@ -231,6 +274,8 @@ class RunConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     peft: PeftSettings = field(default_factory=PeftSettings)
     prompt: PromptSettings = field(default_factory=PromptSettings)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     output_dir: str | None = None
     """Run directory. Default: runs/<task>-<strategy>-<model>-<timestamp>."""
 
@@ -282,6 +327,17 @@ RANGES: dict[str, str] = {
     "peft.lora_alpha": "(0, inf)",
     "peft.lora_dropout": "[0, 1)",
     "prompt.max_new_tokens": "[1, inf)",
+    "pretrain.mlm_probability": "(0, 1)",
+    "pretrain.mask_replace": "[0, 1]",
+    "pretrain.random_replace": "[0, 1]",
+    "pretrain.nsp_probability": "[0, 1]",
+    "pretrain.sop_probability": "[0, 1]",
+    "pretrain.discriminator_weight": "(0, inf)",
+    "pretrain.generator_size": "(0, 1]",
+    "distill.temperature": "(0, inf)",
+    "distill.alpha": "[0, 1]",
+    "distill.cosine_weight": "[0, inf)",
+    "distill.hidden_weight": "[0, inf)",
 }
 
 _FLAGS = {"model.max_length": "--max-length", "train.epochs": "--epochs", "train.batch_size": "--batch-size",

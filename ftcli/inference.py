@@ -33,6 +33,16 @@ class LoadedModel:
     source: str
 
 
+def _pretrained_as(objective: str, path: Path) -> str:
+    from ftcli.objectives import get_objective
+
+    task = get_objective(objective).serves_as
+    if task is None:
+        raise UserError(f"{path} is a {objective} pre-training run, which predicts nothing by itself: "
+                        f"fine-tune it first (ftcli finetune TASK --model {path / 'model'})")
+    return task
+
+
 def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, str] | None = None,
                  max_length: int | None = None) -> LoadedModel:
     """A run directory brings its task, columns and max length; a bare checkpoint needs --task."""
@@ -42,6 +52,8 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     saved = None
     if is_run_directory(path):
         saved = config_from_yaml(path / CONFIG_FILE)
+        if saved.strategy == "pretrain":  # a clm run generates as a generation model; others are fine-tuned first
+            saved.task, saved.strategy = _pretrained_as(saved.task, path), "full"
         if task_name is not None and task_name != saved.task:
             raise UserError(f"{path} is a {saved.task} run, not {task_name}")
         task_name, run_columns, options = saved.task, saved.data.columns, saved.options

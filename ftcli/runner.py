@@ -134,7 +134,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
                 resume=resume, accelerator=accelerator,
             )
         except Interrupted as stop:
-            resume_command = f"ftcli finetune {config.task} --output-dir {shlex.quote(str(run_dir.destination))} --resume"
+            resume_command = _resume_command(run_dir.destination)
             message = (f"stopped by {stop.signal_name} at step {stop.step}; checkpoint saved in {path}; "
                        f"continue with: {resume_command}" if stop.saved else
                        f"stopped by {stop.signal_name} at step {stop.step}; no checkpoint "
@@ -189,6 +189,16 @@ def _check_max_length(max_length: int, model_config, model_name: str) -> None:
     if isinstance(positions, int) and max_length > positions:
         raise UserError(f"--max-length {max_length} is more than {model_name} has positions for ({positions}); "
                         f"use --max-length {positions} or less")
+
+
+def _resume_command(destination: Path) -> str:
+    """The command that started this run (finetune, pretrain or distill), pointed at its run directory, with --resume."""
+    argv = shlex.split(_command_line())
+    if "--resume" not in argv:
+        argv.append("--resume")
+    if "--output-dir" not in argv and "-o" not in argv:
+        argv += ["--output-dir", str(destination)]
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 def _command_line() -> str:

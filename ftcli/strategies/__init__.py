@@ -15,6 +15,7 @@ STRATEGIES: dict[str, str] = {
     "full": "ftcli.strategies.full:FullStrategy",
     "prompt-tuning": "ftcli.strategies.prompt_tuning:PromptTuningStrategy",
     "lora": "ftcli.strategies.lora:LoraStrategy",
+    "pretrain": "ftcli.objectives.base:PretrainStrategy",  # `ftcli pretrain`, not a finetune strategy
 }
 IN_CONTEXT = "in-context"
 

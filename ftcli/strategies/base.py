@@ -42,7 +42,10 @@ class Strategy:
     """The inputs (`Task.modality`) it can work with."""
 
     def supports(self, task: Task) -> bool:
-        return task.modality in self.modalities and (self.output_kinds is None or task.output_kind in self.output_kinds)
+        # None means every downstream output kind; pre-training objectives ("pretrain") run only under
+        # `ftcli pretrain`, whose strategy names that kind.
+        kinds_ok = task.output_kind != "pretrain" if self.output_kinds is None else task.output_kind in self.output_kinds
+        return task.modality in self.modalities and kinds_ok
 
     def supported_tasks(self) -> list[str]:
         from ftcli.tasks import available_tasks, get_task

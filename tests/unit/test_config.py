@@ -65,7 +65,8 @@ def test_every_recipe_loads_and_validates(name):
     path = recipe_path(name)
     text = path.read_text()
     task, strategy = name.split("/")
-    command = f"ftcli prompt {task}" if strategy == "in-context" else f"ftcli finetune {task}"
+    command = {"in-context": f"ftcli prompt {task}", "pretrain": f"ftcli pretrain {task}"}.get(
+        strategy, f"ftcli finetune {task}")
     assert command in text.split("\n\n")[0], "header comment must show the command"
     config = build_config(recipe=load_recipe(path))
     assert (config.task, config.strategy) == (task, strategy)

@@ -1,0 +1,88 @@
+"""`ftcli pretrain OBJECTIVE`: learn from unlabelled text and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ftcli.cli.output import print_metrics
+
+SizeOpt = Annotated[Optional[int], typer.Option(help="With --config: overrides the architecture's default.")]
+
+
+def pretrain(
+    objective: Annotated[str, typer.Argument(help="mlm, mlm+nsp, sop, rtd (ELECTRA) or clm.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Checkpoint to continue from (alias, directory, Hub id).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="A fresh model instead: an architecture (bert, albert, electra, distilbert, gpt2) or a JSON of config keys; needs --tokenizer.")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", help="With --config: the tokenizer directory (e.g. from `ftcli tokenizer train`).")] = None,
+    hidden_size: SizeOpt = None,
+    layers: SizeOpt = None,
+    heads: SizeOpt = None,
+    intermediate_size: SizeOpt = None,
+    embedding_size: SizeOpt = None,
+    train: Annotated[Optional[str], typer.Option("--train", help="Text: a .txt file (documents separated by blank lines), a folder of them, a file with a text column, or an alias (english-text, hamlet...).")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Held-out text. Default: the alias's test split or a seeded held-out fraction.")] = None,
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/OBJECTIVE/pretrain.yaml.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set pretrain.mlm_probability=0.2 (repeatable).")] = None,
+    whole_word_mask: Annotated[Optional[bool], typer.Option("--whole-word-mask/--no-whole-word-mask", help="Mask every sub-token of a chosen word.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the text.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Blocks (or pairs) per device per step.")] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Tokens per block (or pair).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (fresh weights, masks, pairs).")] = None,
+    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) documents.")] = None,
+    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N held-out documents.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<objective>-pretrain-<model>-<time>.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes.")] = False,
+    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+) -> None:
+    """Pre-train MODEL (or a fresh --config model) on unlabelled TEXT with OBJECTIVE; prints the
+    held-out metrics and writes a run directory whose model/ loads in plain transformers and feeds
+    `ftcli finetune --model RUN/model`.
+
+    Objectives: mlm (BERT's 15% masking, 80/10/10), mlm+nsp (plus next-sentence prediction),
+    sop (ALBERT's sentence order), rtd (ELECTRA: generator + discriminator, the discriminator
+    saved), clm (next-token prediction on packed blocks)."""
+    from ftcli.config import build_config, load_recipe
+    from ftcli.errors import UserError
+    from ftcli.objectives import get_objective
+    from ftcli.progress import console
+    from ftcli.recipe_store import recipe_path
+    from ftcli.runner import run
+
+    get_objective(objective)  # an unknown objective fails first, naming those that exist
+    if (model is None) == (config is None) and not resume:
+        raise UserError("give either --model (a checkpoint to continue from) or --config (a fresh architecture)")
+    sizes = dict(hidden_size=hidden_size, layers=layers, heads=heads, intermediate_size=intermediate_size,
+                 embedding_size=embedding_size)
+    if config is None and any(v is not None for v in sizes.values()):
+        raise UserError("size flags (--hidden-size, --layers...) describe a fresh model: use them with --config")
+    run_config = build_config(
+        recipe=load_recipe(recipe or recipe_path(f"{objective}/pretrain")),
+        sets=set_,
+        flags={
+            "task": objective, "strategy": "pretrain", "model.name": model, "data.train": train, "data.eval": eval,
+            "pretrain.whole_word_mask": whole_word_mask, "train.epochs": epochs, "optim.lr": lr,
+            "train.batch_size": batch_size, "model.max_length": max_length, "train.seed": seed,
+            "data.limit_train": limit_train, "data.limit_eval": limit_eval,
+            "output_dir": str(output_dir) if output_dir else None, "train.mixed_precision": mixed_precision,
+        },
+    )
+    if config is not None and not resume:
+        from ftcli import assets
+        from ftcli.models.fresh import read_spec, write_fresh
+
+        if tokenizer is None:
+            raise UserError("--config builds a fresh model and needs --tokenizer DIR (e.g. from `ftcli tokenizer train`)")
+        spec = read_spec(config, sizes)
+        run_config.model.name = str(write_fresh(spec, assets.resolve_model(tokenizer), seed=run_config.train.seed,
+                                                max_positions=max(512, run_config.model.max_length)))
+        console.print(f"Fresh {spec['model_type']} model (random weights, seed {run_config.train.seed}): "
+                      f"{run_config.model.name}")
+    result = run(run_config, overwrite=overwrite, resume=resume)
+    print_metrics(result.metrics, title=f"{objective}: held-out metrics (epoch {result.metrics['kept_epoch']})")
+    console.print(f"Run saved to [bold]{result.path}[/]; fine-tune it with "
+                  f"ftcli finetune TASK --model {result.path / 'model'}")

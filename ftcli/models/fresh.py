@@ -1,0 +1,101 @@
+"""A fresh (randomly initialised) model of one of ftcli's architectures, sized by the user and
+matched to a tokenizer, written as an ordinary checkpoint directory so every command loads it
+the way it loads a Hub checkpoint: `ftcli pretrain --config`, and `ftcli models init` for the
+from-scratch baseline that pre-training is compared with."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ftcli.errors import UserError
+from ftcli.paths import atomic_directory, cache_dir
+
+# The size flags in each architecture's own config names (where transformers' attribute_map has no alias).
+_INTERMEDIATE = {"gpt2": "n_inner", "distilbert": "hidden_dim"}
+
+
+def read_spec(config: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """`config` is a model type (bert, albert, electra, distilbert, gpt2) or a JSON file of config
+    keys (with `model_type`); size flags that are set override it."""
+    from ftcli.models.registry import architectures
+
+    path = Path(config)
+    if path.suffix == ".json" or path.is_file():
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"--config {config}: no such file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise UserError(f"--config {config}: not valid JSON ({err})") from None
+        if not isinstance(spec, dict) or "model_type" not in spec:
+            raise UserError(f"--config {config}: a JSON object with a model_type key is needed")
+    else:
+        spec = {"model_type": config}
+    if spec["model_type"] not in architectures():
+        raise UserError(f"--config: unknown architecture '{spec['model_type']}'; "
+                        f"available: {', '.join(sorted(architectures()))}")
+    intermediate = _INTERMEDIATE.get(spec["model_type"], "intermediate_size")
+    names = {"hidden_size": "hidden_size", "layers": "num_hidden_layers", "heads": "num_attention_heads",
+             "intermediate_size": intermediate, "embedding_size": "embedding_size"}
+    for flag, value in sizes.items():
+        if value is not None:
+            spec[names[flag]] = value
+    return spec
+
+
+def build_config(spec: dict[str, Any], tokenizer, max_positions: int):
+    """The architecture's config from `spec`, with the tokenizer's vocabulary and special ids."""
+    from ftcli.models.registry import architectures
+
+    values = {k: v for k, v in spec.items() if k != "model_type"}
+    values.setdefault("max_position_embeddings", max_positions)
+    values.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    for name in ("bos", "eos"):  # the tokenizer's, or none (an architecture's default may lie outside this vocabulary)
+        values[f"{name}_token_id"] = getattr(tokenizer, f"{name}_token_id")
+    try:
+        config = architectures()[spec["model_type"]].config_class(**values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--config: {err}") from None
+    hidden, heads = config.hidden_size, config.num_attention_heads
+    if hidden % heads:
+        raise UserError(f"--config: hidden size {hidden} is not a multiple of the {heads} attention heads")
+    return config
+
+
+def write_fresh(spec: dict[str, Any], tokenizer_dir: str, target: Path | None = None, seed: int = 0,
+                max_positions: int = 512) -> Path:
+    """Write config, random weights (seeded) and tokenizer to `target` (default: a folder in the
+    cache named by the spec, tokenizer and seed, reused when it exists)."""
+    from ftcli.models.loading import load_tokenizer
+    from ftcli.models.registry import architectures
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    config = build_config(spec, tokenizer, max_positions)
+    if target is None:
+        key = json.dumps({"spec": spec, "seed": seed, "positions": max_positions,
+                          "tokenizer": _files_digest(Path(tokenizer_dir))}, sort_keys=True)
+        target = cache_dir() / "fresh" / f"{spec['model_type']}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+            return target
+    model_class = architectures()[spec["model_type"]].auto_classes["AutoModel"]
+    torch.manual_seed(seed)
+    model = model_class(config)
+    with atomic_directory(target) as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / "SOURCE").write_text(f"random initialisation (seed {seed}) of {json.dumps(spec, sort_keys=True)}; "
+                                        f"tokenizer from {tokenizer_dir}\n")
+    return target
+
+
+def _files_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

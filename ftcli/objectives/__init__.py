@@ -1,0 +1,31 @@
+"""Pre-training objectives (`ftcli pretrain OBJECTIVE`): how a model learns from unlabelled text.
+
+Each objective is a `Task` (text in, features out, held-out metrics) whose `training_module`
+wraps the model in an `nn.Module` that builds the objective's inputs (masks, replaced tokens)
+and returns `.loss`, so the runner, the training loop and the evaluation loop serve it unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ftcli.errors import UserError
+
+OBJECTIVES: dict[str, str] = {
+    "mlm": "ftcli.objectives.mlm:MaskedLm",
+    "mlm+nsp": "ftcli.objectives.nsp_sop:MaskedLmNextSentence",
+    "sop": "ftcli.objectives.nsp_sop:MaskedLmSentenceOrder",
+    "rtd": "ftcli.objectives.rtd:ReplacedTokenDetection",
+    "clm": "ftcli.objectives.clm:CausalLm",
+}
+
+
+def get_objective(name: str):
+    if name not in OBJECTIVES:
+        raise UserError(f"unknown pre-training objective '{name}'; available: {', '.join(OBJECTIVES)}")
+    module_name, class_name = OBJECTIVES[name].split(":")
+    objective = getattr(importlib.import_module(module_name), class_name)()
+    from ftcli.config import TaskOptions
+
+    objective.options = TaskOptions()
+    return objective

@@ -1,0 +1,170 @@
+"""What every pre-training objective shares: the Task side (text -> features, held-out metrics),
+the training module the loop calls, and the `pretrain` strategy that builds and saves it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch import nn
+
+from ftcli.config import PretrainConfig, RunConfig
+from ftcli.errors import UserError
+from ftcli.strategies.full import FullStrategy
+from ftcli.tasks.base import IGNORE, EvalData, Task
+
+
+@dataclass
+class ObjectiveOutput:
+    loss: torch.Tensor
+    loss_parts: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Each term of the loss, logged beside it (e.g. `mlm`, `nsp`)."""
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Per-row tensors gathered over the held-out text (e.g. masked tokens right / seen)."""
+
+
+class Objective(nn.Module):
+    """The module the training loop trains: builds the objective's inputs from a batch of plain
+    token ids and returns an `ObjectiveOutput`. `model` is what the run saves."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        self.base_model_prefix = ""  # no new head: every parameter trains at optim.lr
+
+    def saved_model(self) -> nn.Module:
+        return self.model
+
+    def rng(self, input_ids: torch.Tensor) -> torch.Generator | None:
+        """Training draws fresh masks from the (seeded, checkpointed) global RNG; evaluation draws
+        the same masks for the same batch every time, so held-out scores compare across epochs."""
+        if self.training:
+            return None
+        seed = int(input_ids.sum().item()) * 1_000_003 + input_ids.numel()
+        return torch.Generator(device=input_ids.device).manual_seed(seed % (2**63))
+
+
+class PretrainObjective(Task):
+    """A Task over unlabelled text: one `text` column, no labels, lower held-out loss is better."""
+
+    name: str
+    fields = {"text": "text"}
+    required_fields = ("text",)
+    input_fields = ("text",)
+    best_metric = "loss"
+    greater_is_better = False
+    output_kind = "pretrain"
+    has_new_head = False
+    peft_task_type = None
+    serves_as: str | None = None
+    """The task `predict` and `evaluate` treat a finished run as (clm: generation), if any."""
+    settings: PretrainConfig
+    seed: int = 42
+
+    def configure(self, config: RunConfig) -> None:
+        self.settings, self.seed = config.pretrain, config.train.seed
+
+    def check_model(self, model_config, model_name: str) -> None:
+        """Refuse an architecture that has no head for this objective (one line)."""
+
+    def training_module(self, model: nn.Module, config: RunConfig) -> Objective:
+        raise NotImplementedError
+
+    # -- data ---------------------------------------------------------------------------------
+    def label_list(self, train: Dataset, columns: dict[str, str]) -> None:
+        return None
+
+    def source_of(self, dataset: Dataset) -> str:
+        """What `validate` was told the rows are ("training data FILE"), for errors found later."""
+        return getattr(self, "_sources", {}).get(id(dataset), "the text")
+
+    def validate(self, dataset: Dataset, columns: dict[str, str], label2id, where: str) -> None:
+        self._sources = {**getattr(self, "_sources", {}), id(dataset): where}
+        column = columns["text"]
+        texts = dataset[column]
+        for row, text in enumerate(texts, start=1):
+            if text is not None and not isinstance(text, str):
+                raise UserError(f"{where}: row {row}, column '{column}' is {type(text).__name__}, not text")
+        if not any(text and text.strip() for text in texts):
+            raise UserError(f"{where} holds no text: pre-training needs a non-empty corpus")
+
+    def documents(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:
+        return [text.strip() for text in dataset[columns["text"]] if text and text.strip()]
+
+    def collator(self, processor):
+        return PadCollator(processor.pad_token_id if processor.pad_token_id is not None else 0)
+
+    # -- outputs ------------------------------------------------------------------------------
+    def batch_outputs(self, model, batch):
+        out = model(**batch)
+        return out.metrics, out.loss
+
+    def compute_metrics(self, gathered: dict[str, np.ndarray], data: EvalData) -> dict[str, float]:
+        return {}
+
+    def format_predictions(self, gathered, data):
+        raise UserError("a pre-training run predicts no labels: fine-tune it (ftcli finetune TASK --model RUN/model) "
+                        "or generate from a clm run (ftcli predict RUN --input TEXT)")
+
+
+def too_short(where: str, tokens: int, block: int) -> UserError:
+    return UserError(f"{where} is too short for one block: {tokens} tokens, and a block holds {block} "
+                     "(lower --max-length or add text)")
+
+
+def tokenize_documents(processor, documents: list[str], word_starts: bool = False):
+    """Token ids of each document, without special tokens; with `word_starts`, 1 where a token
+    begins a word (from the fast tokenizer's word ids), for whole-word masking."""
+    encoded = processor(documents, add_special_tokens=False, return_attention_mask=False, verbose=False)
+    ids = encoded["input_ids"]
+    if not word_starts:
+        return ids, None
+    starts = []
+    for i, row in enumerate(ids):
+        words = encoded.word_ids(i)
+        starts.append([int(k == 0 or words[k] != words[k - 1]) for k in range(len(row))])
+    return ids, starts
+
+
+@dataclass
+class PadCollator:
+    """Pads every list column to the batch's longest row: ids with the pad id, masks and the
+    other per-token columns with 0 (special_tokens_mask with 1, so padding is never chosen)."""
+
+    pad_token_id: int
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = {}
+        for key in rows[0]:
+            values = [row[key] for row in rows]
+            if not isinstance(values[0], list):
+                batch[key] = torch.tensor(values)
+                continue
+            longest = max(len(v) for v in values)
+            fill = {"input_ids": self.pad_token_id, "special_tokens_mask": 1, "labels": IGNORE}.get(key, 0)
+            batch[key] = torch.tensor([v + [fill] * (longest - len(v)) for v in values])
+        return batch
+
+
+class PretrainStrategy(FullStrategy):
+    """Every weight trains; the objective wraps the model, and the run saves the model inside."""
+
+    name = "pretrain"
+    output_kinds = frozenset({"pretrain"})
+    modalities = frozenset({"text"})
+
+    def check(self, task, config: RunConfig, model_config) -> None:
+        self.check_task(task)
+        task.configure(config)
+        task.check_model(model_config, config.model.name)
+
+    def build(self, checkpoint, task, labels, config):
+        return task.training_module(super().build(checkpoint, task, labels, config), config)
+
+    def save(self, model, model_dir: Path) -> None:
+        model.saved_model().save_pretrained(model_dir, safe_serialization=True)
