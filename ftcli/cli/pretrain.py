@@ -80,8 +80,6 @@ def pretrain(
         spec = read_spec(config, sizes)
         run_config.model.name = str(write_fresh(spec, assets.resolve_model(tokenizer), seed=run_config.train.seed,
                                                 max_positions=max(512, run_config.model.max_length)))
-        console.print(f"Fresh {spec['model_type']} model (random weights, seed {run_config.train.seed}): "
-                      f"{run_config.model.name}")
     result = run(run_config, overwrite=overwrite, resume=resume)
     print_metrics(result.metrics, title=f"{objective}: held-out metrics (epoch {result.metrics['kept_epoch']})")
     console.print(f"Run saved to [bold]{result.path}[/]; fine-tune it with "
