@@ -177,9 +177,10 @@ class DistillConfig:
     alpha: float = 0.5
     """Weight of the soft-target loss; the hard-label loss gets 1 - alpha."""
     cosine_weight: float = 0.0
-    """soft-targets: weight of the cosine loss between the student's and teacher's last hidden states."""
+    """Weight of the cosine loss between the student's and teacher's last hidden states (DistilBERT
+    used it; 0 = off). soft-targets needs equal hidden sizes; tinybert compares after its projection."""
     hidden_weight: float = 1.0
-    """tinybert: weight of the hidden-state and attention MSE losses."""
+    """tinybert: weight of the hidden-state and attention MSE losses (each summed over the mapped layers)."""
     init_from_teacher: Literal["none", "every-other-layer"] = "none"
     """Build the student from the teacher: keep every other layer (no --student needed)."""
 

@@ -14,6 +14,7 @@ import typer
 
 from ftcli import __version__
 from ftcli.cli.data import data_app
+from ftcli.cli.distill import distill
 from ftcli.cli.evaluate import evaluate
 from ftcli.cli.export import export
 from ftcli.cli.finetune import finetune
@@ -37,6 +38,7 @@ app.command()(evaluate)
 app.command()(predict)
 app.command()(prompt)
 app.command()(pretrain)
+app.command()(distill)
 app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")

@@ -15,15 +15,21 @@ STRATEGIES: dict[str, str] = {
     "full": "ftcli.strategies.full:FullStrategy",
     "prompt-tuning": "ftcli.strategies.prompt_tuning:PromptTuningStrategy",
     "lora": "ftcli.strategies.lora:LoraStrategy",
-    "pretrain": "ftcli.objectives.base:PretrainStrategy",  # `ftcli pretrain`, not a finetune strategy
 }
 IN_CONTEXT = "in-context"
+COMMAND_STRATEGIES: dict[str, str] = {
+    "distill": "ftcli.strategies.distill:DistillStrategy",
+    "pretrain": "ftcli.objectives.base:PretrainStrategy",
+}
+"""Strategies that belong to a command of their own (`ftcli distill`, `ftcli pretrain`): found by name (the runner,
+and evaluate/predict reading a run's config.yaml) but not offered as `finetune --strategy`, nor
+part of the task x strategy grid."""
 
 
 def get_strategy(name: str) -> Strategy:
     if name == IN_CONTEXT:
         raise UserError("in-context learning trains nothing: run `ftcli prompt TASK --model M --data DATA`")
-    if name not in STRATEGIES:
+    if name not in STRATEGIES and name not in COMMAND_STRATEGIES:
         raise UserError(f"unknown strategy '{name}'; available: {', '.join(STRATEGIES)}")
-    module_name, class_name = STRATEGIES[name].split(":")
+    module_name, class_name = {**STRATEGIES, **COMMAND_STRATEGIES}[name].split(":")
     return getattr(importlib.import_module(module_name), class_name)()

@@ -1,0 +1,87 @@
+"""`ftcli distill`: train a smaller student from a fine-tuned teacher and write a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ftcli.cli.output import print_metrics
+
+
+def distill(
+    teacher: Annotated[str, typer.Option("--teacher", help="The fine-tuned teacher: a run directory, its model/ folder, or a checkpoint with the task's head.")],
+    train: Annotated[str, typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.")],
+    task: Annotated[Optional[str], typer.Option("--task", help="classification, nli or ner. Default: the teacher run's task.")] = None,
+    student: Annotated[Optional[str], typer.Option("--student", help="The student: catalogue alias or checkpoint directory (its head starts fresh, with the data's labels).")] = None,
+    init_from_teacher: Annotated[Optional[str], typer.Option("--init-from-teacher", help="Instead of --student: every-other-layer (the teacher's layers 0, 2, 4, ... with its embeddings and head).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="soft-targets (DistilBERT; alias distilbert) or tinybert (also hidden states and attention maps). Default: soft-targets.")] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", help="Softens both output distributions (the KL term is scaled by T^2). Default 2.")] = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="Weight of the soft-target loss; the hard-label loss gets 1 - alpha. Default 0.5.")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Test data, scored with the student and the teacher. Default: the alias's test split or a seeded held-out fraction.")] = None,
+    validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch. Default: none; the last epoch is kept.")] = None,
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/full.yaml.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set distill.cosine_weight=1 (repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the student.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")] = None,
+    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-distill-<student>-<time>.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes.")] = False,
+    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+) -> None:
+    """Distil a fine-tuned TEACHER into a smaller student on TRAIN; prints the student's test
+    metrics beside the teacher's and the speed-up, and writes a normal run directory (the student
+    in model/; metrics.json adds teacher_* metrics and both models' examples/s).
+
+    soft-targets: alpha * T^2 * KL(teacher/T || student/T) + (1 - alpha) * hard-label loss
+    (+ distill.cosine_weight x cosine loss on the last hidden states). tinybert: also the MSE
+    between mapped hidden states (through a learned projection when the widths differ) and
+    attention maps, weighted by distill.hidden_weight."""
+    from ftcli.config import build_config, load_recipe
+    from ftcli.distillation import METHOD_ALIASES, METHODS, TASK_KINDS, distill as run_distillation
+    from ftcli.distillation import resolve_teacher, teacher_task
+    from ftcli.errors import UserError
+    from ftcli.progress import console
+    from ftcli.recipe_store import recipe_path
+    from ftcli.tasks import get_task
+
+    if student is not None and init_from_teacher is not None:
+        raise UserError("give --student M or --init-from-teacher every-other-layer, not both")
+    if student is None and init_from_teacher is None:
+        raise UserError("say which student to train: --student M, or --init-from-teacher every-other-layer")
+    if init_from_teacher is not None and init_from_teacher != "every-other-layer":
+        raise UserError(f"--init-from-teacher must be every-other-layer, got {init_from_teacher!r}")
+    if method is not None:
+        method = METHOD_ALIASES.get(method, method)
+        if method not in METHODS:
+            raise UserError(f"unknown --method {method!r}; use soft-targets (alias distilbert) or tinybert")
+    teacher_ref = resolve_teacher(teacher)
+    task = task or teacher_task(teacher_ref)
+    if task is None:
+        raise UserError(f"teacher {teacher} is not an ftcli run, so say which task with --task")
+    task_obj = get_task(task)
+    if task_obj.output_kind not in TASK_KINDS or task_obj.modality != "text":
+        raise UserError(f"ftcli distill supports the classification, nli and ner tasks, not {task}")
+    config = build_config(
+        recipe=load_recipe(recipe or recipe_path(f"{task}/full")),
+        sets=set_,
+        flags={
+            "task": task, "strategy": "distill", "model.name": student, "data.train": train, "data.eval": eval,
+            "data.validation": validation, "train.epochs": epochs, "optim.lr": lr, "train.batch_size": batch_size,
+            "model.max_length": max_length, "train.seed": seed, "data.limit_train": limit_train,
+            "data.limit_eval": limit_eval, "output_dir": str(output_dir) if output_dir else None,
+            "train.mixed_precision": mixed_precision, "distill.teacher": teacher, "distill.method": method,
+            "distill.temperature": temperature, "distill.alpha": alpha,
+            "distill.init_from_teacher": init_from_teacher or "none",
+        },
+    )
+    result = run_distillation(config, overwrite=overwrite, resume=resume)
+    print_metrics(result.metrics, title=f"{config.task} / distill ({config.distill.method}): test metrics "
+                                        f"(epoch {result.metrics['kept_epoch']}, {result.metrics['selected_on']})")
+    console.print(f"Run saved to [bold]{result.path}[/]")
