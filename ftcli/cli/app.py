@@ -23,6 +23,7 @@ from ftcli.cli.predict import predict
 from ftcli.cli.pretrain import pretrain
 from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
+from ftcli.cli.tokenizer import tokenizer_app
 from ftcli.errors import UserError
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
+app.add_typer(tokenizer_app, name="tokenizer")
 
 
 def _version(value: bool) -> None:

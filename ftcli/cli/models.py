@@ -85,5 +85,5 @@ def init(
         raise UserError(f"--out {out} already exists and is not an empty folder; choose another")
     spec = read_spec(config, dict(hidden_size=hidden_size, layers=layers, heads=heads,
                                   intermediate_size=intermediate_size, embedding_size=embedding_size))
-    write_fresh(spec, assets.resolve_model(tokenizer), target=target, seed=seed)
+    write_fresh(spec, assets.resolve_tokenizer(tokenizer), target=target, seed=seed)
     console.print(f"Random {spec['model_type']} model written to [bold]{target}[/]")

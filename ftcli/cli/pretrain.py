@@ -78,7 +78,7 @@ def pretrain(
         if tokenizer is None:
             raise UserError("--config builds a fresh model and needs --tokenizer DIR (e.g. from `ftcli tokenizer train`)")
         spec = read_spec(config, sizes)
-        run_config.model.name = str(write_fresh(spec, assets.resolve_model(tokenizer), seed=run_config.train.seed,
+        run_config.model.name = str(write_fresh(spec, assets.resolve_tokenizer(tokenizer), seed=run_config.train.seed,
                                                 max_positions=max(512, run_config.model.max_length)))
     result = run(run_config, overwrite=overwrite, resume=resume)
     print_metrics(result.metrics, title=f"{objective}: held-out metrics (epoch {result.metrics['kept_epoch']})")

@@ -56,7 +56,7 @@ def read_image_folder(path: str | Path) -> Dataset:
         return Dataset.from_dict({"image": [str(file) for file in loose]})
     raise UserError(
         f"image folder {root} has no images ({', '.join(IMAGE_EXTENSIONS)}); "
-        "give one subfolder of images per class, named after the class"
+        "give one subfolder of images per class, named after the class; a text corpus is a folder of .txt files"
     )
 
 

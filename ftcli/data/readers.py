@@ -12,7 +12,7 @@ from datasets import Dataset
 
 from ftcli.errors import UserError
 
-SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll")
+SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll", ".txt")
 
 # datasets logs the full parser error (at ERROR level) before raising; ftcli reports its own
 # one-line version, so only CRITICAL messages get through.
@@ -20,12 +20,15 @@ datasets.logging.set_verbosity(datasets.logging.CRITICAL)
 
 
 def read_file(path: str | Path) -> Dataset:
-    """Read a csv, tsv, jsonl, json or parquet file; raise UserError for anything wrong."""
+    """Read a csv, tsv, jsonl, json, parquet, conll or txt file, or a folder (of .txt files, or of
+    images); raise UserError for anything wrong."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"data file not found: {path}")
     if path.is_dir():
-        # A folder is an image folder: one subfolder of images per class.
+        if _is_text_folder(path):
+            return read_text_folder(path)
+        # Otherwise a folder is an image folder: one subfolder of images per class.
         from ftcli.data.images import read_image_folder
 
         return read_image_folder(path)
@@ -35,6 +38,8 @@ def read_file(path: str | Path) -> Dataset:
             f"unsupported data file extension '{suffix or path.name}' for {path}; "
             f"use one of {', '.join(SUPPORTED_EXTENSIONS)}"
         )
+    if suffix == ".txt":
+        return read_text_file(path)
     if path.stat().st_size == 0:
         raise UserError(f"data file {path} is empty")
     if suffix == ".conll":
@@ -93,6 +98,52 @@ def read_conll(path: Path, token_column: str = "tokens", tag_column: str = "tags
         tags.append(parts[-1])
     flush()
     return Dataset.from_list(sentences) if sentences else Dataset.from_dict({token_column: [], tag_column: []})
+
+
+def read_text_file(path: Path, column: str = "text") -> Dataset:
+    """Plain text: one row per document, documents separated by one or more blank lines (each
+    stripped, empty ones dropped; line breaks inside a document kept)."""
+    documents = _text_documents(path)
+    if not documents:
+        raise UserError(f"data file {path} holds no text")
+    return Dataset.from_dict({column: documents})
+
+
+def read_text_folder(path: Path, column: str = "text") -> Dataset:
+    """Every .txt file in the folder and its subfolders (sorted by path; hidden ones skipped), each
+    file's documents as rows, in order. Files that hold no text add no rows."""
+    files = _text_files(path)
+    if not files:
+        raise UserError(f"folder {path} has no .txt files; give a folder of plain-text files (documents "
+                        "separated by blank lines)")
+    documents = [document for file in files for document in _text_documents(file)]
+    if not documents:
+        raise UserError(f"folder {path} holds no text: its {len(files)} .txt file{'s' * (len(files) > 1)} "
+                        "are empty or blank")
+    return Dataset.from_dict({column: documents})
+
+
+def _text_documents(path: Path) -> list[str]:
+    from ftcli.data.text import split_documents
+
+    return split_documents("".join(line for _, line in _text_lines(path)))
+
+
+def _text_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.txt")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _is_text_folder(folder: Path) -> bool:
+    """A folder is a text corpus when .txt files sit at its top level and it holds no images; an
+    image folder has its images in class subfolders (where stray notes.txt files are ignored)."""
+    from ftcli.data.images import IMAGE_EXTENSIONS
+
+    if not any(p.is_file() and p.suffix.lower() == ".txt" and not p.name.startswith(".") for p in folder.iterdir()):
+        return False
+    candidates = [folder, *(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))]
+    return not any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                   for directory in candidates for p in directory.iterdir())
 
 
 def _read(path: Path, suffix: str) -> Dataset:

@@ -107,8 +107,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, ti
     if case == "missing-file":
         train, expected = str(tmp_path / "missing.csv"), ["data file not found"]
     elif case == "extension":
-        (tmp_path / "d.txt").write_text("text,label\n")
-        train, expected = str(tmp_path / "d.txt"), ["unsupported data file extension '.txt'"]
+        (tmp_path / "d.xml").write_text("text,label\n")
+        train, expected = str(tmp_path / "d.xml"), ["unsupported data file extension '.xml'"]
     elif case == "text-column":
         extra, expected = ["--set", "data.columns.text=review"], ["no 'review' column", "columns: text, label"]
     elif case == "label-column":

@@ -119,3 +119,19 @@ def test_tokenizer_and_model_vocabularies_must_match(cli, tmp_path, tiny_bert, c
     one_line_error(cli("pretrain", "mlm", "--model", checkpoint, "--train", train, "--eval", eval_,
                        "--output-dir", tmp_path / "run"), "has 88 tokens but the model has only 38 embeddings")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("kind", "objective", "architecture"), [("wordpiece", "mlm+nsp", "bert"), ("bpe", "clm", "gpt2")])
+def test_a_trained_tokenizer_feeds_a_fresh_model(cli, tmp_path, corpus, kind, objective, architecture):
+    train, eval_ = corpus
+    tokenizer = tmp_path / kind
+    result = cli("tokenizer", "train", kind, "--train", train, "--vocab-size", "300", "--out", tokenizer)
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "run"
+    result = cli("pretrain", objective, "--config", architecture, "--tokenizer", tokenizer, *TINY, "--train", train,
+                 "--eval", eval_, "--max-length", "32", "--epochs", "1", "--output-dir", out)
+    assert result.exit_code == 0, result.stderr
+    assert transformers.AutoTokenizer.from_pretrained(out / "model").get_vocab() == \
+        transformers.AutoTokenizer.from_pretrained(tokenizer).get_vocab()
+    assert transformers.AutoConfig.from_pretrained(out / "model").vocab_size == len(
+        transformers.AutoTokenizer.from_pretrained(tokenizer))

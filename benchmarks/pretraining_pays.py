@@ -1,0 +1,122 @@
+"""Does pre-training pay? A small BERT pre-trained from scratch (mlm+nsp) and an ELECTRA of the same
+encoder size (rtd) against the same architectures from random initialisation, each fine-tuned on
+rt-sentiment with the identical command over several seeds.
+
+    python benchmarks/pretraining_pays.py                                  # the full measurement (GPU: minutes)
+    python benchmarks/pretraining_pays.py --pretrain-epochs 1 --limit-pretrain 200 --limit-finetune 200 \
+        --seeds 1 --out /tmp/pays                                          # a smoke run (CPU: minutes)
+
+Steps, each an ordinary ftcli command run in this process (so start-up is paid once):
+1. `ftcli tokenizer train wordpiece --train english-text` (the offline corpus' training split);
+2. `ftcli pretrain mlm+nsp --config bert` and `ftcli pretrain rtd --config electra` on english-text,
+   the held-out curve from a validation share of the training documents (the alias' test split is
+   scored once at the end);
+3. `ftcli models init` for the random-initialisation baselines (same config, tokenizer and seed);
+4. `ftcli finetune classification --train rt-sentiment` with identical flags on all four models
+   and each seed; the last epoch is kept (no validation split), the test split scored once.
+Prints pre-training time and held-out curves, and test accuracy mean ± std per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def ftcli(*args) -> float:
+    """Run one ftcli command in this process; returns its wall time. Exits on failure."""
+    from ftcli.cli.app import main
+
+    sys.argv = ["ftcli", *map(str, args)]
+    start = time.perf_counter()
+    try:
+        main()
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise SystemExit(f"failed ({exit_.code}): ftcli {' '.join(map(str, args))}")
+    return time.perf_counter() - start
+
+
+def curve(run: Path, key: str) -> list[float]:
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [round(r[key], 4) for r in log if key in r]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/pretraining-pays"))
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--sizes", default="--hidden-size 256 --layers 4 --heads 4 --intermediate-size 1024")
+    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--pretrain-lr", default="5e-4")
+    parser.add_argument("--pretrain-max-length", type=int, default=128)
+    parser.add_argument("--limit-pretrain", type=int, default=None, help="documents (smoke runs)")
+    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-lr", default="1e-4")
+    parser.add_argument("--limit-finetune", type=int, default=None, help="rt-sentiment training rows")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--mixed-precision", default="no")
+    args = parser.parse_args()
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU {torch.backends.cpu.get_cpu_capability()}"
+    out, sizes = args.out, args.sizes.split()
+    hidden = sizes[sizes.index("--hidden-size") + 1]  # ELECTRA embeds at the hidden size: the same encoder as BERT's
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = out / "wordpiece"
+    limit = ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
+    if not (tokenizer / "tokenizer.json").is_file():
+        ftcli("tokenizer", "train", "wordpiece", "--train", "english-text", "--vocab-size", args.vocab_size,
+              "--out", tokenizer, *limit)
+
+    models, seconds = {}, {}
+    for name, objective, config, extra in (("bert", "mlm+nsp", "bert", []),
+                                            ("electra", "rtd", "electra", ["--embedding-size", hidden])):
+        run = out / f"{name}-pretrained"
+        if not (run / "metrics.json").is_file():
+            seconds[name] = ftcli("pretrain", objective, "--config", config, "--tokenizer", tokenizer, *sizes, *extra,
+                                  "--train", "english-text", "--epochs", args.pretrain_epochs, "--lr", args.pretrain_lr,
+                                  "--max-length", args.pretrain_max_length, "--set", "data.validation_fraction=0.05",
+                                  "--mixed-precision", args.mixed_precision, "--output-dir", run, *limit)
+        print(f"RESULT {name} pre-training: {json.loads((run / 'metrics.json').read_text())}", flush=True)
+        models[f"{name} pre-trained ({objective})"] = run / "model"
+        random_dir = out / f"{name}-random"
+        if not (random_dir / "config.json").is_file():
+            ftcli("models", "init", "--config", config, "--tokenizer", tokenizer, *sizes, *extra, "--out", random_dir)
+        models[f"{name} random init"] = random_dir
+
+    scores: dict[str, list[float]] = {}
+    for seed in args.seeds.split(","):  # seeds outermost: a cut-short run still compares every model
+        for label, model in models.items():
+            run = out / "finetune" / f"{label.split()[0]}-{'pre' if 'pre-trained' in label else 'random'}-seed{seed}"
+            if not (run / "metrics.json").is_file():
+                ftcli("finetune", "classification", "--model", model, "--train", "rt-sentiment",
+                      "--epochs", args.finetune_epochs, "--lr", args.finetune_lr, "--batch-size", 32,
+                      "--max-length", 64, "--seed", seed, "--mixed-precision", args.mixed_precision,
+                      "--output-dir", run, *(["--limit-train", args.limit_finetune] if args.limit_finetune else []))
+            scores.setdefault(label, []).append(json.loads((run / "metrics.json").read_text())["accuracy"])
+            print(f"RESULT {label} seed {seed}: accuracy {scores[label][-1]:.4f}", flush=True)
+
+    print(f"\nDevice: {device}; pre-training {args.pretrain_epochs} epochs on english-text; fine-tuning "
+          f"{args.finetune_epochs} epochs on rt-sentiment, seeds {args.seeds}")
+    for name in ("bert", "electra"):
+        run = out / f"{name}-pretrained"
+        metrics = json.loads((run / "metrics.json").read_text())
+        key = "validation_masked_accuracy" if name == "bert" else "validation_rtd_accuracy"
+        print(f"{name}: pre-training {metrics['train_runtime']:.0f} s of training; held-out curve ({key}): "
+              f"{curve(run, key)}; test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                                       if k.endswith(("accuracy", "auc")) and not k.startswith("validation")))
+    print(f"\n{'model':<34}{'accuracy mean':>14}{'std':>8}  per seed")
+    for label, values in scores.items():
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{label:<34}{statistics.mean(values):>14.4f}{std:>8.4f}  {values}")
+    (out / "summary.json").write_text(json.dumps({"device": device, "scores": scores}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
