@@ -207,12 +207,16 @@ def is_tokenizer_output(folder: Path) -> bool:
 
 
 def check_output(out: Path, overwrite: bool) -> None:
-    """Refuse a file, or a non-empty folder that is not an earlier tokenizer output (without --overwrite)."""
+    """Refuse a file, an earlier tokenizer output without --overwrite, and any other non-empty folder
+    (ftcli replaces only what it can tell it wrote)."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not is_tokenizer_output(out) and not overwrite:
-        raise UserError(f"--out {out} is a folder that is not empty and not an earlier `ftcli tokenizer train` "
-                        "output; choose another folder or add --overwrite to replace it")
+    if out.is_dir() and any(out.iterdir()):
+        if not is_tokenizer_output(out):
+            raise UserError(f"--out {out} is a folder that is not empty and not an `ftcli tokenizer train` output; "
+                            "choose another folder")
+        if not overwrite:
+            raise UserError(f"--out {out} already holds a tokenizer; add --overwrite to replace it")
 
 
 def save(trained: TrainedTokenizer, out: Path, overwrite: bool, source: dict) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def distill(
@@ -23,17 +24,17 @@ def distill(
     validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch. Default: none; the last epoch is kept.")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/full.yaml.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set distill.cosine_weight=1 (repeatable).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")] = None,
+    epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the student.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")] = None,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
-    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")] = None,
-    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")] = None,
+    batch_size: TrainBatchSizeOpt = None,
+    max_length: MaxLengthOpt = None,
+    seed: SeedOpt = None,
+    limit_train: LimitTrainOpt = None,
+    limit_eval: LimitEvalOpt = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-distill-<student>-<time>.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes.")] = False,
-    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    mixed_precision: MixedPrecisionOpt = None,
 ) -> None:
     """Distil a fine-tuned TEACHER into a smaller student on TRAIN; prints the student's test
     metrics beside the teacher's and the speed-up, and writes a normal run directory (the student

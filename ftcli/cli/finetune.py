@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import ModelOpt
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def finetune(
@@ -20,18 +20,18 @@ def finetune(
     validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")] = None,
+    epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the pretrained body.")] = None,
     head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="Learning rate of the new head (default: --lr).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")] = None,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
-    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")] = None,
-    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")] = None,
+    batch_size: TrainBatchSizeOpt = None,
+    max_length: MaxLengthOpt = None,
+    seed: SeedOpt = None,
+    limit_train: LimitTrainOpt = None,
+    limit_eval: LimitEvalOpt = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-<strategy>-<model>-<time>.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).")] = False,
-    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    mixed_precision: MixedPrecisionOpt = None,
 ) -> None:
     """Fine-tune MODEL on TRAIN for TASK; prints the test metrics and writes a run directory
     (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md).

@@ -13,6 +13,18 @@ OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="A
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Examples per forward pass.")]
 
+# The training commands' shared flags (finetune, pretrain, distill): each maps to one config key.
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")]
+TrainBatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")]
+MaxLengthOpt = Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input (pretrain: tokens per block).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed.")]
+LimitTrainOpt = Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")]
+LimitEvalOpt = Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).")]
+MixedPrecisionOpt = Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")]
+
 
 def parse_columns(items: list[str] | None) -> dict[str, str]:
     from ftcli.errors import UserError

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 SizeOpt = Annotated[Optional[int], typer.Option(help="With --config: overrides the architecture's default.")]
 
@@ -27,17 +28,17 @@ def pretrain(
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/OBJECTIVE/pretrain.yaml.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set pretrain.mlm_probability=0.2 (repeatable).")] = None,
     whole_word_mask: Annotated[Optional[bool], typer.Option("--whole-word-mask/--no-whole-word-mask", help="Mask every sub-token of a chosen word.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Passes over the text.")] = None,
+    epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Blocks (or pairs) per device per step.")] = None,
-    max_length: Annotated[Optional[int], typer.Option("--max-length", help="Tokens per block (or pair).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (fresh weights, masks, pairs).")] = None,
-    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) documents.")] = None,
-    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N held-out documents.")] = None,
+    batch_size: TrainBatchSizeOpt = None,
+    max_length: MaxLengthOpt = None,
+    seed: SeedOpt = None,
+    limit_train: LimitTrainOpt = None,
+    limit_eval: LimitEvalOpt = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<objective>-pretrain-<model>-<time>.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes.")] = False,
-    mixed_precision: Annotated[Optional[str], typer.Option("--mixed-precision", help="no, bf16 or fp16.")] = None,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    mixed_precision: MixedPrecisionOpt = None,
 ) -> None:
     """Pre-train MODEL (or a fresh --config model) on unlabelled TEXT with OBJECTIVE; prints the
     held-out metrics and writes a run directory whose model/ loads in plain transformers and feeds

@@ -26,13 +26,13 @@ def train(
     column: ColumnOpt = None,
     model_max_length: Annotated[int, typer.Option("--model-max-length", help="Longest input the tokenizer will say its model takes (tokenizer_config.json).")] = 512,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit-train shuffle.")] = 42,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out even when it is a non-empty folder that ftcli did not write.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tokenizer an earlier `ftcli tokenizer train` wrote to --out (never another folder).")] = False,
 ) -> None:
     """Train a BPE, WordPiece or Unigram tokenizer on TEXT with the `tokenizers` library and save it
     to OUT; print the vocabulary size and how it splits a sentence of the text.
 
-    An earlier `ftcli tokenizer train` output in OUT is replaced; any other non-empty folder needs
-    --overwrite. The folder is written all at once, so an interrupted run leaves nothing behind."""
+    An earlier `ftcli tokenizer train` output in OUT is replaced only with --overwrite; any other
+    non-empty folder is refused. The folder is written all at once, so an interrupted run leaves nothing behind."""
     from rich.markup import escape
 
     from ftcli import tokenizer_training as training

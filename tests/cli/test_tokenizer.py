@@ -164,16 +164,18 @@ def test_train_on_a_csv_column(cli, tmp_path):
 def test_output_folder_rules(cli, corpus, tmp_path):
     out = tmp_path / "tok"
     assert train(cli, "bpe", corpus, out, "--vocab-size", "280").exit_code == 0
-    # an earlier tokenizer output is replaced
-    assert train(cli, "bpe", corpus, out, "--vocab-size", "290").exit_code == 0
+    # an earlier tokenizer output is replaced only when asked
+    one_line_error(train(cli, "bpe", corpus, out, "--vocab-size", "290"), "already holds a tokenizer", "--overwrite")
+    assert json.loads((out / "ftcli_tokenizer.json").read_text())["vocab_size"] == 280
+    assert train(cli, "bpe", corpus, out, "--vocab-size", "290", "--overwrite").exit_code == 0
     assert json.loads((out / "ftcli_tokenizer.json").read_text())["vocab_size"] == 290
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.md").write_text("mine")
-    one_line_error(train(cli, "bpe", corpus, other, "--vocab-size", "280"), "not empty", "--overwrite")
-    assert (other / "keep.md").is_file()
-    assert train(cli, "bpe", corpus, other, "--vocab-size", "280", "--overwrite").exit_code == 0
-    assert not (other / "keep.md").exists() and (other / "tokenizer.json").is_file()
+    # a folder ftcli did not write is never replaced, --overwrite or not
+    one_line_error(train(cli, "bpe", corpus, other, "--vocab-size", "280"), "not empty")
+    one_line_error(train(cli, "bpe", corpus, other, "--vocab-size", "280", "--overwrite"), "not empty")
+    assert (other / "keep.md").read_text() == "mine" and not (other / "tokenizer.json").exists()
     assert not list(tmp_path.glob(".*"))  # no staging folder left behind
     (tmp_path / "file").write_text("x")
     one_line_error(train(cli, "bpe", corpus, tmp_path / "file", "--vocab-size", "280"), "is a file")
