@@ -11,6 +11,7 @@ from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder
 from ftcli.objectives.base import Objective, ObjectiveOutput, PretrainObjective, tokenize_documents, too_short
 from ftcli.objectives.mlm import blocks
+from ftcli.tasks.base import IGNORE
 
 
 class CausalLm(PretrainObjective):
@@ -46,9 +47,9 @@ class CausalLmModule(Objective):
         logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
         targets = input_ids[:, 1:]
         if attention_mask is not None:
-            targets = targets.masked_fill(attention_mask[:, 1:] == 0, -100)
+            targets = targets.masked_fill(attention_mask[:, 1:] == 0, IGNORE)
         nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (batch, seq - 1)
-        counted = targets != -100
+        counted = targets != IGNORE
         loss = nll[counted].mean()
         return ObjectiveOutput(loss=loss, metrics={
             "nll": (nll * counted).sum(-1), "tokens": counted.sum(-1),

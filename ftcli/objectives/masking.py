@@ -5,6 +5,7 @@ chosen token. Optionally whole words are chosen, every sub-token of a word toget
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ftcli.config import PretrainConfig
 from ftcli.tasks.base import IGNORE
@@ -45,6 +46,11 @@ def candidates_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     if "attention_mask" in batch:
         candidates &= batch["attention_mask"].bool()
     return candidates
+
+
+def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy at the chosen tokens (labels of IGNORE are skipped)."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten())
 
 
 def masked_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -4,13 +4,12 @@ concatenated, cut into `max_length` blocks, fresh masks every epoch)."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from datasets import Dataset
 
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder
 from ftcli.objectives.base import Objective, ObjectiveOutput, PretrainObjective, tokenize_documents, too_short
-from ftcli.objectives.masking import candidates_of, mask_tokens, masked_accuracy, masked_metrics
+from ftcli.objectives.masking import candidates_of, mask_tokens, masked_accuracy, masked_lm_loss, masked_metrics
 
 
 def special_ids(processor) -> tuple[list[int], list[int]]:
@@ -78,14 +77,12 @@ class MaskedLmModule(Objective):
         super().__init__(model)
         self.objective = objective  # its settings, and the tokenizer's mask id (known once text is tokenized)
 
-    def mask(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def mask(self, batch: dict[str, torch.Tensor], rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         return mask_tokens(batch["input_ids"], candidates_of(batch), self.objective.mask_token_id,
-                           self.model.config.vocab_size, self.objective.settings, batch.get("word_start"),
-                           self.rng(batch["input_ids"]))
+                           self.model.config.vocab_size, self.objective.settings, batch.get("word_start"), rng)
 
     def forward(self, **batch):
-        masked, labels = self.mask(batch)
+        masked, labels = self.mask(batch, self.rng(batch["input_ids"]))
         inputs = {k: v for k, v in batch.items() if k in ("attention_mask", "token_type_ids")}
         logits = self.model(input_ids=masked, **inputs).logits
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten())
-        return ObjectiveOutput(loss=loss, metrics=masked_accuracy(logits, labels))
+        return ObjectiveOutput(loss=masked_lm_loss(logits, labels), metrics=masked_accuracy(logits, labels))

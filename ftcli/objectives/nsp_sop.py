@@ -17,7 +17,7 @@ from datasets import Dataset
 
 from ftcli.errors import UserError
 from ftcli.objectives.base import ObjectiveOutput
-from ftcli.objectives.masking import masked_metrics
+from ftcli.objectives.masking import masked_accuracy, masked_lm_loss, masked_metrics
 from ftcli.objectives.mlm import MaskedLm, MaskedLmModule, require_mask_token
 
 PAIR_LOGITS = {"bert": "seq_relationship_logits", "albert": "sop_logits"}
@@ -142,15 +142,13 @@ class MaskedLmSentenceOrder(SentencePairObjective):
 class SentencePairModule(MaskedLmModule):
     def forward(self, **batch):
         pair_labels = batch[self.objective.label_name]
-        masked, labels = self.mask(batch)
+        masked, labels = self.mask(batch, self.rng(batch["input_ids"]))
         out = self.model(input_ids=masked, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])
         logits, pair_logits = out.prediction_logits, getattr(out, PAIR_LOGITS[self.config.model_type])
-        mlm_loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten())
+        mlm_loss = masked_lm_loss(logits, labels)
         pair_loss = F.cross_entropy(pair_logits.float(), pair_labels)
-        chosen = labels != -100
         return ObjectiveOutput(
             loss=mlm_loss + pair_loss,
             loss_parts={"mlm": mlm_loss.detach(), self.objective.kind: pair_loss.detach()},
-            metrics={"masked_right": ((logits.argmax(-1) == labels) & chosen).sum(-1), "masked_total": chosen.sum(-1),
-                     "pair_right": (pair_logits.argmax(-1) == pair_labels).float()},
+            metrics={**masked_accuracy(logits, labels), "pair_right": (pair_logits.argmax(-1) == pair_labels).float()},
         )

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from ftcli.errors import UserError
 from ftcli.objectives.base import ObjectiveOutput
-from ftcli.objectives.masking import masked_metrics
+from ftcli.objectives.masking import masked_accuracy, masked_lm_loss, masked_metrics
 from ftcli.objectives.mlm import MaskedLm, MaskedLmModule
+from ftcli.tasks.base import IGNORE
 
 
 def build_generator(discriminator, size: float):
@@ -47,7 +48,7 @@ class ReplacedTokenDetection(MaskedLm):
         from sklearn.metrics import roc_auc_score
 
         labels, probs = gathered["rtd_label"].ravel(), gathered["rtd_probability"].ravel()
-        real = labels != -100
+        real = labels != IGNORE
         labels, probs = labels[real], probs[real]
         metrics = {**masked_metrics(gathered),
                    "rtd_accuracy": float(((probs > 0.5) == (labels == 1)).mean()) if len(labels) else 0.0,
@@ -64,13 +65,13 @@ class ReplacedTokenModule(MaskedLmModule):
 
     def forward(self, **batch):
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
-        rng = self.rng(input_ids)
-        masked, labels = self.mask(batch)
+        rng = self.rng(input_ids)  # one stream for the masks and the sampled replacements
+        masked, labels = self.mask(batch, rng)
         inputs = {k: v for k, v in batch.items() if k in ("attention_mask", "token_type_ids")}
         generator_logits = self.generator_model(input_ids=masked, **inputs).logits
-        generator_loss = F.cross_entropy(generator_logits.flatten(0, 1).float(), labels.flatten())
+        generator_loss = masked_lm_loss(generator_logits, labels)
 
-        chosen = labels != -100
+        chosen = labels != IGNORE
         with torch.no_grad():  # the discriminator's loss does not reach the generator (ELECTRA samples)
             probabilities = generator_logits[chosen].float().softmax(-1)
             sampled = torch.multinomial(probabilities, 1, generator=rng).squeeze(-1) if chosen.any() else None
@@ -83,13 +84,10 @@ class ReplacedTokenModule(MaskedLmModule):
         discriminator_loss = F.binary_cross_entropy_with_logits(logits[real].float(), replaced[real])
 
         weight = self.objective.settings.discriminator_weight
-        right = ((logits > 0) == replaced.bool()) & real
         return ObjectiveOutput(
             loss=generator_loss + weight * discriminator_loss,
             loss_parts={"generator": generator_loss.detach(), "discriminator": discriminator_loss.detach()},
-            metrics={"masked_right": ((generator_logits.argmax(-1) == labels) & chosen).sum(-1),
-                     "masked_total": chosen.sum(-1),
-                     "rtd_right": right.sum(-1), "rtd_total": real.sum(-1),
-                     "rtd_probability": torch.sigmoid(logits.float()).masked_fill(~real, -100),
-                     "rtd_label": replaced.long().masked_fill(~real, -100)},
+            metrics={**masked_accuracy(generator_logits, labels),
+                     "rtd_probability": torch.sigmoid(logits.float()).masked_fill(~real, IGNORE),
+                     "rtd_label": replaced.long().masked_fill(~real, IGNORE)},
         )
