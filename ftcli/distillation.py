@@ -46,6 +46,7 @@ from torch import nn
 
 from ftcli.config import DistillConfig, RunConfig
 from ftcli.errors import UserError
+from ftcli.strategies.layers import DEPTH_KEYS, config_depth
 from ftcli.tasks.base import IGNORE, Task
 
 METHODS = ("soft-targets", "tinybert")
@@ -53,8 +54,6 @@ METHOD_ALIASES = {"distilbert": "soft-targets"}
 """`--method distilbert` (DESIGN.md's name) means soft-targets."""
 TASK_KINDS = frozenset({"sequence", "token"})
 """Task output kinds distillation supports: classification and NLI (one label), NER (one per token)."""
-LAYER_KEYS = ("num_hidden_layers", "n_layers", "n_layer", "num_layers")
-"""Where configs keep their depth: BERT-like, DistilBERT, GPT-2, others."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,11 +138,10 @@ def attention_mse(student_map: torch.Tensor, teacher_map: torch.Tensor, mask: to
 
 def layer_count(config) -> tuple[str, int]:
     """(the config key holding the depth, its value)."""
-    values = config.to_dict()
-    for key in LAYER_KEYS:
-        if isinstance(values.get(key), int):
-            return key, values[key]
-    raise UserError(f"cannot tell how many layers a {config.model_type} model has (none of {', '.join(LAYER_KEYS)})")
+    depth = config_depth(config)
+    if depth is None:
+        raise UserError(f"cannot tell how many layers a {config.model_type} model has (none of {', '.join(DEPTH_KEYS)})")
+    return depth
 
 
 def hidden_width(config) -> int:

@@ -20,12 +20,20 @@ _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 _EMBEDDING = re.compile(r"embed|(?:^|\.)(?:wte|wpe)\.")
 
 
+DEPTH_KEYS = ("num_hidden_layers", "n_layers", "n_layer", "num_layers")
+"""Where configs keep their depth: BERT-like, DistilBERT, GPT-2, others."""
+
+
+def config_depth(config) -> tuple[str, int] | None:
+    """(the config key holding the number of layers, its value), or None when the config has none."""
+    values = config.to_dict() if hasattr(config, "to_dict") else {}
+    return next(((key, values[key]) for key in DEPTH_KEYS if isinstance(values.get(key), int)), None)
+
+
 def num_layers(model: nn.Module) -> int:
-    config = getattr(model, "config", None)
-    for key in ("num_hidden_layers", "n_layer", "num_layers"):
-        value = getattr(config, key, None)
-        if isinstance(value, int):
-            return value
+    depth = config_depth(getattr(model, "config", None))
+    if depth is not None:
+        return depth[1]
     indices = [int(m.group(1)) for name, _ in model.named_parameters() if (m := _LAYER.search(name))]
     return max(indices) + 1 if indices else 0
 
