@@ -7,8 +7,9 @@ rt-sentiment with the identical command over several seeds.
         --seeds 1 --out /tmp/pays                                          # a smoke run (CPU: minutes)
 
 Steps, each an ordinary ftcli command run in this process (so start-up is paid once):
-1. `ftcli tokenizer train wordpiece --train english-text` (the offline corpus' training split);
-2. `ftcli pretrain mlm+nsp --config bert` and `ftcli pretrain rtd --config electra` on english-text,
+1. `ftcli tokenizer train wordpiece --train CORPUS` (the corpus' training split; `--corpus`, default
+   english-text, or english-text-large: six times the text);
+2. `ftcli pretrain mlm+nsp --config bert` and `ftcli pretrain rtd --config electra` on that corpus,
    the held-out curve from a validation share of the training documents (the alias' test split is
    scored once at the end);
 3. `ftcli models init` for the random-initialisation baselines (same config, tokenizer and seed);
@@ -49,11 +50,14 @@ def curve(run: Path, key: str) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/pretraining-pays"))
+    parser.add_argument("--corpus", default="english-text", help="the pre-training text (and the tokenizer's)")
+    parser.add_argument("--objectives", default="bert,electra", help="bert (mlm+nsp), electra (rtd), or both")
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--sizes", default="--hidden-size 256 --layers 4 --heads 4 --intermediate-size 1024")
     parser.add_argument("--pretrain-epochs", type=int, default=10)
     parser.add_argument("--pretrain-lr", default="5e-4")
     parser.add_argument("--pretrain-max-length", type=int, default=128)
+    parser.add_argument("--pretrain-batch-size", type=int, default=32)
     parser.add_argument("--limit-pretrain", type=int, default=None, help="documents (smoke runs)")
     parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument("--finetune-lr", default="1e-4")
@@ -70,16 +74,18 @@ def main() -> int:
     tokenizer = out / "wordpiece"
     limit = ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
     if not (tokenizer / "tokenizer.json").is_file():
-        ftcli("tokenizer", "train", "wordpiece", "--train", "english-text", "--vocab-size", args.vocab_size,
+        ftcli("tokenizer", "train", "wordpiece", "--train", args.corpus, "--vocab-size", args.vocab_size,
               "--out", tokenizer, *limit)
 
     models, seconds = {}, {}
-    for name, objective, config, extra in (("bert", "mlm+nsp", "bert", []),
-                                            ("electra", "rtd", "electra", ["--embedding-size", hidden])):
+    arms = (("bert", "mlm+nsp", "bert", []), ("electra", "rtd", "electra", ["--embedding-size", hidden]))
+    chosen = args.objectives.split(",")
+    for name, objective, config, extra in (arm for arm in arms if arm[0] in chosen):
         run = out / f"{name}-pretrained"
         if not (run / "metrics.json").is_file():
             seconds[name] = ftcli("pretrain", objective, "--config", config, "--tokenizer", tokenizer, *sizes, *extra,
-                                  "--train", "english-text", "--epochs", args.pretrain_epochs, "--lr", args.pretrain_lr,
+                                  "--train", args.corpus, "--epochs", args.pretrain_epochs, "--lr", args.pretrain_lr,
+                                  "--batch-size", args.pretrain_batch_size,
                                   "--max-length", args.pretrain_max_length, "--set", "data.validation_fraction=0.05",
                                   "--mixed-precision", args.mixed_precision, "--output-dir", run, *limit)
         print(f"RESULT {name} pre-training: {json.loads((run / 'metrics.json').read_text())}", flush=True)
@@ -101,9 +107,9 @@ def main() -> int:
             scores.setdefault(label, []).append(json.loads((run / "metrics.json").read_text())["accuracy"])
             print(f"RESULT {label} seed {seed}: accuracy {scores[label][-1]:.4f}", flush=True)
 
-    print(f"\nDevice: {device}; pre-training {args.pretrain_epochs} epochs on english-text; fine-tuning "
+    print(f"\nDevice: {device}; pre-training {args.pretrain_epochs} epochs on {args.corpus}; fine-tuning "
           f"{args.finetune_epochs} epochs on rt-sentiment, seeds {args.seeds}")
-    for name in ("bert", "electra"):
+    for name in chosen:
         run = out / f"{name}-pretrained"
         metrics = json.loads((run / "metrics.json").read_text())
         key = "validation_masked_accuracy" if name == "bert" else "validation_rtd_accuracy"
@@ -114,7 +120,7 @@ def main() -> int:
     for label, values in scores.items():
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{label:<34}{statistics.mean(values):>14.4f}{std:>8.4f}  {values}")
-    (out / "summary.json").write_text(json.dumps({"device": device, "scores": scores}, indent=2))
+    (out / "summary.json").write_text(json.dumps({"device": device, "corpus": args.corpus, "scores": scores}, indent=2))
     return 0
 
 

@@ -252,6 +252,26 @@ DATASETS: dict[str, DatasetAsset] = {
             loader="ftcli.data.catalog.corpora:load_english_text",
         ),
         DatasetAsset(
+            alias="movie-dialog", task="text",
+            description="Film-script conversations (Cornell movie dialogues, from BIG-bench), one document per "
+                        "conversation: 47,500 train / 2,500 test, 11.7 MB",
+            pip_package=BIGBENCH, source="movie_dialog_same_or_different",
+            loader="ftcli.data.catalog.corpora:load_movie_dialog",
+        ),
+        DatasetAsset(
+            alias="review-sentences", task="text",
+            description="English hotel, medical, product and school review sentences (multiemo, from BIG-bench), "
+                        "20 per document: 2,721 train / 143 test, 5.9 MB",
+            pip_package=BIGBENCH, source="multiemo/all_sentence_en",
+            loader="ftcli.data.catalog.corpora:load_review_sentences",
+        ),
+        DatasetAsset(
+            alias="english-text-large", task="text",
+            description="english-text + movie-dialog + review-sentences: about 21 MB",
+            pip_package=BIGBENCH, source="movie_dialog_same_or_different, multiemo/all_sentence_en",
+            loader="ftcli.data.catalog.corpora:load_english_text_large",
+        ),
+        DatasetAsset(
             alias="e2e-nlg", task="generation",
             description="E2E NLG: restaurant meaning representations -> descriptions (source/target)",
             pip_package=BIGBENCH, source="gem/e2e_nlg",

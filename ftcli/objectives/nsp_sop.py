@@ -11,6 +11,8 @@ sentences are gathered until they fill a pair, then cut at a random sentence bou
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import torch.nn.functional as F
 from datasets import Dataset
@@ -57,7 +59,7 @@ def _pair(chunk, d, documents, usable, target, rng, kind, probability):
     b = [t for s in chunk[cut:] for t in s]
     label = int(rng.random_sample() < probability)
     if kind == "nsp" and label:
-        b = _random_segment(documents, [o for o in usable if o != d], max(target - len(a), 1), rng)
+        b = _random_segment(documents, _other_document(usable, d, rng), max(target - len(a), 1), rng)
     elif kind == "sop" and label:
         a, b = b, a
     while len(a) + len(b) > target:  # trim the longer segment from its end
@@ -65,9 +67,18 @@ def _pair(chunk, d, documents, usable, target, rng, kind, probability):
     return (a, b, label) if a and b else None
 
 
-def _random_segment(documents, others, length, rng) -> list[int]:
-    """Sentences of another document, from a random start, until `length` tokens."""
-    doc = documents[others[rng.randint(len(others))]]
+def _other_document(usable: list[int], d: int, rng: np.random.RandomState) -> int:
+    """A uniform draw from the usable documents other than `d` (sorted ids), without building the
+    list of others for every pair (that made building pairs quadratic in the documents)."""
+    position = bisect.bisect_left(usable, d)
+    skip = position < len(usable) and usable[position] == d
+    k = rng.randint(len(usable) - skip)
+    return usable[k + 1] if skip and k >= position else usable[k]
+
+
+def _random_segment(documents, other: int, length, rng) -> list[int]:
+    """Sentences of document `other`, from a random start, until `length` tokens."""
+    doc = documents[other]
     start = rng.randint(len(doc))
     segment = []
     for sentence in doc[start:]:

