@@ -116,6 +116,10 @@ class TaskOptions:
     """QA: longest answer span, in tokens."""
     n_best: int = 20
     """QA: start and end candidates considered per window."""
+    null_answers: Literal["auto", "yes", "no"] = "auto"
+    """QA: may an answer be "no answer" (SQuAD v2)? auto: yes when the training data holds an
+    unanswerable question (decided when training starts and stored in the run's config), or,
+    when evaluating a model ftcli did not train, when the evaluation data holds one."""
     null_score_threshold: float = 0.0
     """QA: answer "no answer" when the null score beats the best span by more than this."""
     max_new_tokens: int = 64

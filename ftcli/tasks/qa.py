@@ -7,7 +7,10 @@ first answer starts and ends, or with the [CLS] token (index 0) when the answer 
 inside the window or there is none. To predict, the `options.n_best` start and end logits of
 every window of an example are paired into spans of at most `options.max_answer_length` tokens;
 the best span over all windows wins unless the null score ([CLS] start + end logit) beats it by
-more than `options.null_score_threshold`, in which case the answer is "" (no answer).
+more than `options.null_score_threshold`, in which case the answer is "" (no answer). Null
+answers are only allowed where the data has unanswerable questions (`options.null_answers`):
+with SQuAD-v1-style data, whose windows without the answer are still trained towards [CLS],
+letting the null score answer cost F1 (run_qa.py's v1 post-processing never answers null).
 The post-processing follows transformers' examples/pytorch/question-answering/utils_qa.py.
 
 `ftcli predict RUN --input "QUESTION ||| CONTEXT"` answers one question; --file takes many.
@@ -58,6 +61,9 @@ class QaTask(Task):
     # -- data --------------------------------------------------------------------------------
 
     def label_list(self, train: Dataset, columns: dict[str, str]) -> None:
+        # Not labels, but the one thing the training data decides: whether "no answer" is an answer.
+        if self.options.null_answers == "auto" and columns["answers"] in train.column_names:
+            self.options.null_answers = "yes" if has_unanswerable(train[columns["answers"]]) else "no"
         return None
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
@@ -178,6 +184,7 @@ class QaTask(Task):
             windows[example].append(feature)
         all_offsets = data.features["offset_mapping"]
         contexts = data.examples[data.columns["context"]]
+        allow_null = self.allows_null_answers(data)
         results = []
         for example, context in enumerate(contexts):
             candidates: dict[tuple[int, int], float] = {}
@@ -192,9 +199,19 @@ class QaTask(Task):
                 for span, score in window_spans(start_logits, end_logits, offsets, options.n_best,
                                                 options.max_answer_length):
                     candidates[span] = max(score, candidates.get(span, -np.inf))
-            results.append(choose_answer(candidates, null_score, context, options.null_score_threshold,
-                                         options.n_best))
+            results.append(choose_answer(candidates, null_score if allow_null else None, context,
+                                         options.null_score_threshold, options.n_best))
         return results
+
+    def allows_null_answers(self, data: EvalData) -> bool:
+        """`options.null_answers`; still `auto` (a model ftcli did not train): whether the data's
+        own answers include an unanswerable question, or yes when it has no answers (predict)."""
+        if self.options.null_answers != "auto":
+            return self.options.null_answers == "yes"
+        answers = data.columns.get("answers")
+        if answers in data.examples.column_names:
+            return has_unanswerable(data.examples[answers])
+        return True
 
     def compute_metrics(self, gathered, data):
         predictions = [a["answer"] for a in self.predicted_answers(gathered, data)]
@@ -217,6 +234,10 @@ class QaTask(Task):
     def display(self, record: dict[str, Any]) -> dict[str, str]:
         return {"question": str(record["question"]), "answer": record["answer"] or "(no answer)",
                 "score": f"{record['score']:.4f}"}
+
+
+def has_unanswerable(answers) -> bool:
+    return any(not (isinstance(a, dict) and a.get("text")) for a in answers)
 
 
 def example_ids(dataset: Dataset, columns: dict[str, str]) -> list[str]:

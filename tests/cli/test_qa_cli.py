@@ -4,6 +4,7 @@ import json
 import random
 
 import pytest
+import yaml
 
 from tests.cli.test_finetune_cli import assert_user_error, no_run_left
 from tests.conftest import FILLER, PEOPLE, PLACES, write_jsonl
@@ -50,6 +51,8 @@ def test_qa_finetune_evaluate_predict(cli, tmp_path, tiny_bert, qa_files):
     assert metrics["HasAns_total"] == 12 and metrics["NoAns_total"] == 4 and 0 <= metrics["f1"] <= 1
     config = json.loads((out / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertForQuestionAnswering"]
+    # The training data has unanswerable questions, so the run allows null answers and says so.
+    assert yaml.safe_load((out / "config.yaml").read_text())["options"]["null_answers"] == "yes"
 
     evaluated = cli("evaluate", out, "--data", eval_, "--output", tmp_path / "m.json")
     assert evaluated.exit_code == 0, evaluated.stderr

@@ -123,6 +123,36 @@ def test_no_answer_when_the_null_score_wins_by_more_than_the_threshold(tokenizer
     assert [r["answer"] for r in lenient] == ["new york", "new york"]
 
 
+def test_null_answers_only_where_the_data_has_unanswerable_questions(tokenizer):
+    no_answer = {"text": [], "answer_start": []}
+    answerable = rows(ANSWER, ANSWER, context="bob works in new york")
+    features = qa_task().preprocess(answerable, tokenizer, COLUMNS, None, 32)
+    tokens = words(tokenizer, features[0])
+    new, york = tokens.index("new"), tokens.index("york")
+    # The null score (10) beats the best span (8), as in the test above.
+    gathered = logits_for(features, {f: {"start": {0: 5.0, new: 4.0}, "end": {0: 5.0, york: 4.0}} for f in (0, 1)})
+    data = EvalData(answerable, features, COLUMNS, None)
+
+    # Training data with every question answerable (SQuAD v1): auto resolves to no, and the span wins.
+    task = qa_task()
+    task.label_list(answerable, COLUMNS)
+    assert task.options.null_answers == "no"
+    assert [r["answer"] for r in task.format_predictions(gathered, data)] == ["new york", "new york"]
+    assert task.compute_metrics(gathered, data)["exact_match"] == 1.0
+    # One unanswerable question in the training data: auto resolves to yes, and null wins.
+    task = qa_task()
+    task.label_list(rows(ANSWER, no_answer), COLUMNS)
+    assert task.options.null_answers == "yes"
+    assert [r["answer"] for r in task.format_predictions(gathered, data)] == ["", ""]
+    # Unresolved (a model ftcli did not train): the evaluation data decides; predict keeps null answers.
+    assert qa_task().allows_null_answers(data) is False
+    assert qa_task().allows_null_answers(EvalData(rows(ANSWER, no_answer), features, COLUMNS, None)) is True
+    unlabelled = answerable.remove_columns("answers")
+    assert qa_task().allows_null_answers(EvalData(unlabelled, features, COLUMNS, None)) is True
+    # Asked for explicitly, either way.
+    assert [r["answer"] for r in qa_task(null_answers="yes").format_predictions(gathered, data)] == ["", ""]
+
+
 def test_max_answer_length_limits_the_span(tokenizer):
     context = "alice lives in new york city"
     examples = rows({"text": ["new york city"], "answer_start": [context.index("new")]}, context=context)
