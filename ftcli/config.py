@@ -17,7 +17,7 @@ import yaml
 
 from ftcli.errors import UserError
 
-MixedPrecision = Literal["no", "bf16", "fp16"]
+MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
 
 
 @dataclass
@@ -83,8 +83,9 @@ class TrainConfig:
     """Examples per device per evaluation forward pass."""
     grad_accum_steps: int = 1
     """Forward passes accumulated into one optimizer step."""
-    mixed_precision: MixedPrecision = "no"
-    """'bf16' is several times faster on CPUs with AMX and on recent GPUs."""
+    mixed_precision: MixedPrecision = "auto"
+    """'auto': bf16 where the hardware runs it fast (a CUDA GPU with bf16, a CPU with AMX or
+    AVX-512 BF16), float32 elsewhere; 'no', 'bf16' and 'fp16' force a choice."""
     seed: int = 42
     """Seeds data shuffling, head initialisation, dropout and held-out splits."""
     logging_steps: int = 20

@@ -31,6 +31,7 @@ from ftcli.strategies.base import parameter_counts
 from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData
 from ftcli.errors import UserError
+from ftcli.precision import resolve_mixed_precision
 from ftcli.training import EvalSet, Interrupted, make_accelerator, train
 
 
@@ -96,6 +97,10 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         model.config.pad_token_id = pad_id
 
     max_length = config.model.max_length
+    requested = config.train.mixed_precision
+    config.train.mixed_precision, precision_reason = resolve_mixed_precision(requested)
+    if requested == "auto":  # the choice is stored in config.yaml and metrics.json too
+        console.print(f"mixed precision: {config.train.mixed_precision} ({precision_reason})")
     accelerator = make_accelerator(config.train)
     with accelerator.main_process_first():
         train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
@@ -160,6 +165,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
             "trainable_parameters": trainable,
             "total_parameters": total,
             "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
+            "mixed_precision": config.train.mixed_precision,
             "train_rows": splits.train.num_rows,
             **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
             "eval_rows": splits.eval.num_rows,

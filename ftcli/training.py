@@ -70,8 +70,10 @@ class Interrupted(Exception):
 
 
 def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
+    from ftcli.precision import resolve_mixed_precision
+
     return Accelerator(
-        mixed_precision=train_cfg.mixed_precision,
+        mixed_precision=resolve_mixed_precision(train_cfg.mixed_precision)[0],
         gradient_accumulation_steps=train_cfg.grad_accum_steps,
         # A seedable sampler makes each epoch's shuffle a function of (seed, epoch), so a
         # resumed run sees the same order as an uninterrupted one.

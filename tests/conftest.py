@@ -11,6 +11,7 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["FTCLI_AUTO_PRECISION"] = "no"  # train.mixed_precision=auto: the same numbers on every CPU
 
 import csv  # noqa: E402
 import random  # noqa: E402

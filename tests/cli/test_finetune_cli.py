@@ -49,6 +49,8 @@ def test_run_directory_contents(trained_run):
     assert not list((trained_run / "model").glob("*.bin"))
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
     assert config["optim"]["lr"] == pytest.approx(2e-3) and config["train"]["epochs"] == 4
+    # The recipe's mixed_precision auto is stored resolved (the tests pin it to float32).
+    assert config["train"]["mixed_precision"] == "no" and metrics["mixed_precision"] == "no"
     log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
     # No validation split: a training-loss line per epoch, then one test pass with the last epoch.
     assert any("loss" in r for r in log) and [r["epoch"] for r in log if "train_loss" in r] == [1, 2, 3, 4]

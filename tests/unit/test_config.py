@@ -31,7 +31,7 @@ def test_set_int_accepted_for_float_and_mapping_keys():
     ("train.epochs=2.5", "train.epochs must be an integer"),
     ("optim.lr=fast", "optim.lr must be a number"),
     ("train.save_checkpoint=maybe", "must be true or false"),
-    ("train.mixed_precision=fp8", "must be one of no, bf16, fp16"),
+    ("train.mixed_precision=fp8", "must be one of auto, no, bf16, fp16"),
     ("optim=1", "optim is a section"),
     ("optim.lr", "--set expects key=value"),
 ])
