@@ -99,8 +99,6 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     max_length = config.model.max_length
     requested = config.train.mixed_precision
     config.train.mixed_precision, precision_reason = resolve_mixed_precision(requested)
-    if requested == "auto":  # the choice is stored in config.yaml and metrics.json too
-        console.print(f"mixed precision: {config.train.mixed_precision} ({precision_reason})")
     accelerator = make_accelerator(config.train)
     with accelerator.main_process_first():
         train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
@@ -116,6 +114,8 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         + f"test on {splits.eval_source}; "
         f"training {trainable:,} of {total:,} parameters ({100 * trainable / max(total, 1):.2f}%)"
     )
+    if requested == "auto":  # the choice is stored in config.yaml and metrics.json too
+        console.print(f"mixed precision: {config.train.mixed_precision} ({precision_reason})")
 
     path = run_dir.create(config.to_dict())
     try:  # the staging folder's lock is held from here until the run is in place
