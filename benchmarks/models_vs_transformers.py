@@ -111,11 +111,12 @@ def measure(model_type: str, dtype: torch.dtype, repeats: int, batch_size: int, 
 
 
 def main() -> int:
+    from ftcli.precision import cpu_bf16
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # bf16 only where the CPU computes it natively (AVX-512 BF16 or AMX); on AVX2 it is emulated,
     # ~25x slower than float32, and says nothing about either implementation.
-    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    parser.add_argument("--dtypes", default="float32,bfloat16" if native_bf16 else "float32")
+    parser.add_argument("--dtypes", default="float32,bfloat16" if cpu_bf16() else "float32")
     parser.add_argument("--models", default="bert,gpt2,albert,distilbert,vit")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -14,6 +14,15 @@ import torch
 from ftcli.errors import UserError
 
 
+def cpu_bf16() -> str | None:
+    """The CPU feature that computes bf16 natively (AMX, AVX-512 BF16), or None (bf16 emulated)."""
+    if getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
+        return "AMX"
+    if getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)():
+        return "AVX-512 BF16"
+    return None
+
+
 def fast_bf16() -> tuple[bool, str]:
     """Whether this machine runs bf16 faster than float32, and why."""
     if torch.cuda.is_available():
@@ -21,11 +30,9 @@ def fast_bf16() -> tuple[bool, str]:
         if torch.cuda.is_bf16_supported():
             return True, f"{name} runs bf16 natively"
         return False, f"{name} has no native bf16"
-    cpu = torch.cpu
-    if getattr(cpu, "_is_amx_tile_supported", lambda: False)():
-        return True, "the CPU has AMX"
-    if getattr(cpu, "_is_avx512_bf16_supported", lambda: False)():
-        return True, "the CPU has AVX-512 BF16"
+    feature = cpu_bf16()
+    if feature is not None:
+        return True, f"the CPU has {feature}"
     capability = torch.backends.cpu.get_cpu_capability()
     return False, f"the CPU ({capability}) has neither AMX nor AVX-512 BF16, so float32 is faster"
 

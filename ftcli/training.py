@@ -30,6 +30,7 @@ from ftcli.config import OptimConfig, TrainConfig
 from ftcli.checkpoints import CheckpointStore
 from ftcli.evaluation import Outputs, collect_outputs
 from ftcli.errors import UserError
+from ftcli.precision import resolve_mixed_precision
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import head_parameter_names
 from ftcli.models.registry import architecture_of
@@ -70,8 +71,6 @@ class Interrupted(Exception):
 
 
 def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
-    from ftcli.precision import resolve_mixed_precision
-
     return Accelerator(
         mixed_precision=resolve_mixed_precision(train_cfg.mixed_precision)[0],
         gradient_accumulation_steps=train_cfg.grad_accum_steps,

@@ -162,8 +162,7 @@ class QaTask(Task):
         summary = super().summary(dataset, columns)
         if columns["answers"] in dataset.column_names:
             summary["labels"] = Counter(
-                "answerable" if isinstance(a, dict) and a.get("text") else "unanswerable"
-                for a in dataset[columns["answers"]]
+                "answerable" if is_answerable(a) else "unanswerable" for a in dataset[columns["answers"]]
             )
         return summary
 
@@ -236,8 +235,12 @@ class QaTask(Task):
                 "score": f"{record['score']:.4f}"}
 
 
+def is_answerable(answer) -> bool:
+    return isinstance(answer, dict) and bool(answer.get("text"))
+
+
 def has_unanswerable(answers) -> bool:
-    return any(not (isinstance(a, dict) and a.get("text")) for a in answers)
+    return not all(is_answerable(a) for a in answers)
 
 
 def example_ids(dataset: Dataset, columns: dict[str, str]) -> list[str]:
