@@ -1,37 +1,50 @@
-"""ftcli vs transformers' Trainer: fine-tuning MiniLM on rt-sentiment, same data, same settings.
+"""ftcli vs transformers' Trainer: fine-tuning MiniLM on rt-sentiment, same data, same settings, side by side.
 
-    python benchmarks/classification_vs_trainer.py                 # full split, 2 epochs
-    python benchmarks/classification_vs_trainer.py --limit-train 2000 --epochs 1   # quick look
+    python benchmarks/classification_vs_trainer.py                     # full split, 2 epochs, float32 and best
+    python benchmarks/classification_vs_trainer.py --limit-train 2000 --epochs 1 --precision float32   # quick look
 
-Both tools train `AutoModelForSequenceClassification`-equivalent models from the same MiniLM
-checkpoint on the same rows (ftcli's `rt-sentiment` alias) with max length 128, batch 32,
-lr 5e-5, linear decay, no warm-up, no weight decay, and are scored on the same 2,000 test rows.
-ftcli runs through its real command line. Prints accuracy, macro-F1, training throughput and
-wall time for each, and the ratios.
+Both tools train MiniLM with a new sequence-classification head on the same rows (ftcli's `rt-sentiment` alias)
+with max length 128, batch 32, lr 5e-5, linear decay, no warm-up, no weight decay, and score the same 2,000 test
+rows. ftcli runs through its real command line; the Trainer uses `DataCollatorWithPadding`, as its examples do.
+Each run is its own process and the tools alternate. Precisions: `float32` on both sides, and `best`: ftcli's
+`--mixed-precision auto` against the Trainer with `bf16=True` where the hardware runs bf16 fast (float32, its
+default, elsewhere). Evaluation: `ftcli evaluate`'s model pass against `Trainer.predict` on the model ftcli
+trained (float32), twice each, alternating; the predicted labels must be identical.
+
+Prints accuracy, macro-F1, training and evaluation examples/s, peak memory (resident set size), the fraction of
+the machine's measured matrix-multiply ceiling each reaches (6 x non-embedding parameters x real tokens per
+example x examples/s), and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import run_ftcli_finetune
+from common import (cpu_name, matmul_ceiling_gflops, non_embedding_parameters, peak_rss_mb, run_ftcli_finetune,
+                    run_worker)
+
+SCRIPT = str(Path(__file__).resolve())
 
 
-def run_trainer(args, model_dir: str, splits) -> dict:
-    import numpy as np
-    from sklearn.metrics import accuracy_score, f1_score
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments)
-    from transformers.utils import logging
+def load_splits(args):
+    from ftcli import assets
 
-    logging.set_verbosity_error()
-    labels = sorted(set(splits["train"]["label"]))
-    label2id = {label: i for i, label in enumerate(labels)}
+    splits = assets.DATASETS["rt-sentiment"].splits()
+    if args.limit_train:
+        # The same rows ftcli's --limit-train picks: a seeded shuffle, then the first N.
+        splits["train"] = splits["train"].shuffle(seed=args.seed).select(range(args.limit_train))
+    return splits
+
+
+def encoded(args, model_dir: str, splits, label2id):
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
 
     def encode(batch):
@@ -39,8 +52,25 @@ def run_trainer(args, model_dir: str, splits) -> dict:
         out["labels"] = [label2id[v] for v in batch["label"]]
         return out
 
-    train = splits["train"].map(encode, batched=True, remove_columns=["text", "label"])
-    test = splits["test"].map(encode, batched=True, remove_columns=["text", "label"])
+    columns = ["text", "label"]
+    return tokenizer, {name: rows.map(encode, batched=True, remove_columns=columns) for name, rows in splits.items()}
+
+
+def worker_trainer(args) -> dict:
+    """Train and predict with the Trainer, as its text-classification example does."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers.utils import logging
+
+    from ftcli import assets
+
+    logging.set_verbosity_error()
+    model_dir = assets.resolve_model("minilm")
+    splits = load_splits(args)
+    labels = sorted(set(splits["train"]["label"]))
+    label2id = {label: i for i, label in enumerate(labels)}
+    tokenizer, data = encoded(args, model_dir, splits, label2id)
     model = AutoModelForSequenceClassification.from_pretrained(
         model_dir, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
     with tempfile.TemporaryDirectory() as out_dir:
@@ -49,32 +79,91 @@ def run_trainer(args, model_dir: str, splits) -> dict:
             per_device_eval_batch_size=64, learning_rate=args.lr, lr_scheduler_type="linear",
             warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, seed=args.seed, eval_strategy="no",
             save_strategy="no", logging_steps=50, report_to=[], disable_tqdm=True,
-            dataloader_num_workers=0,
+            dataloader_num_workers=0, bf16=args.trainer_bf16, use_cpu=True,
         )
-        trainer = Trainer(model=model, args=training_args, train_dataset=train,
+        trainer = Trainer(model=model, args=training_args, train_dataset=data["train"],
                           data_collator=DataCollatorWithPadding(tokenizer))
-        start = time.perf_counter()
         result = trainer.train()
-        prediction = trainer.predict(test)
-        wall = time.perf_counter() - start
+        prediction = trainer.predict(data["test"])
     predictions = np.asarray(prediction.predictions).argmax(-1)
     return {
         "accuracy": accuracy_score(prediction.label_ids, predictions),
         "f1": f1_score(prediction.label_ids, predictions, average="macro"),
         "train_samples_per_second": result.metrics["train_samples_per_second"],
-        "wall_seconds": wall,
+        "eval_samples_per_second": prediction.metrics["test_samples_per_second"],
+        "peak_memory_mb": peak_rss_mb(),
+        "precision": "bf16" if args.trainer_bf16 else "float32",
     }
 
 
-def run_ftcli(args) -> dict:
+def worker_trainer_predict(args) -> dict:
+    """`Trainer.predict` on the model ftcli trained (float32): predicted labels and examples/s."""
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    model_dir = str(Path(args.run) / "model")
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    splits = load_splits(args)
+    tokenizer, data = encoded(args, model_dir, {"test": splits["test"]}, model.config.label2id)
+    with tempfile.TemporaryDirectory() as out_dir:
+        trainer = Trainer(model=model, args=TrainingArguments(output_dir=out_dir, per_device_eval_batch_size=64,
+                                                              report_to=[], disable_tqdm=True, use_cpu=True),
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        prediction = trainer.predict(data["test"])
+    ids = np.asarray(prediction.predictions).argmax(-1)
+    return {"labels": [model.config.id2label[int(i)] for i in ids],
+            "eval_samples_per_second": prediction.metrics["test_samples_per_second"]}
+
+
+def worker_ftcli_evaluate(args) -> dict:
+    """`ftcli evaluate`'s code path on the same rows: its metrics (eval_samples_per_second times the model
+    pass, as Trainer.predict's does) and `ftcli predict`'s labels."""
+    import os
+
+    os.environ["FTCLI_AUTO_PRECISION"] = "no"  # float32, as Trainer.predict
+    from ftcli.inference import evaluate_dataset, load_trained, predict_dataset
+
+    loaded = load_trained(args.run, None)
+    test = load_splits(args)["test"]
+    metrics = evaluate_dataset(loaded, test, "rt-sentiment test")
+    records = predict_dataset(loaded, test, "rt-sentiment test")
+    return {"labels": [r["label"] for r in records], "eval_samples_per_second": metrics["eval_samples_per_second"],
+            "accuracy": metrics["accuracy"]}
+
+
+WORKERS = {"trainer": worker_trainer, "trainer-predict": worker_trainer_predict, "ftcli-evaluate": worker_ftcli_evaluate}
+
+
+def run_ftcli(args, precision: str, keep_in: Path) -> dict:
     arguments = ["--model", "minilm", "--train", "rt-sentiment", "--epochs", str(args.epochs),
                  "--max-length", str(args.max_length), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-                 "--seed", str(args.seed)]
+                 "--seed", str(args.seed), "--mixed-precision", "no" if precision == "float32" else "auto"]
     if args.limit_train:
         arguments += ["--limit-train", str(args.limit_train)]
-    result = run_ftcli_finetune("classification", arguments)
+    result = run_ftcli_finetune("classification", arguments, keep_in=keep_in)
     # No validation split: ftcli keeps the last epoch and trains on the same rows as the Trainer.
-    return {**result["last_epoch"], "train_samples_per_second": result["train_samples_per_second"], "wall_seconds": result["wall_seconds"]}
+    return {**result["last_epoch"], **{k: result[k] for k in (
+        "train_samples_per_second", "eval_samples_per_second", "peak_memory_mb", "mixed_precision")},
+        "precision": "bf16" if result["mixed_precision"] == "bf16" else "float32"}
+
+
+def shared_arguments(args) -> list[str]:
+    values = ["--epochs", str(args.epochs), "--max-length", str(args.max_length), "--batch-size",
+              str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed)]
+    return values + (["--limit-train", str(args.limit_train)] if args.limit_train else [])
+
+
+def real_tokens_per_example(args) -> float:
+    from transformers import AutoTokenizer
+
+    from ftcli import assets
+
+    tokenizer = AutoTokenizer.from_pretrained(assets.resolve_model("minilm"))
+    texts = load_splits(args)["train"]["text"]
+    return statistics.mean(len(ids) for ids in tokenizer(list(texts), truncation=True,
+                                                         max_length=args.max_length)["input_ids"])
 
 
 def main() -> int:
@@ -85,38 +174,84 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit-train", type=int, default=None, help="train on N rows (default: all)")
+    parser.add_argument("--precision", choices=["float32", "best", "both"], default="both")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker-output", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    parser.add_argument("--trainer-bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        args.worker_output.write_text(json.dumps(WORKERS[args.worker](args)))
+        return 0
 
+    from ftcli.precision import resolve_mixed_precision
+
+    auto, reason = resolve_mixed_precision("auto")
+    splits = load_splits(args)
+    tokens = real_tokens_per_example(args)
     from ftcli import assets
 
-    model_dir = assets.resolve_model("minilm")
-    splits = assets.DATASETS["rt-sentiment"].splits()
-    if args.limit_train:
-        # The same rows ftcli's --limit-train picks: a seeded shuffle, then the first N.
-        splits["train"] = splits["train"].shuffle(seed=args.seed).select(range(args.limit_train))
-    print(f"rt-sentiment: {splits['train'].num_rows} train / {splits['test'].num_rows} test rows; "
-          f"{args.epochs} epochs, max length {args.max_length}, batch {args.batch_size}, lr {args.lr}",
-          flush=True)
+    flops_per_example = 6 * non_embedding_parameters(assets.resolve_model("minilm")) * tokens
+    print(f"CPU: {cpu_name()}; auto precision here: {auto} ({reason})")
+    print(f"rt-sentiment: {splits['train'].num_rows} train / {splits['test'].num_rows} test rows, "
+          f"{tokens:.1f} real tokens per training example; {args.epochs} epochs, max length {args.max_length}, "
+          f"batch {args.batch_size}, lr {args.lr}", flush=True)
 
-    results = {"ftcli": run_ftcli(args)}
-    print("ftcli done", flush=True)
-    results["trainer"] = run_trainer(args, model_dir, splits)
+    precisions = ["float32", "best"] if args.precision == "both" else [args.precision]
+    if auto == "no" and "best" in precisions:
+        print("No fast bf16 on this machine: each tool's best precision is float32, so 'best' = 'float32'.")
+        precisions = ["float32"]
+    ceilings = {p: matmul_ceiling_gflops("bfloat16" if p == "bf16" else "float32") for p in ("float32", "bf16")
+                if p == "float32" or auto == "bf16"}
+    print("matmul ceiling: " + ", ".join(f"{p} {c:.0f} GFLOP/s" for p, c in ceilings.items()), flush=True)
 
-    print(f"\n{'tool':<10}{'accuracy':>10}{'macro-F1':>10}{'train ex/s':>12}{'wall s':>9}")
-    for name, r in results.items():
-        print(f"{name:<10}{r['accuracy']:>10.4f}{r['f1']:>10.4f}{r['train_samples_per_second']:>12.2f}"
-              f"{r['wall_seconds']:>9.1f}")
-    ours, theirs = results["ftcli"], results["trainer"]
-    gap = 100 * (ours["accuracy"] - theirs["accuracy"])
-    speed = ours["train_samples_per_second"] / theirs["train_samples_per_second"]
-    print("(both rows: the last epoch, trained on the same rows, test split scored once)")
-    print(f"\naccuracy difference (ftcli - Trainer): {gap:+.2f} points "
-          f"({'OK' if gap >= -0.5 else 'BELOW TARGET'}: target >= -0.5)")
-    print(f"training throughput ratio (ftcli / Trainer): {speed:.2f}x")
-    print(f"wall time ratio (Trainer / ftcli): {theirs['wall_seconds'] / ours['wall_seconds']:.2f}x")
+    results, runs = {}, Path(tempfile.mkdtemp(prefix="ftcli-bench-"))
+    for precision in precisions:
+        ours = run_ftcli(args, precision, keep_in=runs / precision)
+        print(f"[{precision}] ftcli done: {ours['train_samples_per_second']:.1f} ex/s", flush=True)
+        trainer_bf16 = precision == "best" and auto == "bf16"
+        theirs = run_worker(SCRIPT, "trainer", shared_arguments(args) + (["--trainer-bf16"] if trainer_bf16 else []))
+        print(f"[{precision}] Trainer done: {theirs['train_samples_per_second']:.1f} ex/s", flush=True)
+        results[precision] = {"ftcli": ours, "trainer": theirs}
+
+    # Evaluation on the float32 model ftcli trained: two rounds, alternating; the faster of each tool's rounds.
+    evals = {"ftcli": [], "trainer": []}
+    for _ in range(2):
+        evals["ftcli"].append(run_worker(SCRIPT, "ftcli-evaluate", shared_arguments(args) + ["--run", str(runs / "float32")]))
+        evals["trainer"].append(run_worker(SCRIPT, "trainer-predict", shared_arguments(args) + ["--run", str(runs / "float32")]))
+    identical = evals["ftcli"][0]["labels"] == evals["trainer"][0]["labels"]
+    differing = sum(a != b for a, b in zip(evals["ftcli"][0]["labels"], evals["trainer"][0]["labels"]))
+
+    print(f"\n{'precision':<10}{'tool':<9}{'accuracy':>9}{'macro-F1':>9}{'train ex/s':>11}{'of ceiling':>11}"
+          f"{'eval ex/s':>10}{'peak MB':>9}")
+    for precision, pair in results.items():
+        for name, r in pair.items():
+            ceiling = ceilings["bf16" if r["precision"] == "bf16" else "float32"]
+            fraction = flops_per_example * r["train_samples_per_second"] / (ceiling * 1e9)
+            r["fraction_of_ceiling"] = fraction
+            print(f"{precision:<10}{name:<9}{r['accuracy']:>9.4f}{r['f1']:>9.4f}{r['train_samples_per_second']:>11.2f}"
+                  f"{fraction:>11.1%}{r['eval_samples_per_second']:>10.1f}{r['peak_memory_mb']:>9.0f}")
+    print("(training: the last epoch, the same rows, the test split scored once; 'of ceiling': useful FLOPs on "
+          "real tokens / measured matmul rate)")
+    for precision, pair in results.items():
+        ours, theirs = pair["ftcli"], pair["trainer"]
+        target = 2.0 if precision == "float32" or auto == "no" else 3.0
+        speed = ours["train_samples_per_second"] / theirs["train_samples_per_second"]
+        gap = 100 * (ours["accuracy"] - theirs["accuracy"])
+        print(f"[{precision}] training throughput ftcli/Trainer: {speed:.2f}x (target >= {target}x); accuracy "
+              f"difference {gap:+.2f} points (target >= {-0.5 if precision == 'float32' else -1.0})")
+    eval_ours = max(r["eval_samples_per_second"] for r in evals["ftcli"])
+    eval_theirs = max(r["eval_samples_per_second"] for r in evals["trainer"])
+    print(f"evaluation (float32, same model, {len(evals['ftcli'][0]['labels'])} rows, best of 2 rounds each): ftcli "
+          f"{eval_ours:.1f} ex/s, Trainer.predict {eval_theirs:.1f} ex/s: {eval_ours / eval_theirs:.2f}x "
+          f"(target >= 2.0x); predictions {'identical' if identical else f'differ on {differing} rows'}")
     if args.output:
-        args.output.write_text(json.dumps({"settings": vars(args) | {"output": None}, **results}, indent=2))
+        args.output.write_text(json.dumps({"settings": {k: v for k, v in vars(args).items() if k != "output"},
+                                           "cpu": cpu_name(), "training": results,
+                                           "evaluation": {"ftcli": eval_ours, "trainer": eval_theirs,
+                                                          "identical_predictions": identical}},
+                                          indent=2, default=str))
     return 0
 
 

@@ -101,8 +101,15 @@ class TrainConfig:
     """Stop after N evaluations without improvement of the validation metric (needs a validation
     split); None = train every epoch."""
     nan_policy: Literal["stop", "skip"] = "stop"
-    """A NaN or infinite loss: 'stop' the run (the last good checkpoint stays), or 'skip' that
-    batch's update."""
+    """A NaN or infinite loss: 'stop' the run (the last good checkpoint stays; noticed at the next
+    logging step or checkpoint), or 'skip' that batch's update (checked every step)."""
+    group_by_length: bool = True
+    """Batch training rows of similar length together (shuffled mega-batches sorted by length), so
+    little compute goes to padding; the order stays a function of (seed, epoch)."""
+    compile: bool = False
+    """Run the model through torch.compile (pays off on long runs; the first steps compile)."""
+    dataloader_workers: int = 0
+    """Worker processes that collate batches (0: in the training process, best for tokenized text)."""
 
 
 @dataclass
@@ -314,6 +321,7 @@ RANGES: dict[str, str] = {
     "train.eval_batch_size": "[1, inf)",
     "train.grad_accum_steps": "[1, inf)",
     "train.logging_steps": "[1, inf)",
+    "train.dataloader_workers": "[0, inf)",
     "train.save_every": "[0, inf)",
     "train.keep_checkpoints": "[1, inf)",
     "train.early_stopping_patience": "[1, inf)",

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 
+from ftcli.batching import in_input_order
 from ftcli.progress import progress_bar
 
 PAD = -100
@@ -22,9 +23,11 @@ class Outputs:
 
 
 @torch.no_grad()
-def collect_outputs(model, dataloader, accelerator: Accelerator, task, description: str = "Evaluating") -> Outputs:
+def collect_outputs(model, dataloader, accelerator: Accelerator, task, description: str = "Evaluating",
+                    order: list[int] | None = None) -> Outputs:
     """Run `task.batch_outputs` in eval mode over `dataloader`. `gather_for_metrics` drops the
-    samples accelerate repeats to fill the last batch when several processes evaluate."""
+    samples accelerate repeats to fill the last batch when several processes evaluate. `order`
+    (a length-sorted loader's, see ftcli.batching) puts the rows back in the features' order."""
     was_training = model.training
     model.eval()
     pieces: dict[str, list[np.ndarray]] = {}
@@ -39,15 +42,15 @@ def collect_outputs(model, dataloader, accelerator: Accelerator, task, descripti
                 if tensor.ndim > 1:
                     tensor = accelerator.pad_across_processes(tensor, dim=1, pad_index=PAD)
                 pieces.setdefault(key, []).append(accelerator.gather_for_metrics(tensor).cpu().numpy())
-            if loss is not None:
+            if loss is not None:  # summed on the device: no host-device sync per batch
                 size = len(next(iter(batch.values())))
-                loss_sum += loss.float().item() * size
+                loss_sum = loss_sum + loss.detach().float() * size
                 loss_count += size
             bar.advance()
     model.train(was_training)
     return Outputs(
-        gathered={key: concat_padded(arrays) for key, arrays in pieces.items()},
-        loss=loss_sum / loss_count if loss_count else None,
+        gathered=in_input_order({key: concat_padded(arrays) for key, arrays in pieces.items()}, order),
+        loss=float(loss_sum) / loss_count if loss_count else None,
     )
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset
-from torch.utils.data import DataLoader
 
 from ftcli import assets
 from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
+from ftcli.batching import length_sorted_loader
 from ftcli.evaluation import collect_outputs
+from ftcli.models.outputs import enable_packing
 from ftcli.models.loading import read_config, check_tokenizer_matches, check_weights_file, load_model
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
@@ -86,10 +88,11 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
 
 def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
     accelerator = make_accelerator(TrainConfig())
-    loader = DataLoader(model_inputs(features, loaded.task), batch_size=batch_size,
-                        collate_fn=loaded.task.collator(loaded.processor))
-    model, loader = accelerator.prepare(loaded.model, loader)
-    return collect_outputs(model, loader, accelerator, loaded.task)
+    # Rows of similar length batched together, packed where the model supports it; results in input order.
+    loader = length_sorted_loader(model_inputs(features, loaded.task), batch_size, loaded.task.collator(loaded.processor))
+    enable_packing(loaded.model)
+    model, prepared = accelerator.prepare(loaded.model, loader)
+    return collect_outputs(model, prepared, accelerator, loaded.task, order=loader.order)
 
 
 def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> dict[str, float]:
@@ -98,11 +101,14 @@ def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_si
     label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
     task.validate(dataset, loaded.columns, label2id, where)
     features = task.preprocess(dataset, loaded.processor, loaded.columns, label2id, loaded.max_length)
+    start = time.perf_counter()
     outputs = _outputs(loaded, features, batch_size)
+    seconds = time.perf_counter() - start
     metrics = task.compute_metrics(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels))
     if outputs.loss is not None:
         metrics["loss"] = outputs.loss
     metrics["eval_rows"] = dataset.num_rows
+    metrics["eval_samples_per_second"] = round(len(features) / seconds, 3)  # features: QA windows, not questions
     return metrics
 
 

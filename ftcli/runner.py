@@ -161,6 +161,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
             **({"skipped_batches": result.skipped_batches} if result.skipped_batches else {}),
             "train_samples_per_second": round(result.train_samples_per_second, 3),
             "train_runtime": round(result.train_runtime, 3),
+            "eval_samples_per_second": round(result.eval_samples_per_second, 3),
             **({"feature_seconds": round(data.seconds, 3)} if data.seconds else {}),
             "trainable_parameters": trainable,
             "total_parameters": total,

@@ -26,6 +26,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
+from ftcli.batching import LengthGroupedSampler, length_sorted_loader, token_lengths
 from ftcli.config import OptimConfig, TrainConfig
 from ftcli.checkpoints import CheckpointStore
 from ftcli.evaluation import Outputs, collect_outputs
@@ -33,6 +34,7 @@ from ftcli.errors import UserError
 from ftcli.precision import resolve_mixed_precision
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import head_parameter_names
+from ftcli.models.outputs import enable_packing
 from ftcli.models.registry import architecture_of
 from ftcli.strategies.layers import layer_depth, num_layers
 
@@ -58,6 +60,8 @@ class TrainResult:
     """Batches whose loss was NaN or infinite (train.nan_policy=skip)."""
     train_samples_per_second: float
     train_runtime: float
+    eval_samples_per_second: float
+    """Test-split features per second through the model (the one pass after training)."""
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -136,20 +140,19 @@ def train(
     accelerator = accelerator or make_accelerator(train_cfg)
     set_seed(train_cfg.seed)
 
-    # The loader's own generator: a DataLoader without one draws a seed from the global RNG each
-    # time it starts iterating, and a resumed mid-epoch loader would then shift the dropout masks.
-    shuffle_generator = torch.Generator().manual_seed(train_cfg.seed)
-    train_loader = DataLoader(train_features, batch_size=train_cfg.batch_size, shuffle=True, collate_fn=collator,
-                              generator=shuffle_generator)
+    enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
+    train_loader = _train_loader(train_features, collator, train_cfg)
     eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
-    eval_loaders = [DataLoader(s.features, batch_size=train_cfg.eval_batch_size, collate_fn=collator)
-                    for s in eval_sets.values()]
+    eval_loaders = [length_sorted_loader(s.features, train_cfg.eval_batch_size, collator) for s in eval_sets.values()]
+    orders = {name: loader.order for name, loader in zip(eval_sets, eval_loaders)}
     optimizer = build_optimizer(model, optim)
     steps_per_epoch = math.ceil(len(train_loader) / train_cfg.grad_accum_steps)
     total_steps = steps_per_epoch * train_cfg.epochs
     scheduler = get_linear_schedule_with_warmup(
         optimizer, num_warmup_steps=int(optim.warmup_ratio * total_steps), num_training_steps=total_steps
     )
+    if train_cfg.compile:
+        model = torch.compile(model)
     model, optimizer, train_loader, scheduler, *eval_loaders = accelerator.prepare(
         model, optimizer, train_loader, scheduler, *eval_loaders
     )
@@ -174,6 +177,7 @@ def train(
             store.save(accelerator, state)
 
     examples_per_step = train_cfg.batch_size * train_cfg.grad_accum_steps * accelerator.num_processes
+    losses = DeviceLosses()
     with StopSignals() as stop:
         for epoch in range(state["epoch"] + 1, train_cfg.epochs + 1):
             if state["stopped_early"]:
@@ -184,6 +188,7 @@ def train(
             loader = accelerator.skip_first_batches(train_loader, done) if done else train_loader
             clock = window_start = time.perf_counter()
             epoch_examples = 0
+            shown_loss = "-"  # the progress bar shows the loss of the last logging window
             with progress_bar(accelerator, f"Epoch {epoch}/{train_cfg.epochs}", total=len(train_loader),
                               stats=True) as bar:
                 bar.advance(done)
@@ -191,13 +196,11 @@ def train(
                     with accelerator.accumulate(model):
                         output = model(**batch)
                         loss = output.loss
-                        value = loss.detach().float().item()
-                        if math.isfinite(value):
-                            accelerator.backward(loss)
-                        elif train_cfg.nan_policy == "skip":
-                            state["skipped_batches"] += 1
+                        if train_cfg.nan_policy == "skip" and not math.isfinite(loss.detach().float().item()):
+                            state["skipped_batches"] += 1  # this policy reads every loss: one sync per step
                         else:
-                            raise UserError(_non_finite_message(value, state, epoch, store, run_path))
+                            accelerator.backward(loss)
+                            losses.add(loss, getattr(output, "loss_parts", None))
                         if accelerator.sync_gradients and optim.max_grad_norm > 0:
                             accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
                         optimizer.step()
@@ -207,24 +210,15 @@ def train(
                     state["epoch_batches"] += 1
                     state["train_examples"] += size
                     epoch_examples += size
-                    if math.isfinite(value):
-                        state["window_loss_sum"] += value
-                        state["window_batches"] += 1
-                        # Objectives made of several losses (GPT-1's auxiliary LM loss) log each part.
-                        for part, part_loss in (getattr(output, "loss_parts", None) or {}).items():
-                            sums = state["window_parts"]
-                            sums[part] = sums.get(part, 0.0) + part_loss.float().item()
-                        state["epoch_loss_sum"] += value
-                        state["epoch_loss_batches"] += 1
-                    elapsed = time.perf_counter() - clock
-                    window_loss = state["window_loss_sum"] / max(state["window_batches"], 1)
-                    bar.advance(loss=f"{window_loss:.4f}",
-                                speed=f"{epoch_examples / max(elapsed, 1e-9):.1f}")
+                    bar.advance(loss=shown_loss, speed=f"{epoch_examples / max(time.perf_counter() - clock, 1e-9):.1f}")
                     if not accelerator.sync_gradients:
                         continue
                     state["global_step"] += 1
                     if state["global_step"] % train_cfg.logging_steps == 0:
                         now = time.perf_counter()
+                        losses.flush_into(state, epoch, store, run_path)
+                        window_loss = state["window_loss_sum"] / max(state["window_batches"], 1)
+                        shown_loss = f"{window_loss:.4f}"
                         log.write({
                             "step": state["global_step"],
                             "epoch": round(epoch - 1 + state["epoch_batches"] / len(train_loader), 4),
@@ -241,16 +235,19 @@ def train(
                            and not accelerator.gradient_state.end_of_dataloader)  # the epoch end saves anyway
                     if due or stop.signal:
                         state["train_seconds"] += time.perf_counter() - clock
+                        losses.flush_into(state, epoch, store, run_path)  # a checkpoint never holds a NaN run
                         checkpoint()
                         clock = time.perf_counter()
                         if stop.signal:
                             raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
+            losses.flush_into(state, epoch, store, run_path)
             state["train_seconds"] += time.perf_counter() - clock
 
             record = {"step": state["global_step"], "epoch": epoch,
                       "train_loss": round(state["epoch_loss_sum"] / max(state["epoch_loss_batches"], 1), 6)}
             if validation is not None:
-                metrics = _score(model, loaders["validation"], validation, accelerator, task, "Validating")
+                metrics, _ = _score(model, loaders["validation"], orders["validation"], validation, accelerator, task,
+                                    "Validating")
                 record.update({f"validation_{k}": v for k, v in metrics.items()})
                 _select(state, metrics, epoch, task, train_cfg, store, accelerator, model)
                 console.print(f"Epoch {epoch}/{train_cfg.epochs}: validation {_summary(metrics)}")
@@ -268,7 +265,7 @@ def train(
     if kept_epoch != state["epoch"]:
         accelerator.wait_for_everyone()
         store.load_best(accelerator.unwrap_model(model), kept_epoch)
-    test_metrics = _score(model, loaders["test"], test, accelerator, task, "Testing")
+    test_metrics, test_seconds = _score(model, loaders["test"], orders["test"], test, accelerator, task, "Testing")
     log.write({"step": state["global_step"], "epoch": kept_epoch, **{f"test_{k}": v for k, v in test_metrics.items()}})
     if accelerator.is_main_process:
         save_model(accelerator.unwrap_model(model))
@@ -285,8 +282,54 @@ def train(
         skipped_batches=state["skipped_batches"],
         train_samples_per_second=state["train_examples"] / seconds if seconds else 0.0,
         train_runtime=seconds,
+        eval_samples_per_second=len(test.features) / test_seconds if test_seconds else 0.0,
         history=state["history"],
     )
+
+
+def _train_loader(features, collator, train_cfg: TrainConfig) -> DataLoader:
+    """Length-grouped batches when the rows have token ids (and train.group_by_length), else a plain shuffle.
+    Either way the order is a function of (seed, epoch): the loader has its own generator, since one without
+    would draw a seed from the global RNG each epoch and a resumed mid-epoch loader would then shift the
+    dropout masks."""
+    lengths = token_lengths(features) if train_cfg.group_by_length else None
+    common = {"batch_size": train_cfg.batch_size, "collate_fn": collator,
+              "generator": torch.Generator().manual_seed(train_cfg.seed),
+              "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
+    if lengths is not None:
+        return DataLoader(features, sampler=LengthGroupedSampler(lengths, train_cfg.batch_size, train_cfg.seed), **common)
+    return DataLoader(features, shuffle=True, **common)
+
+
+class DeviceLosses:
+    """Training losses summed where they are computed and read only at logging steps, checkpoints and epoch
+    ends: reading one every step would make the host wait for the device before queueing the next step."""
+
+    def __init__(self):
+        self.total, self.parts, self.batches, self.first_step = None, {}, 0, None
+
+    def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor] | None) -> None:
+        value = loss.detach().float()
+        self.total = value if self.total is None else self.total + value
+        for part, part_loss in (parts or {}).items():  # GPT-1's auxiliary LM loss is logged apart
+            part_loss = part_loss.detach().float()
+            self.parts[part] = part_loss if part not in self.parts else self.parts[part] + part_loss
+        self.batches += 1
+
+    def flush_into(self, state: dict[str, Any], epoch: int, store: "CheckpointStore", run_path: Path) -> None:
+        """Add the sums to the run's window and epoch totals; a NaN or infinite sum stops the run."""
+        if not self.batches:
+            return
+        total = self.total.item()
+        if not math.isfinite(total):
+            raise UserError(_non_finite_message(total, state, epoch, store, run_path))
+        state["window_loss_sum"] += total
+        state["window_batches"] += self.batches
+        state["epoch_loss_sum"] += total
+        state["epoch_loss_batches"] += self.batches
+        for part, value in self.parts.items():
+            state["window_parts"][part] = state["window_parts"].get(part, 0.0) + value.item()
+        self.total, self.parts, self.batches = None, {}, 0
 
 
 def _new_state() -> dict[str, Any]:
@@ -298,12 +341,17 @@ def _new_state() -> dict[str, Any]:
             "history": [], "log_lines": 0, "skipped_batches": 0, "train_seconds": 0.0, "train_examples": 0}
 
 
-def _score(model, loader, eval_set: EvalSet, accelerator: Accelerator, task, description: str) -> dict[str, float]:
-    outputs = collect_outputs(model, loader, accelerator, task, description)
+def _score(model, loader, order, eval_set: EvalSet, accelerator: Accelerator, task,
+           description: str) -> tuple[dict[str, float], float]:
+    """The metrics, and the seconds the model pass took (post-processing and metrics apart, as the
+    Trainer's `eval_samples_per_second` counts)."""
+    start = time.perf_counter()
+    outputs = collect_outputs(model, loader, accelerator, task, description, order)
+    seconds = time.perf_counter() - start
     metrics = eval_set.compute_metrics(outputs)
     if outputs.loss is not None:
         metrics["loss"] = outputs.loss
-    return metrics
+    return metrics, seconds
 
 
 def _select(state, metrics, epoch, task, train_cfg: TrainConfig, store: CheckpointStore, accelerator, model) -> None:
@@ -336,7 +384,7 @@ def _non_finite_message(value: float, state, epoch: int, store: CheckpointStore,
     latest = store.latest()
     kept = f"the last good checkpoint ({latest.name}) stays in {run_path}" if latest else \
         f"no checkpoint had been written yet ({run_path})"
-    return (f"the training loss became {value} at step {state['global_step'] + 1} (epoch {epoch}); "
+    return (f"the training loss became {value} by step {state['global_step']} (epoch {epoch}); "
             f"the run stopped and {kept}. Lower the learning rate (--lr), or skip such batches "
             "with --set train.nan_policy=skip")
 

@@ -1,12 +1,21 @@
-"""Multi-head attention through `F.scaled_dot_product_attention`, shared by the encoders, and the last-layer
-shortcut for heads that read one position per row.
+"""Multi-head attention through `F.scaled_dot_product_attention`, shared by the encoders; padding-free packing;
+and the last-layer shortcut for heads that read one position per row.
 
-A sequence-level head reads one position per row: [CLS] for BERT, ALBERT, ELECTRA, DistilBERT and ViT, the last
-real token for GPT-2. The last layer is then needed at that position only: its keys and values still come from
-every position, but its query, attention output and feed-forward run on one token per row, which removes about
-five sixths of that layer's work with identical logits and losses. It is the sequence-level counterpart of
-transformers' `logits_to_keep`. A head passes `positions_to_keep` (one index per row) down to the last layer,
-unless the caller asked for every layer's hidden states, which must stay full.
+Packing. A padded batch (rows, seq) wastes the linear layers (about 90% of the FLOPs) on its padding. When the
+attention mask has padding, `run_encoder` packs the real tokens of every row into one (tokens, hidden) tensor
+(rows concatenated, each keeping its own position ids) and the layers run on that. Attention is kept inside each
+row: through varlen flash attention where the device has it (CUDA, half precision, no attention dropout), else
+by scattering queries, keys and values back into their rows for one SDPA call with the key-padding mask; which
+costs (rows x longest row) in attention only, far less than a block-diagonal mask over the whole packed batch.
+The outputs are unpacked to (rows, seq, hidden) at the end, so heads, losses and callers see padded tensors,
+bit for bit those of the padded computation up to float rounding.
+
+Last layer. A sequence-level head reads one position per row: [CLS] for BERT, ALBERT, ELECTRA, DistilBERT and
+ViT, the last real token for GPT-2. The last layer is then needed at that position only: its keys and values
+still come from every position, but its query, attention output and feed-forward run on one token per row,
+which removes about five sixths of that layer's work with identical logits and losses. It is the
+sequence-level counterpart of transformers' `logits_to_keep`. A head passes `positions_to_keep` (one index per
+row) down to the last layer, unless the caller asked for every layer's hidden states, which must stay full.
 """
 
 from __future__ import annotations
@@ -16,19 +25,102 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class Packing:
+    """The real tokens of a padded (rows, seq) batch, concatenated row after row; passed down the layers in
+    place of the attention mask."""
+
+    def __init__(self, attention_mask: torch.Tensor):
+        self.rows, self.seq_len = attention_mask.shape
+        real = attention_mask.reshape(-1).bool()
+        self.indices = real.nonzero().squeeze(1)
+        """Flat (rows * seq) positions of the real tokens, row after row."""
+        self.rank = real.cumsum(0) - 1
+        """Flat padded position -> index in the packed tensor (for real tokens)."""
+        self.key_mask = attention_mask.bool()[:, None, None, :]
+        lengths = attention_mask.sum(1)
+        self.lengths = lengths
+        self.cu_seqlens = F.pad(lengths.cumsum(0), (1, 0)).to(torch.int32)
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """(rows, seq, ...) -> (tokens, ...)."""
+        return x.reshape(self.rows * self.seq_len, *x.shape[2:]).index_select(0, self.indices)
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """(tokens, ...) -> (rows, seq, ...), zeros at the padding."""
+        out = x.new_zeros(self.rows * self.seq_len, *x.shape[1:]).index_copy(0, self.indices, x)
+        return out.view(self.rows, self.seq_len, *x.shape[1:])
+
+    def packed_positions(self, positions: torch.Tensor) -> torch.Tensor:
+        """One position per row, in padded coordinates -> its index in the packed tensor."""
+        rows = torch.arange(self.rows, device=positions.device)
+        return self.rank[rows * self.seq_len + positions.to(self.rank.device)]
+
+    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int,
+                  dropout_p: float) -> torch.Tensor:
+        """Queries (tokens, width), or (rows, 1, width) for the last layer's kept positions; keys and values
+        (tokens, width). Returns the attention output in the queries' layout."""
+        kept = q.dim() == 3
+        if not kept and _varlen_usable(q, dropout_p):
+            from torch.nn.attention.varlen import varlen_attn
+
+            max_len = int(self.lengths.max())
+            out = varlen_attn(*(x.view(x.size(0), num_heads, -1) for x in (q, k, v)),
+                              self.cu_seqlens, self.cu_seqlens, max_len, max_len)
+            return out.reshape(q.size(0), -1)
+
+        def split_heads(x):  # (rows, seq, heads * head_dim) -> (rows, heads, seq, head_dim)
+            return x.view(self.rows, x.size(1), num_heads, -1).transpose(1, 2)
+
+        queries = q if kept else self.unpack(q)
+        out = F.scaled_dot_product_attention(split_heads(queries), split_heads(self.unpack(k)),
+                                             split_heads(self.unpack(v)), attn_mask=self.key_mask, dropout_p=dropout_p)
+        out = out.transpose(1, 2).reshape(self.rows, queries.size(1), -1)
+        return out if kept else self.pack(out)
+
+
+def _varlen_usable(q: torch.Tensor, dropout_p: float) -> bool:
+    # Flash varlen attention: CUDA only, half precision only, and without dropout.
+    return (q.is_cuda and dropout_p == 0.0 and q.dtype in (torch.float16, torch.bfloat16)
+            and hasattr(torch.nn.attention, "varlen") and torch.cuda.get_device_capability(q.device)[0] >= 8)
+
+
+def run_encoder(encoder: nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,
+                output_hidden_states: bool, positions_to_keep: torch.Tensor | None, pack: bool = True):
+    """`encoder(hidden_states, mask, output_hidden_states, positions_to_keep)` on a (rows, seq, hidden) batch,
+    packed when the mask has padding (and `pack`); returns (sequence output, all hidden states) unpacked."""
+    if attention_mask is not None and attention_mask.dim() != 2:
+        raise ValueError(f"attention_mask must be (batch, seq_len), got shape {tuple(attention_mask.shape)}")
+    if attention_mask is None or not pack or bool(attention_mask.all()):
+        # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
+        # A boolean mask has no dtype to get wrong under autocast, unlike an additive float one.
+        mask = None if attention_mask is None else attention_mask[:, None, None, :].bool()
+        return encoder(hidden_states, mask, output_hidden_states, positions_to_keep)
+    packing = Packing(attention_mask)
+    kept = None if positions_to_keep is None else packing.packed_positions(positions_to_keep)
+    sequence_output, all_hidden_states = encoder(packing.pack(hidden_states), packing, output_hidden_states, kept)
+    if kept is None:
+        sequence_output = packing.unpack(sequence_output)
+    if all_hidden_states is not None:
+        all_hidden_states = tuple(packing.unpack(h) for h in all_hidden_states)
+    return sequence_output, all_hidden_states
+
+
 def attend(
     query: nn.Module,
     key: nn.Module,
     value: nn.Module,
     hidden_states: torch.Tensor,
     num_heads: int,
-    attention_mask: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | Packing | None = None,
     dropout_p: float = 0.0,
     key_value_states: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Queries from `hidden_states`, keys and values from `key_value_states` (default: the same states);
-    returns (batch, queries, num_heads * head_dim), the heads merged back."""
+    returns (batch, queries, num_heads * head_dim), the heads merged back (packed: in the queries' layout)."""
     key_value_states = hidden_states if key_value_states is None else key_value_states
+    if isinstance(attention_mask, Packing):
+        return attention_mask.attention(query(hidden_states), key(key_value_states), value(key_value_states),
+                                        num_heads, dropout_p)
     batch_size, q_len, _ = hidden_states.shape
 
     def split_heads(x):  # (batch, seq, heads * head_dim) -> (batch, heads, seq, head_dim)
@@ -42,11 +134,15 @@ def attend(
 
 
 def keep_rows(hidden_states: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-    """(batch, seq, ...) -> (batch, 1, ...): each row's state at its kept position (all of them when None)."""
+    """(batch, seq, ...) -> (batch, 1, ...): each row's state at its kept position (all of them when None).
+    Packed (tokens, ...) states take positions in the packed tensor."""
     if positions is None:
         return hidden_states
+    positions = positions.to(hidden_states.device)
+    if hidden_states.dim() == 2:
+        return hidden_states[positions].unsqueeze(1)
     rows = torch.arange(hidden_states.size(0), device=hidden_states.device)
-    return hidden_states[rows, positions.to(hidden_states.device)].unsqueeze(1)
+    return hidden_states[rows, positions].unsqueeze(1)
 
 
 def positions_to_keep(positions: torch.Tensor, output_hidden_states: bool | None, config) -> torch.Tensor | None:

@@ -33,10 +33,17 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1))
 
 
-def split_span_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, seq, 2) -> start and end logits, each (batch, seq)."""
+def split_span_logits(logits: torch.Tensor, padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, seq, 2) -> start and end logits, each (batch, seq). With `padding_mask` (the attention mask of a
+    packed batch, whose padding positions hold no computed state) the padding cannot be a span boundary: its
+    logits are the dtype's minimum, so each row scores and trains as it would alone."""
     start_logits, end_logits = logits.split(1, dim=-1)
-    return start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+    start_logits, end_logits = start_logits.squeeze(-1).contiguous(), end_logits.squeeze(-1).contiguous()
+    if padding_mask is not None:
+        padding = padding_mask == 0
+        start_logits = start_logits.masked_fill(padding, torch.finfo(start_logits.dtype).min)
+        end_logits = end_logits.masked_fill(padding, torch.finfo(end_logits.dtype).min)
+    return start_logits, end_logits
 
 
 def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch.Tensor:

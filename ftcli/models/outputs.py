@@ -9,6 +9,12 @@ class SdpaOutputs:
     """Attention runs through `scaled_dot_product_attention`, which returns no attention
     probabilities; outputs are `ModelOutput`s, or tuples with `return_dict=False`."""
 
+    pack_padding: bool = False
+    """True: encoders that support it run padded batches packed, without the padding (ftcli.models.attention):
+    each row's outputs are those of the row alone, and positions at the padding are zeros (question-answering
+    heads mask them out of the span scores). ftcli's training and inference loops turn it on; False (the
+    default) keeps transformers' padded computation, padding positions included."""
+
     def _check_supported(self, output_attentions):
         if output_attentions:
             raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
@@ -16,3 +22,10 @@ class SdpaOutputs:
     def _finish(self, output: ModelOutput, return_dict: bool | None):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         return output if return_dict else output.to_tuple()
+
+
+def enable_packing(model, on: bool = True) -> None:
+    """Set `pack_padding` on every ftcli model inside `model` (peft wrappers included); others are untouched."""
+    for module in model.modules():
+        if isinstance(module, SdpaOutputs):
+            module.pack_padding = on

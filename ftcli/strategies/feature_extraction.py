@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from transformers.modeling_outputs import (
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
@@ -37,7 +37,9 @@ from transformers.modeling_outputs import (
 from ftcli import assets
 from ftcli.config import FeatureConfig, RunConfig
 from ftcli.errors import UserError
+from ftcli.batching import length_sorted_loader, token_lengths
 from ftcli.models.loading import load_model
+from ftcli.models.outputs import enable_packing
 from ftcli.paths import cache_dir
 from ftcli.progress import console, progress_bar
 from ftcli.strategies.base import Strategy, TrainingData
@@ -188,8 +190,12 @@ def make_head(width: int, num_outputs: int, settings: FeatureConfig) -> nn.Modul
 class CachedFeatures(Dataset):
     """Rows of {features, targets...}; token features are stored flat with their lengths."""
 
-    def __init__(self, features: torch.Tensor, lengths: torch.Tensor | None, targets: dict[str, list]):
+    def __init__(self, features: torch.Tensor, lengths: torch.Tensor | None, targets: dict[str, list],
+                 token_lengths: list[int] | None = None):
         self.features, self.lengths, self.targets = features, lengths, targets
+        self.token_lengths = token_lengths
+        """The input rows' token counts: training batches are length-grouped on them (ftcli.batching), so the
+        cached features see the batches that running the body on the tokens would."""
         self.starts = None if lengths is None else torch.cumsum(lengths, 0) - lengths
 
     def __len__(self) -> int:
@@ -247,14 +253,15 @@ def cached_features(model: FeatureHeadModel, inputs, collator, config: RunConfig
             partial = path.with_suffix(f".partial-{os.getpid()}")
             save_file(tensors, str(partial))
             partial.replace(path)  # atomic: a reader never sees half a file
-    return CachedFeatures(tensors["features"], tensors.get("lengths"), targets)
+    return CachedFeatures(tensors["features"], tensors.get("lengths"), targets, token_lengths(inputs))
 
 
 @torch.no_grad()
 def encode(model: FeatureHeadModel, inputs, collator, batch_size: int, what: str, accelerator) -> dict[str, torch.Tensor]:
     model.eval()
-    loader = DataLoader(inputs, batch_size=batch_size, collate_fn=collator)
-    pieces, lengths = [], []
+    enable_packing(model)  # rows of similar length together, packed without padding; stored in input order
+    loader = length_sorted_loader(inputs, batch_size, collator)
+    rows: list[torch.Tensor] = []
     with progress_bar(accelerator, f"Encoding {what} features", total=len(loader)) as bar:
         for batch in loader:
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
@@ -264,16 +271,14 @@ def encode(model: FeatureHeadModel, inputs, collator, batch_size: int, what: str
                 mask = batch.get("attention_mask")
                 row_lengths = (mask.sum(1).cpu() if mask is not None
                                else torch.full((len(features),), features.size(1)))
-                for row, length in zip(features, row_lengths.tolist()):
-                    pieces.append(row[:length])  # right-padded: the real tokens come first
-                    lengths.append(length)
+                rows += [row[:length] for row, length in zip(features, row_lengths.tolist())]  # right-padded
             else:
-                pieces.append(features)
+                rows += list(features)
             bar.advance()
-    tensors = {"features": torch.cat(pieces).contiguous()}
-    if lengths:
-        tensors["lengths"] = torch.tensor(lengths)
-    return tensors
+    in_order = [rows[position] for position in np.argsort(loader.order)]
+    if in_order and in_order[0].ndim == 2:  # token features: rows of different lengths, concatenated
+        return {"features": torch.cat(in_order).contiguous(), "lengths": torch.tensor([len(r) for r in in_order])}
+    return {"features": torch.stack(in_order).contiguous() if in_order else torch.zeros(0)}
 
 
 def cache_key(model: FeatureHeadModel, inputs, config: RunConfig) -> str:

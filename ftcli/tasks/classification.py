@@ -8,6 +8,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
+from ftcli.data.cache import cached_map
 from ftcli.data.columns import check_texts, file_row_numbers
 from ftcli.data.images import data_file
 from ftcli.data.labels import check_known_labels, infer_labels, label_key
@@ -62,7 +63,7 @@ class SequenceClassificationTask(Task):
                 encoded["labels"] = [label2id[label_key(v)] for v in batch[label_column]]
             return encoded
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names,
+        return cached_map(dataset, encode, batched=True, remove_columns=dataset.column_names,
                            desc="Tokenizing")
 
     def collator(self, processor):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from datasets import Dataset
 
+from ftcli.data.cache import cached_map
 from ftcli.data.columns import file_row_numbers
 from ftcli.errors import UserError
 from ftcli.models.loading import ensure_pad_token
@@ -179,7 +180,7 @@ class GenerationTask(Task):
             blocks = [b for b in blocks if len(b) > 1]
             return {"input_ids": blocks, "attention_mask": [[1] * len(b) for b in blocks], "labels": blocks}
 
-        return dataset.map(group, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+        return cached_map(dataset, group, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
 
     def _causal_pairs(self, dataset: Dataset, tokenizer, prompt_column: str, answer_column: str | None,
                       max_length: int, chat: bool) -> Dataset:
@@ -204,7 +205,7 @@ class GenerationTask(Task):
                 labels.append([IGNORE] * len(prompt) + answer)
             return {"input_ids": input_ids, "attention_mask": [[1] * len(ids) for ids in input_ids], "labels": labels}
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+        return cached_map(dataset, encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
 
     @staticmethod
     def _render(tokenizer, prompts: list[str], answers: list[str] | None, chat: bool):
@@ -240,7 +241,7 @@ class GenerationTask(Task):
                                      for ids in labels]
             return encoded
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+        return cached_map(dataset, encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
 
     def collator(self, processor):
         ensure_pad_token(processor)

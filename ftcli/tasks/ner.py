@@ -16,6 +16,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorForTokenClassification
 
+from ftcli.data.cache import cached_map
 from ftcli.data.columns import file_row_numbers
 from ftcli.data.images import data_file
 from ftcli.errors import UserError
@@ -130,7 +131,7 @@ class NerTask(Task):
                 encoded["labels"] = label_rows
             return encoded
 
-        return dataset.map(encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
+        return cached_map(dataset, encode, batched=True, remove_columns=dataset.column_names, desc="Tokenizing")
 
     def collator(self, processor):
         return DataCollatorForTokenClassification(processor)

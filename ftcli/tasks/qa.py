@@ -25,6 +25,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
+from ftcli.data.cache import cached_map
 from ftcli.data.columns import check_texts, file_row_numbers
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
@@ -130,7 +131,7 @@ class QaTask(Task):
                 encoded["start_positions"], encoded["end_positions"] = starts, ends
             return encoded
 
-        return dataset.map(encode, batched=True, with_indices=True, remove_columns=dataset.column_names,
+        return cached_map(dataset, encode, batched=True, with_indices=True, remove_columns=dataset.column_names,
                            desc="Tokenizing")
 
     def _check_window_room(self, tokenizer, questions: list[str], max_length: int, rows: list[int]) -> None:

@@ -7,7 +7,9 @@ import yaml
 
 from tests.conftest import sentiment_rows, write_csv
 
-FAST = ["--epochs", "4", "--lr", "2e-3", "--batch-size", "8", "--max-length", "16",
+# 6 epochs: at 4, whether the random tiny model has learnt the task depends on the seed (0.5-1.0 accuracy over
+# seeds 2, 42 and 1, with or without length-grouped batches); at 6 it reaches 1.0 on each seed tried.
+FAST = ["--epochs", "6", "--lr", "2e-3", "--batch-size", "8", "--max-length", "16",
         "--set", "train.logging_steps=2"]
 
 
@@ -48,14 +50,14 @@ def test_run_directory_contents(trained_run):
     assert (trained_run / "model" / "model.safetensors").is_file()
     assert not list((trained_run / "model").glob("*.bin"))
     config = yaml.safe_load((trained_run / "config.yaml").read_text())
-    assert config["optim"]["lr"] == pytest.approx(2e-3) and config["train"]["epochs"] == 4
+    assert config["optim"]["lr"] == pytest.approx(2e-3) and config["train"]["epochs"] == 6
     # The recipe's mixed_precision auto is stored resolved (the tests pin it to float32).
     assert config["train"]["mixed_precision"] == "no" and metrics["mixed_precision"] == "no"
     log = [json.loads(line) for line in (trained_run / "log.jsonl").read_text().splitlines()]
     # No validation split: a training-loss line per epoch, then one test pass with the last epoch.
-    assert any("loss" in r for r in log) and [r["epoch"] for r in log if "train_loss" in r] == [1, 2, 3, 4]
-    assert [r["epoch"] for r in log if "test_accuracy" in r] == [4]
-    assert metrics["kept_epoch"] == 4 and metrics["selected_on"] == "last epoch"
+    assert any("loss" in r for r in log) and [r["epoch"] for r in log if "train_loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["epoch"] for r in log if "test_accuracy" in r] == [6]
+    assert metrics["kept_epoch"] == 6 and metrics["selected_on"] == "last epoch"
     assert (trained_run / ".ftcli-run").is_file() and not (trained_run / ".lock").exists()
     card = (trained_run / "README.md").read_text()
     assert "ftcli finetune classification" in card and "accuracy" in card

@@ -43,9 +43,9 @@ def test_best_epoch_is_chosen_on_validation_rows_only(cli, tmp_path, tiny_bert, 
     scored = []
     real = ftcli.training.collect_outputs
 
-    def record(model, loader, accelerator, task, description="Evaluating"):
+    def record(model, loader, accelerator, task, description="Evaluating", order=None):
         scored.append(description)
-        return real(model, loader, accelerator, task, description)
+        return real(model, loader, accelerator, task, description, order)
 
     monkeypatch.setattr(ftcli.training, "collect_outputs", record)
     # Same training and validation rows; the test rows' labels are flipped in the second run.
@@ -95,9 +95,9 @@ def test_early_stopping_keeps_the_best_epoch(cli, tmp_path, tiny_bert, data, mon
     real = ftcli.training._score
     falling = iter([0.9, 0.8, 0.7])
 
-    def score(model, loader, eval_set, accelerator, task, description):
-        metrics = real(model, loader, eval_set, accelerator, task, description)
-        return {**metrics, "accuracy": next(falling)} if description == "Validating" else metrics
+    def score(model, loader, order, eval_set, accelerator, task, description):
+        metrics, seconds = real(model, loader, order, eval_set, accelerator, task, description)
+        return ({**metrics, "accuracy": next(falling)} if description == "Validating" else metrics), seconds
 
     monkeypatch.setattr(ftcli.training, "_score", score)
     metrics = run(cli, str(tiny_bert), tmp_path / "run", data, data["test"], "--validation", data["validation"],
@@ -133,11 +133,12 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(cli, tmp_path, t
     out = tmp_path / "run"
     result = cli("finetune", "classification", "--model", str(tiny_bert), "--train", data["train"],
                  "--eval", data["test"], "--output-dir", out, *SETTINGS, "--set", "train.save_every=2")
-    # A fault found while training: progress lines came first, then the one error line.
+    # A fault found while training: progress lines came first, then the one error line. Losses are read at
+    # logging steps (every 2 here), so the NaN of step 3 is seen at step 4, before step 4's checkpoint.
     assert result.exit_code == 2 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and result.stderr.strip().endswith(errors[0])
-    for fragment in ("loss became nan at step 3", "step-00000002", "nan_policy=skip"):
+    for fragment in ("loss became nan by step 4", "step-00000002", "nan_policy=skip"):
         assert fragment in errors[0]
     assert not out.exists()
     assert (tmp_path / ".run.partial" / "checkpoints" / "latest").read_text() == "step-00000002"

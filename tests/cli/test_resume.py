@@ -19,7 +19,7 @@ SETTINGS = ["--epochs", "2", "--lr", "2e-3", "--batch-size", "8", "--max-length"
             "--set", "data.validation_fraction=0.25", "--set", "train.save_every=4",
             "--set", "train.logging_steps=2", "--set", "train.keep_checkpoints=2"]
 # Wall-clock measurements differ between any two runs.
-TIMING = {"train_samples_per_second", "train_runtime", "peak_memory_mb"}
+TIMING = {"train_samples_per_second", "train_runtime", "eval_samples_per_second", "peak_memory_mb"}
 
 LAUNCHER = textwrap.dedent('''
     """python launcher.py MODE N ARGS...: `ftcli ARGS...`, with an accident at the N-th call of

@@ -24,7 +24,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
-from ftcli.models.attention import first_positions, keep_rows, positions_to_keep
+from ftcli.models.attention import first_positions, keep_rows, positions_to_keep, run_encoder
 from ftcli.models.bert.modeling_bert import BertEmbeddings, BertSelfAttention
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
@@ -183,14 +183,8 @@ class AlbertModel(AlbertPreTrainedModel):
             output_hidden_states = self.config.output_hidden_states
 
         hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
-        if attention_mask is not None:
-            if attention_mask.dim() != 2:
-                raise ValueError(f"attention_mask must be (batch, seq_len), got shape {tuple(attention_mask.shape)}")
-            # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
-            attention_mask = attention_mask[:, None, None, :].bool()
-
-        sequence_output, all_hidden_states = self.encoder(
-            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
+        sequence_output, all_hidden_states = run_encoder(
+            self.encoder, hidden_states, attention_mask, output_hidden_states, positions_to_keep, self.pack_padding)
         pooled_output = self.pooler_activation(self.pooler(sequence_output[:, 0])) if self.pooler is not None else None
         output = BaseModelOutputWithPooling(
             last_hidden_state=sequence_output, pooler_output=pooled_output, hidden_states=all_hidden_states
@@ -424,7 +418,8 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        start_logits, end_logits = split_span_logits(self.qa_outputs(outputs.last_hidden_state))
+        start_logits, end_logits = split_span_logits(
+            self.qa_outputs(outputs.last_hidden_state), attention_mask if self.pack_padding else None)
         total_loss = None
         if start_positions is not None and end_positions is not None:
             total_loss = span_loss(start_logits, end_logits, start_positions, end_positions)

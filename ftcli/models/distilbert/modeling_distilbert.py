@@ -23,7 +23,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
-from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep
+from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep, run_encoder
 from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
 from ftcli.models.outputs import SdpaOutputs
 
@@ -189,14 +189,8 @@ class DistilBertModel(DistilBertPreTrainedModel):
             output_hidden_states = self.config.output_hidden_states
 
         hidden_states = self.embeddings(input_ids, position_ids, inputs_embeds)
-        if attention_mask is not None:
-            if attention_mask.dim() != 2:
-                raise ValueError(f"attention_mask must be (batch, seq_len), got shape {tuple(attention_mask.shape)}")
-            # (batch, seq) 1 = token / 0 = padding -> boolean (batch, 1, 1, seq), broadcast over heads and queries.
-            attention_mask = attention_mask[:, None, None, :].bool()
-
-        last_hidden_state, all_hidden_states = self.transformer(
-            hidden_states, attention_mask, output_hidden_states, positions_to_keep)
+        last_hidden_state, all_hidden_states = run_encoder(
+            self.transformer, hidden_states, attention_mask, output_hidden_states, positions_to_keep, self.pack_padding)
         output = BaseModelOutput(last_hidden_state=last_hidden_state, hidden_states=all_hidden_states)
         return self._finish(output, return_dict)
 
@@ -363,7 +357,8 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        start_logits, end_logits = split_span_logits(self.qa_outputs(self.dropout(outputs.last_hidden_state)))
+        start_logits, end_logits = split_span_logits(
+            self.qa_outputs(self.dropout(outputs.last_hidden_state)), attention_mask if self.pack_padding else None)
         total_loss = None
         if start_positions is not None and end_positions is not None:
             total_loss = span_loss(start_logits, end_logits, start_positions, end_positions)

@@ -1,0 +1,26 @@
+"""Tokenized features kept across runs: `cached_map` is `Dataset.map` whose result is stored in the ftcli cache
+(`tokenized/` under `ftcli.paths.cache_dir()`), keyed by the rows' fingerprint and a hash of the function with
+everything it closes over (tokenizer, max length, labels, task options). A second run on the same data with the
+same settings memory-maps the stored features instead of tokenizing again; any change makes a new key."""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import Dataset
+from datasets.fingerprint import Hasher
+
+from ftcli.paths import cache_dir
+
+
+def cached_map(dataset: Dataset, function, **map_kwargs) -> Dataset:
+    try:
+        key = Hasher.hash({"rows": dataset._fingerprint, "function": function, "map": map_kwargs})
+    except Exception:  # something the function closes over cannot be hashed: tokenize without the cache
+        return dataset.map(function, **map_kwargs)
+    folder = cache_dir() / "tokenized"
+    folder.mkdir(parents=True, exist_ok=True)
+    # datasets logs "Loading cached processed dataset at ..." at INFO: not on the terminal.
+    logging.getLogger("datasets.arrow_dataset").setLevel(logging.WARNING)
+    return dataset.map(function, cache_file_name=str(folder / f"{key}.arrow"), load_from_cache_file=True,
+                       new_fingerprint=key, **map_kwargs)
