@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -206,7 +207,15 @@ def main() -> int:
                 if p == "float32" or auto == "bf16"}
     print("matmul ceiling: " + ", ".join(f"{p} {c:.0f} GFLOP/s" for p, c in ceilings.items()), flush=True)
 
-    results, runs = {}, Path(tempfile.mkdtemp(prefix="ftcli-bench-"))
+    runs = Path(tempfile.mkdtemp(prefix="ftcli-bench-"))  # the runs' model folders, removed at the end
+    try:
+        return compare(args, auto, ceilings, flops_per_example, precisions, runs)
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+
+
+def compare(args, auto: str, ceilings: dict, flops_per_example: float, precisions: list[str], runs: Path) -> int:
+    results = {}
     for precision in precisions:
         ours = run_ftcli(args, precision, keep_in=runs / precision)
         print(f"[{precision}] ftcli done: {ours['train_samples_per_second']:.1f} ex/s", flush=True)

@@ -63,14 +63,21 @@ def load_splits(args, setting: str):
 
 # -- run_qa.py, compactly -------------------------------------------------------------------------------------
 
-def prepare_train_features(examples, tokenizer, max_length: int, doc_stride: int):
-    """run_qa.py's: windows padded to max length, labelled with the answer's tokens or the CLS index."""
+def tokenize_windows(examples, tokenizer, max_length: int, doc_stride: int):
+    """run_qa.py's tokenization, shared by its train and validation features: question and context as a pair,
+    the context cut into overlapping windows, each padded to the max length."""
     pad_on_right = tokenizer.padding_side == "right"
     examples["question"] = [q.lstrip() for q in examples["question"]]
-    tokenized = tokenizer(
+    return tokenizer(
         examples["question" if pad_on_right else "context"], examples["context" if pad_on_right else "question"],
         truncation="only_second" if pad_on_right else "only_first", max_length=max_length, stride=doc_stride,
         return_overflowing_tokens=True, return_offsets_mapping=True, padding="max_length")
+
+
+def prepare_train_features(examples, tokenizer, max_length: int, doc_stride: int):
+    """run_qa.py's: windows padded to max length, labelled with the answer's tokens or the CLS index."""
+    pad_on_right = tokenizer.padding_side == "right"
+    tokenized = tokenize_windows(examples, tokenizer, max_length, doc_stride)
     sample_mapping = tokenized.pop("overflow_to_sample_mapping")
     offset_mapping = tokenized.pop("offset_mapping")
     tokenized["start_positions"], tokenized["end_positions"] = [], []
@@ -113,11 +120,7 @@ def prepare_train_features(examples, tokenizer, max_length: int, doc_stride: int
 def prepare_validation_features(examples, tokenizer, max_length: int, doc_stride: int):
     """run_qa.py's: windows padded to max length, each with its example's id and offsets (None outside the context)."""
     pad_on_right = tokenizer.padding_side == "right"
-    examples["question"] = [q.lstrip() for q in examples["question"]]
-    tokenized = tokenizer(
-        examples["question" if pad_on_right else "context"], examples["context" if pad_on_right else "question"],
-        truncation="only_second" if pad_on_right else "only_first", max_length=max_length, stride=doc_stride,
-        return_overflowing_tokens=True, return_offsets_mapping=True, padding="max_length")
+    tokenized = tokenize_windows(examples, tokenizer, max_length, doc_stride)
     sample_mapping = tokenized.pop("overflow_to_sample_mapping")
     tokenized["example_id"] = []
     context_id = 1 if pad_on_right else 0

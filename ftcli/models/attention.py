@@ -24,6 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+try:  # torch >= 2.10
+    from torch.nn.attention.varlen import varlen_attn
+except ImportError:
+    varlen_attn = None
+
 
 class Packing:
     """The real tokens of a padded (rows, seq) batch, concatenated row after row; passed down the layers in
@@ -61,12 +66,13 @@ class Packing:
         (tokens, width). Returns the attention output in the queries' layout."""
         kept = q.dim() == 3
         if not kept and _varlen_usable(q, dropout_p):
-            from torch.nn.attention.varlen import varlen_attn
-
             max_len = int(self.lengths.max())
-            out = varlen_attn(*(x.view(x.size(0), num_heads, -1) for x in (q, k, v)),
-                              self.cu_seqlens, self.cu_seqlens, max_len, max_len)
-            return out.reshape(q.size(0), -1)
+            try:
+                out = varlen_attn(*(x.view(x.size(0), num_heads, -1) for x in (q, k, v)),
+                                  self.cu_seqlens, self.cu_seqlens, max_len, max_len)
+                return out.reshape(q.size(0), -1)
+            except (RuntimeError, NotImplementedError):  # no flash kernel for this GPU or head size
+                _VARLEN_FAILED.add(q.device.index)
 
         def split_heads(x):  # (rows, seq, heads * head_dim) -> (rows, heads, seq, head_dim)
             return x.view(self.rows, x.size(1), num_heads, -1).transpose(1, 2)
@@ -78,10 +84,15 @@ class Packing:
         return out if kept else self.pack(out)
 
 
+_VARLEN_FAILED: set = set()
+"""CUDA devices where varlen attention raised once: the per-row SDPA path serves them from then on."""
+
+
 def _varlen_usable(q: torch.Tensor, dropout_p: float) -> bool:
     # Flash varlen attention: CUDA only, half precision only, and without dropout.
     return (q.is_cuda and dropout_p == 0.0 and q.dtype in (torch.float16, torch.bfloat16)
-            and hasattr(torch.nn.attention, "varlen") and torch.cuda.get_device_capability(q.device)[0] >= 8)
+            and q.device.index not in _VARLEN_FAILED and varlen_attn is not None
+            and torch.cuda.get_device_capability(q.device)[0] >= 8)
 
 
 def run_encoder(encoder: nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None,

@@ -13,6 +13,7 @@ import transformers  # noqa: E402
 from transformers.cache_utils import EncoderDecoderCache  # noqa: E402
 
 import ftcli.models.bart as ours  # noqa: E402
+from tests.unit.equivalence import max_diff, reference_pair  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(
@@ -30,11 +31,6 @@ PAD, EOS = 1, 2  # BartConfig's defaults (bos 0, pad 1, eos 2 = decoder start)
 HEADS = ["BartModel", "BartForConditionalGeneration", "BartForSequenceClassification"]
 
 
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
-
-
 def assert_same(got, expected):
     """Tensors within ATOL, tuples element by element, caches of the same kind and length."""
     if isinstance(expected, torch.Tensor):
@@ -50,21 +46,13 @@ def assert_same(got, expected):
 
 def make_pair(class_name: str, attn_implementation: str | None = None, **config_overrides):
     """transformers' model with random weights (eval mode) and ours loaded from its state_dict."""
-    torch.manual_seed(0)
     kwargs = {**TINY, **config_overrides}
-    ref_config = transformers.BartConfig(**kwargs)
-    if attn_implementation is not None:
-        ref_config._attn_implementation = attn_implementation
-    ref = getattr(transformers, class_name)(ref_config).eval()
-    # Default init leaves LayerNorms at 1/0 and biases at 0; perturb everything so every path is exercised.
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        if hasattr(ref, "final_logits_bias"):
-            ref.final_logits_bias.add_(0.05 * torch.randn_like(ref.final_logits_bias))
-    model = getattr(ours, class_name)(ours.BartConfig(**kwargs)).eval()
-    model.load_state_dict(ref.state_dict(), strict=True)
-    return ref, model
+    return reference_pair(
+        getattr(transformers, class_name), transformers.BartConfig(**kwargs),
+        getattr(ours, class_name), ours.BartConfig(**kwargs),
+        attn_implementation,
+        perturb_buffers=["final_logits_bias"],
+    )
 
 
 def make_inputs(batch_size: int = 3, seq_len: int = 9, lengths=(9, 5, 8)):

@@ -9,6 +9,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 
 import ftcli.models.bert as ours  # noqa: E402
+from tests.unit.equivalence import max_diff, reference_pair  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(
@@ -30,26 +31,14 @@ HEADS = [
 ]
 
 
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
-
-
 def make_pair(class_name: str, attn_implementation: str | None = None, **config_overrides):
     """transformers' model with random weights (eval mode) and ours loaded from its state_dict."""
-    torch.manual_seed(0)
     kwargs = {**TINY, **config_overrides}
-    ref_config = transformers.BertConfig(**kwargs)
-    if attn_implementation is not None:
-        ref_config._attn_implementation = attn_implementation
-    ref = getattr(transformers, class_name)(ref_config).eval()
-    # Default init leaves LayerNorms at 1/0 and biases at 0; perturb everything so every path is exercised.
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = getattr(ours, class_name)(ours.BertConfig(**kwargs)).eval()
-    model.load_state_dict(ref.state_dict(), strict=True)
-    return ref, model
+    return reference_pair(
+        getattr(transformers, class_name), transformers.BertConfig(**kwargs),
+        getattr(ours, class_name), ours.BertConfig(**kwargs),
+        attn_implementation,
+    )
 
 
 def make_inputs(batch_size: int = 3, seq_len: int = 9):

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 import ftcli.models.distilbert as ours  # noqa: E402
 from ftcli.models.registry import architectures  # noqa: E402
+from tests.unit.equivalence import max_diff, reference_pair  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)
@@ -28,23 +29,13 @@ HEADS = {
 }
 
 
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
-
-
 def make_pair(class_name: str, **config_overrides):
     """transformers' model with random weights (eval mode) and ours loaded from its state_dict."""
-    torch.manual_seed(0)
     kwargs = {**TINY, **HEADS[class_name][1], **config_overrides}
-    ref = getattr(transformers, class_name)(transformers.DistilBertConfig(**kwargs)).eval()
-    # Default init leaves LayerNorms at 1/0 and biases at 0; perturb everything so every path is exercised.
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = getattr(ours, class_name)(ours.DistilBertConfig(**kwargs)).eval()
-    model.load_state_dict(ref.state_dict(), strict=True)
-    return ref, model
+    return reference_pair(
+        getattr(transformers, class_name), transformers.DistilBertConfig(**kwargs),
+        getattr(ours, class_name), ours.DistilBertConfig(**kwargs),
+    )
 
 
 def make_inputs(batch_size: int = 3, seq_len: int = 9):

@@ -16,6 +16,7 @@ from transformers.cache_utils import Cache  # noqa: E402
 
 import ftcli.models.gpt2 as ours  # noqa: E402
 from ftcli.models.registry import architectures  # noqa: E402
+from tests.unit.equivalence import max_diff, reference_pair  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(
@@ -38,11 +39,6 @@ HEADS = [
 ]
 
 
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
-
-
 def assert_close(got, expected, inputs: dict | None = None):
     """Tensors, tuples of them, and KV caches (every layer's keys and values, at real tokens if `inputs` say)."""
     if isinstance(expected, Cache):
@@ -62,19 +58,12 @@ def assert_close(got, expected, inputs: dict | None = None):
 
 def make_pair(class_name: str, attn_implementation: str | None = None, **config_overrides):
     """transformers' model with random weights (eval mode) and ours loaded from its state_dict."""
-    torch.manual_seed(0)
     kwargs = {**TINY, **config_overrides}
-    ref_config = transformers.GPT2Config(**kwargs)
-    if attn_implementation is not None:
-        ref_config._attn_implementation = attn_implementation
-    ref = getattr(transformers, class_name)(ref_config).eval()
-    # Default init leaves LayerNorms at 1/0 and biases at 0; perturb everything so every path is exercised.
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = getattr(ours, class_name)(ours.GPT2Config(**kwargs)).eval()
-    model.load_state_dict(ref.state_dict(), strict=True)
-    return ref, model
+    return reference_pair(
+        getattr(transformers, class_name), transformers.GPT2Config(**kwargs),
+        getattr(ours, class_name), ours.GPT2Config(**kwargs),
+        attn_implementation,
+    )
 
 
 def make_inputs(padding: str | None = "right", batch_size: int = 3, seq_len: int = 9):

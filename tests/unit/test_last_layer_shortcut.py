@@ -18,7 +18,7 @@ CONFIGS = {
     "albert": dict(WIDTH, embedding_size=16, classifier_dropout_prob=0.0),
     "electra": dict(WIDTH, embedding_size=16),
     "distilbert": dict(dim=32, n_layers=2, n_heads=4, hidden_dim=37, dropout=0.0, attention_dropout=0.0,
-                       seq_classif_dropout=0.0),
+                       seq_classif_dropout=0.0, qa_dropout=0.0),
     "gpt2": dict(n_embd=32, n_layer=2, n_head=4, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0),
     "vit": dict(WIDTH, image_size=16, patch_size=4),
 }

@@ -12,16 +12,9 @@ import torch  # noqa: E402
 from ftcli.models.outputs import enable_packing  # noqa: E402
 from ftcli.models.registry import architectures  # noqa: E402
 
-ATOL = 1e-5
-WIDTH = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-CONFIGS = {
-    "bert": WIDTH,
-    "albert": dict(WIDTH, embedding_size=16, classifier_dropout_prob=0.0),
-    "electra": dict(WIDTH, embedding_size=16),
-    "distilbert": dict(dim=32, n_layers=2, n_heads=4, hidden_dim=37, dropout=0.0, attention_dropout=0.0,
-                       seq_classif_dropout=0.0, qa_dropout=0.0),
-}
+from tests.unit.test_last_layer_shortcut import ATOL, CONFIGS as TINY_CONFIGS  # noqa: E402
+
+CONFIGS = {t: TINY_CONFIGS[t] for t in ("bert", "albert", "electra", "distilbert")}  # the encoders that pack
 HEADS = ["AutoModelForSequenceClassification", "AutoModelForTokenClassification", "AutoModelForQuestionAnswering",
          "AutoModelForMaskedLM"]
 LENGTHS = [7, 4, 6, 2]

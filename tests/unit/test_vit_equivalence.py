@@ -13,6 +13,7 @@ import transformers  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
 import ftcli.models.vit as ours  # noqa: E402
+from tests.unit.equivalence import max_diff, reference_pair  # noqa: E402
 
 ATOL = 1e-5
 TINY = dict(
@@ -28,26 +29,14 @@ SEQ_LEN = (16 // 4) ** 2 + 1  # patches + [CLS]
 HEADS = ["ViTModel", "ViTForImageClassification"]
 
 
-def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
-
-
 def make_pair(class_name: str, attn_implementation: str | None = None, **config_overrides):
     """transformers' model with random weights (eval mode) and ours loaded from its state_dict."""
-    torch.manual_seed(0)
     kwargs = {**TINY, "num_labels": 3, **config_overrides}
-    ref_config = transformers.ViTConfig(**kwargs)
-    if attn_implementation is not None:
-        ref_config._attn_implementation = attn_implementation
-    ref = getattr(transformers, class_name)(ref_config).eval()
-    # Default init leaves LayerNorms at 1/0 and biases at 0; perturb everything so every path is exercised.
-    with torch.no_grad():
-        for p in ref.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = getattr(ours, class_name)(ours.ViTConfig(**kwargs)).eval()
-    model.load_state_dict(ref.state_dict(), strict=True)
-    return ref, model
+    return reference_pair(
+        getattr(transformers, class_name), transformers.ViTConfig(**kwargs),
+        getattr(ours, class_name), ours.ViTConfig(**kwargs),
+        attn_implementation,
+    )
 
 
 def make_inputs(batch_size: int = 3, height: int = 16, width: int = 16, mask: bool = True):
