@@ -258,3 +258,20 @@ def test_same_seed_gives_the_same_model(cli, tmp_path, tiny_bert, sentiment_csv)
         weights.append(load_file(tmp_path / name / "model" / "model.safetensors"))
     assert weights[0].keys() == weights[1].keys()
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
+
+
+def test_compile_and_dataloader_workers_leave_the_result_unchanged(cli, tiny_bert, sentiment_csv, tmp_path, monkeypatch):
+    """train.compile wraps the model in torch.compile (recorded here, not compiled: that takes minutes on CPU);
+    train.dataloader_workers collates in worker processes; the order and the result stay the same."""
+    import torch
+
+    plain = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "plain", "--epochs", "1")
+    assert plain.exit_code == 0, plain.stderr
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: compiled.append(type(model).__name__) or model)
+    result = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "other", "--epochs", "1",
+                      "--set", "train.compile=true", "--set", "train.dataloader_workers=1")
+    assert result.exit_code == 0, result.stderr
+    assert compiled == ["BertForSequenceClassification"]
+    metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("plain", "other")]
+    assert metrics[0]["accuracy"] == metrics[1]["accuracy"] and metrics[0]["loss"] == pytest.approx(metrics[1]["loss"])
