@@ -1,6 +1,7 @@
 """ftcli vs transformers' Trainer on NER: MiniLM fine-tuned on the wnut16 split, same settings.
 
     python benchmarks/ner_vs_trainer.py                    # 3 epochs, lr 5e-5, batch 16, seeds 42 43 44
+    python benchmarks/ner_vs_trainer.py --ftcli-set train.group_by_length=false
 
 Both tools start from the same MiniLM checkpoint, train on the same rows (ftcli's `wnut16`
 alias) with first-sub-token labels (-100 elsewhere), max length 128, linear decay, no warm-up,
@@ -95,6 +96,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--ftcli-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra ftcli settings, e.g. train.group_by_length=false (repeatable)")
     parser.add_argument("--worker", choices=["trainer"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -109,13 +112,14 @@ def main() -> int:
     splits = assets.DATASETS["wnut16"].splits()
     print(f"CPU: {cpu_name()}; float32 on both sides (ftcli --mixed-precision no, the Trainer's default)")
     print(f"wnut16: {splits['train'].num_rows} train / {splits['test'].num_rows} test sentences; "
-          f"{args.epochs} epochs, lr {args.lr}, batch {args.batch_size}, seeds {args.seeds}", flush=True)
+          f"{args.epochs} epochs, lr {args.lr}, batch {args.batch_size}, seeds {args.seeds}"
+          f"{', ftcli settings ' + ' '.join(args.ftcli_set) if args.ftcli_set else ''}", flush=True)
     rows = []
     for seed in args.seeds:
         ours = run_ftcli_finetune("ner", [
             "--model", "minilm", "--train", "wnut16", "--epochs", str(args.epochs), "--lr", str(args.lr),
             "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--seed", str(seed),
-            "--mixed-precision", "no"])
+            "--mixed-precision", "no", *[arg for setting in args.ftcli_set for arg in ("--set", setting)]])
         theirs = run_worker(SCRIPT, "trainer", ["--epochs", str(args.epochs), "--lr", str(args.lr), "--batch-size",
                                                 str(args.batch_size), "--max-length", str(args.max_length),
                                                 "--seed", str(seed)])

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (offline environment)
+from common import cpu_name  # also sets the offline environment
 
 LABELS = ["negative", "positive"]
 TASK_YAML = """task: ftcli_rt_sentiment
@@ -66,16 +66,23 @@ def prepare(folder: Path, rows: int, seed: int, shots: int) -> tuple[Path, Path]
     return test, fewshot
 
 
-def run_ftcli(test: Path, shots: int, seed: int, batch_size: int, folder: Path) -> dict:
+# lm-eval shows the same demonstrations in the same order to every query and has no calibration:
+# ftcli is run the same way (its defaults balance the labels, shuffle the order per query and
+# calibrate; `in_context_quality.py` measures those).
+PARITY = ["--set", "prompt.balanced=false", "--set", "prompt.order=fixed", "--set", "prompt.calibrate=none"]
+
+
+def run_ftcli(test: Path, shots: int, seed: int, batch_size: int, folder: Path, precision: str = "no") -> dict:
     output = folder / f"ftcli-{shots}.json"
     command = [sys.executable, "-m", "ftcli", "prompt", "classification", "--model", "smollm2", "--data", str(test),
                "--demos", "rt-sentiment", "--shots", str(shots), "--seed", str(seed), "--batch-size", str(batch_size),
-               "--set", "prompt.chat_template=false", "--output", str(output)]
+               "--set", "prompt.chat_template=false", *PARITY, "--mixed-precision", precision, "--output", str(output)]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     result = json.loads(output.read_text())
     return {"accuracy": result["metrics"]["accuracy"], "seconds": wall, "scoring": result["metrics"]["seconds"],
+            "precision": result["mixed_precision"], "reason": result["mixed_precision_reason"],
             "prompt": result["examples"][0]["prompt"], "prompts": [e["prompt"] for e in result["examples"]]}
 
 
@@ -138,14 +145,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--shots", type=int, nargs="+", default=[0, 4])
     args = parser.parse_args()
+    from ftcli.precision import resolve_mixed_precision
+
     try:
         import lm_eval  # noqa: F401
     except ImportError:
         sys.exit('lm-eval is not installed: pip install -e ".[bench]"')
 
-    print(f"rt-sentiment, SmolLM2-135M, {args.rows} test rows, batch {args.batch_size}, float32\n")
-    print(f"{'shots':>5}{'ftcli acc':>11}{'lm-eval acc':>13}{'diff':>8}{'ftcli s':>9}{'lm-eval s':>11}{'speed-up':>10}")
+    print(f"CPU: {cpu_name()}; rt-sentiment, SmolLM2-135M, {args.rows} test rows, batch {args.batch_size}; "
+          "lm-eval in float32, ftcli in float32 and at --mixed-precision auto\n")
+    print(f"{'shots':>5}{'ftcli in':>10}{'ftcli acc':>11}{'lm-eval acc':>13}{'diff':>8}{'ftcli s':>9}{'lm-eval s':>11}{'speed-up':>10}")
     zero_shot = None
+    automatic_precision, why = resolve_mixed_precision("auto")
+    if automatic_precision == "no":
+        print(f"ftcli --mixed-precision auto chooses float32 on this machine: {why}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for shots in args.shots:
@@ -155,9 +168,14 @@ def main() -> None:
             theirs = run_lm_eval(folder, shots, args.batch_size)
             if theirs["prompt"] is not None and theirs["prompt"] != ours["prompt"]:
                 print(f"  note: the first prompts differ:\n  ftcli:   {ours['prompt']!r}\n  lm-eval: {theirs['prompt']!r}")
-            print(f"{shots:>5}{ours['accuracy']:>11.4f}{theirs['accuracy']:>13.4f}"
+            print(f"{shots:>5}{'float32':>10}{ours['accuracy']:>11.4f}{theirs['accuracy']:>13.4f}"
                   f"{100 * (ours['accuracy'] - theirs['accuracy']):>+7.2f}p{ours['seconds']:>9.1f}"
                   f"{theirs['seconds']:>11.1f}{theirs['seconds'] / ours['seconds']:>9.2f}x", flush=True)
+            if automatic_precision != "no":  # auto chooses half precision here: its own row, lm-eval in float32
+                automatic = run_ftcli(test, shots, args.seed, args.batch_size, folder, precision="auto")
+                print(f"{shots:>5}{automatic['precision']:>10}{automatic['accuracy']:>11.4f}{theirs['accuracy']:>13.4f}"
+                      f"{100 * (automatic['accuracy'] - theirs['accuracy']):>+7.2f}p{automatic['seconds']:>9.1f}"
+                      f"{theirs['seconds']:>11.1f}{theirs['seconds'] / automatic['seconds']:>9.2f}x", flush=True)
             if shots == 0:
                 zero_shot = ours, theirs
         if zero_shot:

@@ -187,6 +187,13 @@ DATASETS: dict[str, DatasetAsset] = {
             loader="ftcli.data.catalog.rt_sentiment:load",
         ),
         DatasetAsset(
+            alias="multiemo", task="classification",
+            description="MultiEmo English review sentences (hotels, medicine, products, schools): negative, "
+                        "positive, neutral, ambivalent",
+            pip_package=BIGBENCH, source="multiemo/all_sentence_en",
+            loader="ftcli.data.catalog.multiemo:load",
+        ),
+        DatasetAsset(
             alias="vitaminc", task="nli",
             description="VitaminC fact verification: evidence/claim pairs, True/False/Neither",
             pip_package=BIGBENCH, source="vitaminc_fact_verification",

@@ -103,9 +103,11 @@ class TrainConfig:
     nan_policy: Literal["stop", "skip"] = "stop"
     """A NaN or infinite loss: 'stop' the run (the last good checkpoint stays; noticed at the next
     logging step or checkpoint), or 'skip' that batch's update (checked every step)."""
-    group_by_length: bool = True
+    group_by_length: bool | Literal["auto"] = "auto"
     """Batch training rows of similar length together (shuffled mega-batches sorted by length), so
-    little compute goes to padding; the order stays a function of (seed, epoch)."""
+    little compute goes to padding; the order stays a function of (seed, epoch). auto: on where the
+    loss is a mean over rows (classification, NLI, QA, images), off where it is a mean over tokens
+    (NER, language modelling, pre-training), whose short rows grouping would over-weigh."""
     compile: bool = False
     """Run the model through torch.compile (pays off on long runs; the first steps compile)."""
     dataloader_workers: int = 0
@@ -259,16 +261,27 @@ class PromptSettings:
     """Wrap the prompt in the tokenizer's chat template when it has one."""
     length_normalize: bool = False
     """Rank classification: divide each candidate's log-likelihood by its token count."""
-    balanced: bool = False
-    """Demonstrations take turns over the labels."""
+    calibrate: Literal["none", "contextual", "pmi"] = "contextual"
+    """Classification / NLI: correct the label words' prior. contextual: divide by the label
+    distribution on content-free inputs ("N/A", "[MASK]", ""); pmi: subtract each label's
+    log-likelihood after the answer cue alone; none: raw scores."""
+    balanced: bool = True
+    """Demonstrations take turns over the labels (at least one per label when shots >= labels)."""
+    select: Literal["random", "similar"] = "random"
+    """Which demonstrations: drawn at random with the seed, or each query's most similar
+    training rows (TF-IDF bag of words)."""
+    order: Literal["shuffled", "fixed"] = "shuffled"
+    """The demonstrations' order: shuffled per query with the seed, or the same for every query."""
     resample: bool = False
-    """Draw new demonstrations for every query (default: the same for all)."""
+    """Draw new random demonstrations for every query (default: the same set for all)."""
     max_new_tokens: int = 32
     """Generated answers (QA, NER, generation): the most tokens written."""
     stop: str = "\n"
     """Generated answers end at this text."""
     no_answer: str = "unknown"
     """QA: the word meaning "no answer" (NER: "none")."""
+    span_from_context: bool = True
+    """QA: replace a generated answer by the context span that matches it best (word-overlap F1)."""
 
 
 @dataclass

@@ -141,7 +141,9 @@ def train(
     set_seed(train_cfg.seed)
 
     enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
-    train_loader = _train_loader(train_features, collator, train_cfg)
+    grouped = _groups_by_length(train_cfg, task)
+    train_loader = _train_loader(train_features, collator, train_cfg, grouped)
+    token_scale = _token_scale(train_features, len(train_loader), task) if grouped else None
     eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
     eval_loaders = [length_sorted_loader(s.features, train_cfg.eval_batch_size, collator) for s in eval_sets.values()]
     orders = {name: loader.order for name, loader in zip(eval_sets, eval_loaders)}
@@ -199,7 +201,7 @@ def train(
                         if train_cfg.nan_policy == "skip" and not math.isfinite(loss.detach().float().item()):
                             state["skipped_batches"] += 1  # this policy reads every loss: one sync per step
                         else:
-                            accelerator.backward(loss)
+                            accelerator.backward(_token_weighted(loss, batch, token_scale))
                             losses.add(loss, getattr(output, "loss_parts", None))
                         if accelerator.sync_gradients and optim.max_grad_norm > 0:
                             accelerator.clip_grad_norm_(model.parameters(), optim.max_grad_norm)
@@ -287,18 +289,43 @@ def train(
     )
 
 
-def _train_loader(features, collator, train_cfg: TrainConfig) -> DataLoader:
-    """Length-grouped batches when the rows have token ids (and train.group_by_length), else a plain shuffle.
-    Either way the order is a function of (seed, epoch): the loader has its own generator, since one without
-    would draw a seed from the global RNG each epoch and a resumed mid-epoch loader would then shift the
-    dropout masks."""
-    lengths = token_lengths(features) if train_cfg.group_by_length else None
+def _train_loader(features, collator, train_cfg: TrainConfig, grouped: bool) -> DataLoader:
+    """Length-grouped batches when the rows have token ids (and `grouped`), else a plain shuffle. Either way
+    the order is a function of (seed, epoch): the loader has its own generator, since one without would draw
+    a seed from the global RNG each epoch and a resumed mid-epoch loader would then shift the dropout masks."""
+    lengths = token_lengths(features) if grouped else None
     common = {"batch_size": train_cfg.batch_size, "collate_fn": collator,
               "generator": torch.Generator().manual_seed(train_cfg.seed),
               "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
     if lengths is not None:
         return DataLoader(features, sampler=LengthGroupedSampler(lengths, train_cfg.batch_size, train_cfg.seed), **common)
     return DataLoader(features, shuffle=True, **common)
+
+
+def _groups_by_length(train_cfg: TrainConfig, task) -> bool:
+    """`train.group_by_length`; auto groups where the loss is a mean over rows and, for a mean over
+    tokens, keeps shuffled batches."""
+    if train_cfg.group_by_length != "auto":
+        return train_cfg.group_by_length
+    return not getattr(task, "loss_per_token", False)
+
+
+def _token_weighted(loss, batch, token_scale: float | None):
+    """The loss to back-propagate: as computed, or for a per-token loss over length-grouped batches,
+    weighed by the batch's real tokens over the mean per batch (see _token_scale)."""
+    mask = batch.get("attention_mask") if token_scale is not None else None
+    return loss if mask is None else loss * mask.sum() / token_scale
+
+
+def _token_scale(features, batches: int, task) -> float | None:
+    """For a per-token loss over length-grouped batches, the mean real tokens per batch. Each batch's loss
+    (a mean over its own tokens) is multiplied by its tokens over this mean, so every token weighs the
+    same, as in shuffled batches; unscaled, a batch of short rows would give each of its tokens several
+    times the weight of a long row's token."""
+    if not getattr(task, "loss_per_token", False):
+        return None
+    lengths = token_lengths(features)
+    return sum(lengths) / batches if lengths is not None and batches else None
 
 
 class DeviceLosses:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ModelOpt, OutputFileOpt, check_batch_size
+from ftcli.cli.options import BatchSizeOpt, MixedPrecisionOpt, ModelOpt, OutputFileOpt, check_batch_size
 
 
 def prompt(
@@ -22,6 +22,7 @@ def prompt(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for drawing demonstrations.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate only the first N rows.")] = None,
     batch_size: BatchSizeOpt = 8,
+    mixed_precision: MixedPrecisionOpt = None,
     output: OutputFileOpt = None,
 ) -> None:
     """Evaluate a pretrained model zero-, one- or few-shot: the task is described in the prompt,
@@ -43,10 +44,26 @@ def prompt(
     config = build_config(
         recipe=settings,
         sets=set_,
-        flags={"task": task, "model.name": model, "data.train": data, "train.seed": seed},
+        flags={"task": task, "model.name": model, "data.train": data, "train.seed": seed,
+               "train.mixed_precision": mixed_precision},
     )
     result = run_prompt(config, data or config.data.train, demos, shots, limit, batch_size)
     print_metrics(result.metrics, title=f"{config.task} / in-context ({shots}-shot, {result.settings['scoring']}) "
                                         f"on {config.model.name}")
+    print_label_summary(result.settings)
     write_json(output, {**result.settings, "metrics": result.metrics, "examples": result.records})
+
+
+def print_label_summary(settings: dict) -> None:
+    """Calibration and the predicted-label counts beside the gold ones (classification, NLI)."""
+    from ftcli.progress import console
+
+    if "calibration" not in settings:
+        return
+    calibration = settings["calibration"]
+    prior = ", ".join(f"{label} {value:.3f}" for label, value in calibration.get("prior", {}).items())
+    console.print(f"calibration: {calibration['method']}" + (f" (prior: {prior})" if prior else ""))
+    predicted, gold = settings["distributions"]["predicted"], settings["distributions"]["gold"]
+    console.print("predicted / gold labels: " + ", ".join(
+        f"{label} {predicted.get(label, 0)}/{gold.get(label, 0)}" for label in sorted({*predicted, *gold})))
 

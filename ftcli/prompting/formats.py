@@ -12,7 +12,9 @@ from typing import Any
 
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
-from ftcli.prompting.parsers import entities_to_tags, parse_answer, parse_entities, tags_to_entities
+from ftcli.prompting import stats
+from ftcli.prompting.parsers import (entities_to_tags, parse_answer, parse_entities, span_from_context,
+                                     tags_to_entities)
 
 
 @dataclass
@@ -44,13 +46,19 @@ class LabelFormat(PromptFormat):
         return label_word(settings, row["label"])
 
     def metrics(self, predictions, rows, settings):
+        """Accuracy and macro-F1 with their standard errors, beside the baselines they must beat:
+        always the majority label, and uniformly random labels (macro-F1)."""
         labels = sorted({str(r["label"]) for r in rows} | {str(p) for p in predictions})
         ids = {label: i for i, label in enumerate(labels)}
         references = [ids[str(r["label"])] for r in rows]
         predicted = [ids[str(p)] for p in predictions]
-        return {**load_metric("accuracy").compute(predictions=predicted, references=references),
-                **load_metric("f1").compute(predictions=predicted, references=references, average="macro",
-                                            labels=list(range(len(labels))))}
+        accuracy = load_metric("accuracy").compute(predictions=predicted, references=references)["accuracy"]
+        f1 = load_metric("f1").compute(predictions=predicted, references=references, average="macro",
+                                       labels=list(range(len(labels))))["f1"]
+        return {"accuracy": accuracy, "accuracy_stderr": stats.binomial_stderr(accuracy, len(rows)),
+                "f1": f1, "f1_stderr": stats.bootstrap_stderr(references, predicted, len(labels)),
+                "majority_accuracy": stats.majority_accuracy(references),
+                "random_f1": stats.random_macro_f1(references, len(labels))}
 
 
 class QaFormat(PromptFormat):
@@ -59,7 +67,8 @@ class QaFormat(PromptFormat):
         return texts[0] if texts else settings.no_answer
 
     def parse(self, text, row, settings):
-        return parse_answer(text, settings.no_answer)
+        answer = parse_answer(text, settings.no_answer)
+        return span_from_context(answer, row.get("context", "")) if settings.span_from_context else answer
 
     def metrics(self, predictions, rows, settings):
         references = [list(r["answers"]["text"]) for r in rows]

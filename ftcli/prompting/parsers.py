@@ -70,3 +70,49 @@ def parse_answer(text: str, no_answer_word: str) -> str:
     answer = lines[0] if lines else ""
     answer = answer.strip().strip("\"'").rstrip(".").strip()
     return "" if answer.lower() == no_answer_word.lower() else answer
+
+
+_WORD = re.compile(r"\S+")
+_EDGE_PUNCTUATION = "\"'.,;:!?()[]{}"
+
+
+def _normal_word(word: str) -> str:
+    return word.strip(_EDGE_PUNCTUATION).lower()
+
+
+def span_from_context(answer: str, context: str, slack: int = 5) -> str:
+    """The context's own text for a generated answer: the answer itself where the context holds
+    it (any case), else the shortest run of context words with the best word-overlap F1 against
+    it (SQuAD's measure); the answer unchanged when no word overlaps. Small models paraphrase,
+    re-case and run on; extractive QA is scored against context spans."""
+    if not answer.strip() or not context:
+        return answer
+    at = context.lower().find(answer.lower())
+    if at >= 0:
+        return context[at:at + len(answer)]
+    words = [(m.start(), m.end(), _normal_word(m.group())) for m in _WORD.finditer(context)]
+    wanted = [w for w in map(_normal_word, answer.split()) if w]
+    if not wanted or not words:
+        return answer
+    wanted_counts: dict[str, int] = {}
+    for w in wanted:
+        wanted_counts[w] = wanted_counts.get(w, 0) + 1
+    best, best_span = 0.0, None
+    for start in range(len(words)):
+        if words[start][2] not in wanted_counts:
+            continue  # the best spans start (and end) on a shared word
+        seen: dict[str, int] = {}
+        common = 0
+        for end in range(start, min(len(words), start + len(wanted) + slack)):
+            word = words[end][2]
+            seen[word] = seen.get(word, 0) + 1
+            if seen[word] <= wanted_counts.get(word, 0):
+                common += 1
+            if word not in wanted_counts:
+                continue
+            f1 = 2 * common / (end - start + 1 + len(wanted))
+            if f1 > best:  # strictly better: ties keep the shorter, earlier span
+                best, best_span = f1, (words[start][0], words[end][1])
+    if best_span is None:
+        return answer
+    return context[best_span[0]:best_span[1]].strip(_EDGE_PUNCTUATION + " ")

@@ -76,8 +76,8 @@ def rank_scores(model, tokenizer, requests: list[RankRequest], candidates: list[
                     rows.extend((index, c, query_ids + ids[:-1]) for c, ids in enumerate(candidate_ids))
             prefix_cache = None
             if prefix_ids:
-                prefix_cache = model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True,
-                                     **keep_logits(model, 1)).past_key_values
+                prefix_cache = returned_cache(model(input_ids=torch.tensor([prefix_ids], device=device), use_cache=True,
+                                                    **keep_logits(model, 1)))
             # Similar lengths together: less padding.
             rows.sort(key=lambda row: len(row[2]))
             kept = 1 if single else max(len(ids) for ids in candidate_ids)
@@ -113,6 +113,16 @@ def keep_logits(model, count: int) -> dict:
     return {"logits_to_keep": count} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
 
 
+def cache_argument(model) -> str:
+    """The key/value cache's argument name: `cache` in recent transformers (which warns on the old
+    name), `past_key_values` in older ones and in ftcli's own GPT-2."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def returned_cache(output):
+    return output["cache"] if "cache" in output.keys() else output.past_key_values
+
+
 def _forward(model, chunk, prefix_length: int, prefix_cache, kept: int, device) -> torch.Tensor:
     """Log-probabilities (batch, kept, vocab) at the last `kept` positions of left-padded rows that
     continue the cached prefix. Explicit position ids make every row's positions what they would
@@ -125,7 +135,7 @@ def _forward(model, chunk, prefix_length: int, prefix_cache, kept: int, device) 
     if prefix_cache is not None:
         cache = copy.deepcopy(prefix_cache)
         cache.batch_repeat_interleave(len(chunk))
-        kwargs["past_key_values"] = cache
+        kwargs[cache_argument(model)] = cache
     logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                    use_cache=prefix_cache is not None, **kwargs).logits
     return logits[:, -kept:].float().log_softmax(-1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -23,12 +23,19 @@ from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_single, load_train_split
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenizer, read_config
+from ftcli.precision import resolve_mixed_precision
 from ftcli.progress import console, progress_bar
-from ftcli.prompting.demos import draw, exclude_evaluated
+from ftcli.prompting import stats
+from ftcli.prompting.calibration import CONTENT_FREE, answer_cue, blank_fields, calibrate, contextual_prior
+from ftcli.prompting.demos import draw, exclude_evaluated, most_similar, shuffled
 from ftcli.prompting.formats import NerFormat, format_for, label_word
 from ftcli.prompting.rank import RankRequest, encode, leading_special_tokens, rank_scores
 from ftcli.tasks import get_task
 from ftcli.batching import left_pad
+
+
+ANSWER_FIELDS = ("label", "tags", "answers", "completion", "target", "id")
+"""Row fields that hold the answer (or an id), not the input."""
 
 
 @dataclass
@@ -36,10 +43,12 @@ class PromptRun:
     metrics: dict[str, float]
     records: list[dict[str, Any]]
     settings: dict[str, Any]
+    by_calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """With `compare_calibrations`: per method, the metrics and predicted-label counts, from the same scores."""
 
 
 def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limit: int | None,
-               batch_size: int) -> PromptRun:
+               batch_size: int, compare_calibrations: tuple[str, ...] = ()) -> PromptRun:
     settings = config.prompt
     if shots < 0:
         raise UserError(f"--shots must be 0 or more, got {shots}")
@@ -81,39 +90,38 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
                       f"head ({len(untrained)} weights, e.g. {untrained[0]}, start random); its answers are "
                       "close to chance")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device)
+    precision, why = resolve_mixed_precision(config.train.mixed_precision)
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("--mixed-precision fp16 needs a GPU; on a CPU use bf16 or no")
+    # Inference only: the weights themselves in half precision (scores are read in float32).
+    model.to(device, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32))
 
-    fixed = draw(pool, shots, random.Random(config.train.seed), label_of=label_of, balanced=settings.balanced)
-    demos_per_row = [
-        draw(pool, shots, random.Random(config.train.seed * 100_003 + i), label_of=label_of,
-             balanced=settings.balanced, exclude=row_key(row), key=row_key) if settings.resample else fixed
-        for i, row in enumerate(rows)
-    ]
+    demos_per_row = choose_demonstrations(pool, rows, shots, settings, config.train.seed)
     chat = settings.chat_template and bool(getattr(tokenizer, "chat_template", None)) and scoring != "cloze"
     prompts = [render(prompt_format, settings, row, row_demos, tokenizer, chat, scoring)
                for row, row_demos in zip(rows, demos_per_row)]
     prompt_texts = [p.prefix + p.query for p in prompts]
 
     console.print(f"[bold]{task.name}[/] in-context on [bold]{config.model.name}[/]: {len(rows)} rows from {where}, "
-                  f"{shots} shot(s), scoring: {scoring}{', chat template' if chat else ''}")
+                  f"{shots} shot(s), scoring: {scoring}{', chat template' if chat else ''}; "
+                  f"precision: {'float32' if precision == 'no' else precision} ({why})")
     start = time.perf_counter()
+    calibration, by_calibration = None, {}
     if scoring == "generate":
         texts = generate(model, tokenizer, prompt_texts, settings, batch_size, device)
         predictions = [prompt_format.parse(text, row, settings) for text, row in zip(texts, rows)]
         outputs = [{"generated": text} for text in texts]
     else:
         labels = label_set(rows, pool, settings)
-        candidates = [answer_text(settings, label_word(settings, label), chat) for label in labels]
-        if scoring == "rank":
-            scores = rank_scores(model, tokenizer, prompts, candidates, batch_size)
-            if settings.length_normalize:
-                lengths = [len(encode(tokenizer, c)) for c in candidates]
-                scores = [[s / n for s, n in zip(row, lengths)] for row in scores]
-        else:
-            scores = cloze_scores(model, tokenizer, prompt_texts, [label_word(settings, label) for label in labels],
-                                  batch_size, device)
-        predictions = [labels[max(range(len(labels)), key=row.__getitem__)] for row in scores]
-        outputs = [{"scores": {str(label): round(s, 6) for label, s in zip(labels, row)}} for row in scores]
+        methods = list(dict.fromkeys([settings.calibrate, *compare_calibrations]))
+        raw, priors, groups = label_scores(model, tokenizer, prompt_format, settings, rows, demos_per_row, prompts,
+                                           labels, chat, scoring, methods, batch_size, device)
+        by_calibration = {method: predict_labels(raw, priors.get(method), groups, labels, method) for method in methods}
+        calibrated, predictions = by_calibration[settings.calibrate]
+        outputs = [{"scores": rounded(labels, row), **({"calibrated": rounded(labels, fixed)}
+                                                       if settings.calibrate != "none" else {})}
+                   for row, fixed in zip(raw, calibrated)]
+        calibration = describe_prior(settings.calibrate, priors.get(settings.calibrate), labels)
     seconds = time.perf_counter() - start
     metrics = prompt_format.metrics(predictions, rows, settings)
     metrics.update({"eval_rows": len(rows), "seconds": round(seconds, 3)})
@@ -122,8 +130,20 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     described = {"model": config.model.name, "task": config.task, "data": data, "shots": shots,
                  "demo_seed": config.train.seed, "demos": demos or (data if shots else None),
                  "scoring": scoring + (" (length-normalised)" if settings.length_normalize and scoring == "rank" else ""),
-                 "chat_template": chat, "template": asdict(settings)}
-    return PromptRun(metrics=metrics, records=records, settings=described)
+                 "chat_template": chat, "template": asdict(settings), "mixed_precision": precision,
+                 "mixed_precision_reason": why}
+    if calibration is not None:
+        described["calibration"] = calibration
+        described["distributions"] = {"predicted": stats.distribution(predictions),
+                                      "gold": stats.distribution([row["label"] for row in rows])}
+        label, share = stats.dominant_share(predictions)
+        if share > stats.SKEW_WARNING:
+            console.print(f"[yellow]warning:[/] {share:.0%} of the predictions are {label!r}: the model barely "
+                          "tells the labels apart (try prompt.calibrate, other label words or more shots)")
+    comparisons = {method: {"metrics": prompt_format.metrics(method_predictions, rows, settings),
+                            "predicted": stats.distribution(method_predictions)}
+                   for method, (_, method_predictions) in by_calibration.items() if method in compare_calibrations}
+    return PromptRun(metrics=metrics, records=records, settings=described, by_calibration=comparisons)
 
 
 # -- rows and prompts ------------------------------------------------------------------------------
@@ -142,8 +162,117 @@ def label_of(row: dict) -> Any:
 
 def row_key(row: dict) -> str:
     """What identifies a row's input (everything but its answer)."""
-    return repr(sorted((k, repr(v)) for k, v in row.items() if k not in ("label", "tags", "answers", "completion",
-                                                                          "target", "id")))
+    return repr(sorted((k, repr(v)) for k, v in row.items() if k not in ANSWER_FIELDS))
+
+
+def input_text(row: dict) -> str:
+    """A row's input as one text (what similar demonstrations are matched on)."""
+    return " ".join(str(v) for k, v in row.items() if k not in ANSWER_FIELDS)
+
+
+def choose_demonstrations(pool: list[dict], rows: list[dict], shots: int, settings, seed: int) -> list[list[dict]]:
+    """Each row's demonstrations: one seeded draw for all rows (class-balanced by default), new
+    draws per row (`resample`) or each row's most similar pool rows (`select=similar`); then,
+    with `order=shuffled`, put in a seeded order per row."""
+    if shots <= 0:
+        return [[] for _ in rows]
+    if settings.select == "similar":
+        per_row = most_similar(pool, rows, shots, input_text, row_key, label_of, settings.balanced)
+    elif settings.resample:
+        per_row = [draw(pool, shots, random.Random(seed * 100_003 + i), label_of=label_of, balanced=settings.balanced,
+                        exclude=row_key(row), key=row_key) for i, row in enumerate(rows)]
+    else:
+        fixed = draw(pool, shots, random.Random(seed), label_of=label_of, balanced=settings.balanced)
+        per_row = [fixed] * len(rows)
+    if settings.order == "shuffled":
+        per_row = [shuffled(demos, random.Random(f"order-{seed}-{i}")) for i, demos in enumerate(per_row)]
+    return per_row
+
+
+def label_scores(model, tokenizer, prompt_format, settings, rows, demos_per_row, prompts, labels, chat: bool,
+                 scoring: str, methods: list[str], batch_size: int, device):
+    """Every row's raw score per label, and per calibration method the prior of each distinct
+    set of demonstrations (`groups[i]` says which is row i's). The reference prompts (content-free
+    inputs, the answer cue) share the demonstrations, so they run with the rows' cached prefix."""
+    words = [label_word(settings, label) for label in labels]
+    candidates = [answer_text(settings, word, chat) for word in words]
+    check_distinct(tokenizer, candidates if scoring == "rank" else words)
+    groups, representatives, group_of = [], [], {}
+    for i, demos in enumerate(demos_per_row):
+        key = tuple(map(id, demos))  # the same rows in the same order
+        if key not in group_of:
+            group_of[key] = len(representatives)
+            representatives.append(i)
+        groups.append(group_of[key])
+    references: dict[str, list[list[RankRequest]]] = {}
+    for method in methods:
+        if method == "none":
+            continue
+        per_group = []
+        for i in representatives:
+            if method == "pmi" and scoring == "rank":  # the answer cue alone after the demonstrations
+                cue = answer_cue(settings.query)
+                per_group.append([render(prompt_format, settings, rows[i], demos_per_row[i], tokenizer, chat, scoring,
+                                         query_template=cue)])
+            else:  # content-free inputs ("[MASK]" would fill the cloze slot itself)
+                fillers = [f for f in CONTENT_FREE if scoring == "rank" or f != "[MASK]"]
+                per_group.append([render(prompt_format, settings, blank_fields(rows[i], f, keep=ANSWER_FIELDS),
+                                         demos_per_row[i], tokenizer, chat, scoring) for f in fillers])
+            # A template that is only "{text}" leaves nothing to score for the empty filler.
+            per_group[-1] = [request for request in per_group[-1] if request.query.strip()]
+            if not per_group[-1]:
+                raise UserError(f"prompt.calibrate={method} needs a query template with text around the input "
+                                f"(got {settings.query!r}); set prompt.calibrate=none")
+        references[method] = per_group
+    extra = [request for per_group in references.values() for group in per_group for request in group]
+    everything = list(prompts) + extra
+    if scoring == "rank":
+        scores = rank_scores(model, tokenizer, everything, candidates, batch_size)
+        if settings.length_normalize:
+            lengths = [len(encode(tokenizer, c)) for c in candidates]
+            scores = [[s / n for s, n in zip(row, lengths)] for row in scores]
+    else:
+        scores = cloze_scores(model, tokenizer, [p.prefix + p.query for p in everything], words, batch_size, device)
+    raw, rest = scores[:len(prompts)], iter(scores[len(prompts):])
+    priors: dict[str, list[list[float]]] = {}
+    for method, per_group in references.items():
+        group_scores = [[next(rest) for _ in group] for group in per_group]
+        priors[method] = [contextual_prior(g) if method == "contextual" else g[0] for g in group_scores]
+    return raw, priors, groups
+
+
+def predict_labels(raw: list[list[float]], priors: list[list[float]] | None, groups: list[int], labels: list,
+                   method: str) -> tuple[list[list[float]], list]:
+    """The calibrated scores and the label each row's highest score names."""
+    calibrated = [calibrate(row, method, priors[group] if priors else None) for row, group in zip(raw, groups)]
+    return calibrated, [labels[max(range(len(labels)), key=row.__getitem__)] for row in calibrated]
+
+
+def rounded(labels: list, scores: list[float]) -> dict[str, float]:
+    return {str(label): round(score, 6) for label, score in zip(labels, scores)}
+
+
+def check_distinct(tokenizer, candidates: list[str]) -> None:
+    """Two labels whose answers encode to the same tokens cannot be told apart."""
+    seen: dict[tuple, str] = {}
+    for candidate in candidates:
+        ids = tuple(encode(tokenizer, candidate))
+        if ids in seen:
+            raise UserError(f"label words {seen[ids].strip()!r} and {candidate.strip()!r} encode to the same tokens; "
+                            "give distinct ones with --set prompt.label_words.LABEL=WORD")
+        seen[ids] = candidate
+
+
+def describe_prior(method: str, priors: list[list[float]] | None, labels: list) -> dict:
+    """What `--output` records about calibration: the method and the prior it estimated (the mean
+    over the distinct demonstration sets when there are several)."""
+    described: dict[str, Any] = {"method": method}
+    if priors:
+        mean = [sum(column) / len(priors) for column in zip(*priors)]
+        kind = "probability" if method == "contextual" else "log-likelihood of the label after the answer cue"
+        described.update({"prior": {str(label): round(v, 6) for label, v in zip(labels, mean)}, "prior_is": kind,
+                          "demonstration_sets": len(priors)})
+    return described
 
 
 def answer_text(settings, answer: str, chat: bool) -> str:
@@ -151,15 +280,17 @@ def answer_text(settings, answer: str, chat: bool) -> str:
     return text.lstrip() if chat else text  # the assistant turn starts fresh
 
 
-def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, chat: bool, scoring: str) -> RankRequest:
+def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, chat: bool, scoring: str,
+           query_template: str | None = None) -> RankRequest:
     """The prompt split into the part every query shares (instruction, demonstrations, chat
-    header) and the query's own part."""
+    header) and the query's own part (`query_template`, when given, replaces the template for the
+    query only)."""
     template = settings.cloze if scoring == "cloze" else settings.query
     mask = getattr(tokenizer, "mask_token", None) or "[MASK]"
 
-    def query_of(example: dict) -> str:
+    def query_of(example: dict, own_template: str = template) -> str:
         try:
-            return template.format(**prompt_format.fields(example), mask=mask)
+            return own_template.format(**prompt_format.fields(example), mask=mask)
         except KeyError as err:
             raise UserError(f"the prompt template names {err} but the rows have "
                             f"{', '.join(prompt_format.fields(example))}; fix --set prompt.query") from None
@@ -173,7 +304,7 @@ def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, cha
     shown = [demo_text(d) for d in demos]
     instruction = prompt_format.instruction(settings)
     prefix = "".join(part + settings.separator for part in ([instruction] if instruction else []) + shown)
-    query = query_of(row)
+    query = query_of(row, query_template or template)
     if not chat:
         return RankRequest(prefix, query)
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": prefix + query}], tokenize=False,

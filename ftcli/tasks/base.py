@@ -79,6 +79,13 @@ class Task(ABC):
     options: TaskOptions
     """Task-specific settings (`options.*` in the config), set by `get_task`."""
 
+    @property
+    def loss_per_token(self) -> bool:
+        """Whether the loss is a mean over tokens (NER, language modelling, pre-training) rather than
+        over rows. Length-grouped batches would then weigh a short row's tokens above a long row's (a
+        batch of short rows has fewer tokens to share its mean), which measurably hurt NER."""
+        return self.output_kind in ("token", "lm", "seq2seq", "pretrain")
+
     # -- loading ---------------------------------------------------------------------------
 
     def bind(self, model_config) -> "Task":

@@ -105,3 +105,33 @@ def test_length_sorted_evaluation_returns_rows_in_input_order():
         alone = [model(input_ids=torch.tensor([row])).logits[0] for row in features["input_ids"]]
     assert got["labels"].tolist() == features["labels"]
     assert np.abs(got["logits"] - torch.stack(alone).numpy()).max() <= 1e-5
+
+
+def test_auto_grouping_follows_the_loss():
+    """`train.group_by_length: auto` groups rows where the loss is a mean over rows and keeps a plain
+    shuffle where it is a mean over tokens (grouping would over-weigh short rows' tokens)."""
+    from ftcli.config import TrainConfig
+    from ftcli.tasks import get_task
+    from ftcli.training import _groups_by_length
+
+    for task_name, grouped in (("classification", True), ("qa", True), ("ner", False), ("generation", False)):
+        assert _groups_by_length(TrainConfig(), get_task(task_name)) is grouped, task_name
+    for forced in (True, False):
+        assert _groups_by_length(TrainConfig(group_by_length=forced), get_task("ner")) is forced
+
+
+def test_grouped_per_token_losses_weigh_every_token_alike():
+    """Grouped batches of a per-token loss are scaled by their tokens over the mean per batch, so a
+    token in a batch of short rows weighs what a token in a batch of long rows does."""
+    from ftcli.tasks import get_task
+    from ftcli.training import _token_scale, _token_weighted
+
+    features = Dataset.from_dict({"input_ids": [[1] * 2] * 4 + [[1] * 6] * 4})  # batches of 4: 8 and 24 tokens
+    scale = _token_scale(features, 2, get_task("ner"))
+    assert scale == 16 and _token_scale(features, 2, get_task("classification")) is None
+    short, long = {"attention_mask": torch.ones(4, 2)}, {"attention_mask": torch.ones(4, 6)}
+    # Each batch's loss is a mean over its tokens; weighted, the sum over batches is the mean over all tokens
+    # times the number of batches: per-token losses of 1 (short) and 3 (long) -> (8 * 1 + 24 * 3) / 16.
+    total = _token_weighted(torch.tensor(1.0), short, scale) + _token_weighted(torch.tensor(3.0), long, scale)
+    assert float(total) == (8 * 1 + 24 * 3) / 16
+    assert float(_token_weighted(torch.tensor(2.0), short, None)) == 2.0

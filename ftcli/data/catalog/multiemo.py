@@ -1,0 +1,22 @@
+"""multiemo: BIG-bench's English MultiEmo review sentences (hotels, medicine, products, schools)
+as 4-class sentiment: negative, positive, neutral, ambivalent."""
+
+from __future__ import annotations
+
+from ftcli.data import bigbench
+from ftcli.data.catalog import seeded_split
+
+TEST_ROWS = 2000
+
+
+def load():
+    """The label is the target with score 1. A sentence that occurs more than once is kept once,
+    and dropped when its copies disagree. A fixed seeded split holds out 2,000 test sentences."""
+    labels: dict[str, set[str]] = {}
+    for example in bigbench.examples("multiemo/all_sentence_en"):
+        text, scores = " ".join(example["input"].split()), example["target_scores"]
+        best = max(scores, key=scores.get)
+        if text and scores[best] > 0:
+            labels.setdefault(text, set()).add(best)
+    rows = [{"text": text, "label": next(iter(found))} for text, found in labels.items() if len(found) == 1]
+    return seeded_split(rows, TEST_ROWS)
