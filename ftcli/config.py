@@ -261,10 +261,11 @@ class PromptSettings:
     """Wrap the prompt in the tokenizer's chat template when it has one."""
     length_normalize: bool = False
     """Rank classification: divide each candidate's log-likelihood by its token count."""
-    calibrate: Literal["none", "contextual", "pmi"] = "contextual"
+    calibrate: Literal["auto", "none", "contextual", "pmi"] = "auto"
     """Classification / NLI: correct the label words' prior. contextual: divide by the label
     distribution on content-free inputs ("N/A", "[MASK]", ""); pmi: subtract each label's
-    log-likelihood after the answer cue alone; none: raw scores."""
+    log-likelihood after the answer cue alone; none: raw scores; auto: contextual with
+    demonstrations, none at 0 shots (what measured best on held-out training rows)."""
     balanced: bool = True
     """Demonstrations take turns over the labels (at least one per label when shots >= labels)."""
     select: Literal["random", "similar"] = "random"

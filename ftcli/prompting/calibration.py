@@ -18,6 +18,17 @@ import math
 from typing import Sequence
 
 METHODS = ("none", "contextual", "pmi")
+
+
+def resolve_method(requested: str, shots: int) -> str:
+    """`auto`: contextual calibration with demonstrations, none at 0 shots. Measured with SmolLM2 on
+    500 held-out training rows each of rt-sentiment and multiemo (benchmarks/in_context_quality.py
+    --split validation): at 0 shots calibration cost 4 and 21 accuracy points (a rare label word such
+    as "ambivalent" gets a tiny content-free prior, and dividing by it makes it win); at 4 shots it
+    gained 8 points on rt-sentiment and 7 macro-F1 points on multiemo."""
+    if requested != "auto":
+        return requested
+    return "contextual" if shots > 0 else "none"
 CONTENT_FREE = ("N/A", "[MASK]", "")
 
 

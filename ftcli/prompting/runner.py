@@ -26,7 +26,8 @@ from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenize
 from ftcli.precision import resolve_mixed_precision
 from ftcli.progress import console, progress_bar
 from ftcli.prompting import stats
-from ftcli.prompting.calibration import CONTENT_FREE, answer_cue, blank_fields, calibrate, contextual_prior
+from ftcli.prompting.calibration import (CONTENT_FREE, answer_cue, blank_fields, calibrate, contextual_prior,
+                                         resolve_method)
 from ftcli.prompting.demos import draw, exclude_evaluated, most_similar, shuffled
 from ftcli.prompting.formats import NerFormat, format_for, label_word
 from ftcli.prompting.rank import RankRequest, encode, leading_special_tokens, rank_scores
@@ -113,15 +114,15 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
         outputs = [{"generated": text} for text in texts]
     else:
         labels = label_set(rows, pool, settings)
-        methods = list(dict.fromkeys([settings.calibrate, *compare_calibrations]))
+        method = resolve_method(settings.calibrate, shots)
+        methods = list(dict.fromkeys([method, *compare_calibrations]))
         raw, priors, groups = label_scores(model, tokenizer, prompt_format, settings, rows, demos_per_row, prompts,
                                            labels, chat, scoring, methods, batch_size, device)
         by_calibration = {method: predict_labels(raw, priors.get(method), groups, labels, method) for method in methods}
-        calibrated, predictions = by_calibration[settings.calibrate]
-        outputs = [{"scores": rounded(labels, row), **({"calibrated": rounded(labels, fixed)}
-                                                       if settings.calibrate != "none" else {})}
+        calibrated, predictions = by_calibration[method]
+        outputs = [{"scores": rounded(labels, row), **({"calibrated": rounded(labels, fixed)} if method != "none" else {})}
                    for row, fixed in zip(raw, calibrated)]
-        calibration = describe_prior(settings.calibrate, priors.get(settings.calibrate), labels)
+        calibration = {**describe_prior(method, priors.get(method), labels), "setting": settings.calibrate}
     seconds = time.perf_counter() - start
     metrics = prompt_format.metrics(predictions, rows, settings)
     metrics.update({"eval_rows": len(rows), "seconds": round(seconds, 3)})

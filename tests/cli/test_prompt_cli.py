@@ -36,16 +36,18 @@ def files(tmp_path_factory):
 def test_rank_classification_with_a_causal_lm(cli, tmp_path, llama, files, shots):
     out = tmp_path / "out.json"
     result = cli("prompt", "classification", "--model", llama, "--data", files["eval"], "--demos", files["demos"],
-                 "--shots", str(shots), "--seed", "7", *WORDS, "--output", out)
+                 "--shots", str(shots), "--seed", "7", *WORDS, "--set", "prompt.chat_template=true", "--output", out)
     assert result.exit_code == 0, result.stderr
     record = json.loads(out.read_text())
     assert record["shots"] == shots and record["demo_seed"] == 7 and record["scoring"] == "rank"
+    assert record["calibration"]["method"] == ("contextual" if shots else "none")  # calibrate: auto
     assert record["chat_template"] is True and record["template"]["query"] == "Review: {text}\nSentiment:"
     assert 0 <= record["metrics"]["accuracy"] <= 1 and record["metrics"]["eval_rows"] == 10
     evaluated = [r["text"] for r in sentiment_rows(10, seed=1)]
     for example in record["examples"]:
         assert set(example["scores"]) == {"negative", "positive"}
-        assert example["prediction"] == max(example["scores"], key=example["scores"].get)
+        decided_by = example.get("calibrated", example["scores"])
+        assert example["prediction"] == max(decided_by, key=decided_by.get)
         # Demonstrations (the lines before the query) never show an evaluated row.
         shown = example["prompt"].split("Review: ")[1:-1]
         assert len(shown) == shots and not any(text in demo for demo in shown for text in evaluated)

@@ -13,7 +13,9 @@ def test_smollm2_few_shot_rank_classification(cli, tmp_path):
                  "--limit", "24", "--output", out)
     assert result.exit_code == 0, result.stderr
     record = json.loads(out.read_text())
-    assert record["chat_template"] is True and record["scoring"] == "rank"
+    assert record["chat_template"] is False and record["scoring"] == "rank"  # the recipe's measured default
+    assert record["calibration"]["method"] == "contextual" and set(record["calibration"]["prior"]) == {
+        "negative", "positive"}
     assert record["metrics"]["accuracy"] >= 0.5  # 24 rows: a loose floor; ~0.7 is typical
     assert record["examples"][0]["prompt"].count("Sentiment:") == 3  # two demonstrations + the query
 

@@ -161,3 +161,10 @@ def test_label_words_that_encode_alike_are_refused(cli, tmp_path):
     result = cli("prompt", "classification", "--model", model, "--data", data, "--set", "prompt.query={text}",
                  "--set", "prompt.label_words={red: sun, blue: sun}")
     assert result.exit_code == 2 and "encode to the same tokens" in result.stderr
+
+
+def test_auto_calibration_is_contextual_only_with_demonstrations():
+    from ftcli.prompting.calibration import resolve_method
+
+    assert resolve_method("auto", 0) == "none" and resolve_method("auto", 4) == "contextual"
+    assert resolve_method("pmi", 0) == "pmi" and resolve_method("none", 4) == "none"
