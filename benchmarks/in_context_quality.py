@@ -27,7 +27,8 @@ from pathlib import Path
 
 from common import cpu_name
 
-METHODS = ("none", "contextual", "pmi")
+from ftcli.prompting.calibration import METHODS
+
 TASKS = {"rt-sentiment": "classification", "multiemo": "classification", "vitaminc": "nli"}
 
 

@@ -46,6 +46,7 @@ from torch import nn
 
 from ftcli.config import DistillConfig, RunConfig
 from ftcli.errors import UserError
+from ftcli.precision import half_dtype
 from ftcli.strategies.layers import DEPTH_KEYS, config_depth
 from ftcli.tasks.base import IGNORE, Task
 
@@ -677,7 +678,7 @@ def compare_speed(student: nn.Module, teacher: nn.Module, features, collator, ba
     batches = [{k: v.to(device) for k, v in collator([features[i] for i in range(start, min(start + batch_size,
                                                                                               len(features)))]).items()}
                for start in range(0, len(features), batch_size)]
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)
+    dtype = half_dtype(mixed_precision)
     models = {"student": student.to(device).eval(), "teacher": teacher.to(device).eval()}
     best = {name: float("inf") for name in models}
 

@@ -48,3 +48,8 @@ def resolve_mixed_precision(requested: str) -> tuple[str, str]:
         return pinned, "FTCLI_AUTO_PRECISION is set"
     fast, reason = fast_bf16()
     return ("bf16" if fast else "no"), reason
+
+
+def half_dtype(mixed_precision: str) -> torch.dtype | None:
+    """The torch dtype of a resolved `mixed_precision` (bf16, fp16), or None for no (float32)."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed_precision)

@@ -141,9 +141,9 @@ def train(
     set_seed(train_cfg.seed)
 
     enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
-    grouped = _groups_by_length(train_cfg, task)
-    train_loader = _train_loader(train_features, collator, train_cfg, grouped)
-    token_scale = _token_scale(train_features, len(train_loader), task) if grouped else None
+    lengths = token_lengths(train_features) if _groups_by_length(train_cfg, task) else None
+    train_loader = _train_loader(train_features, collator, train_cfg, lengths)
+    token_scale = _token_scale(lengths, len(train_loader), task)
     eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
     eval_loaders = [length_sorted_loader(s.features, train_cfg.eval_batch_size, collator) for s in eval_sets.values()]
     orders = {name: loader.order for name, loader in zip(eval_sets, eval_loaders)}
@@ -289,11 +289,11 @@ def train(
     )
 
 
-def _train_loader(features, collator, train_cfg: TrainConfig, grouped: bool) -> DataLoader:
-    """Length-grouped batches when the rows have token ids (and `grouped`), else a plain shuffle. Either way
-    the order is a function of (seed, epoch): the loader has its own generator, since one without would draw
-    a seed from the global RNG each epoch and a resumed mid-epoch loader would then shift the dropout masks."""
-    lengths = token_lengths(features) if grouped else None
+def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int] | None) -> DataLoader:
+    """Length-grouped batches when given the rows' token `lengths` (train.group_by_length, and the rows have
+    token ids), else a plain shuffle. Either way the order is a function of (seed, epoch): the loader has its
+    own generator, since one without would draw a seed from the global RNG each epoch and a resumed
+    mid-epoch loader would then shift the dropout masks."""
     common = {"batch_size": train_cfg.batch_size, "collate_fn": collator,
               "generator": torch.Generator().manual_seed(train_cfg.seed),
               "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
@@ -317,15 +317,14 @@ def _token_weighted(loss, batch, token_scale: float | None):
     return loss if mask is None else loss * mask.sum() / token_scale
 
 
-def _token_scale(features, batches: int, task) -> float | None:
+def _token_scale(lengths: list[int] | None, batches: int, task) -> float | None:
     """For a per-token loss over length-grouped batches, the mean real tokens per batch. Each batch's loss
     (a mean over its own tokens) is multiplied by its tokens over this mean, so every token weighs the
     same, as in shuffled batches; unscaled, a batch of short rows would give each of its tokens several
     times the weight of a long row's token."""
-    if not getattr(task, "loss_per_token", False):
+    if lengths is None or not batches or not getattr(task, "loss_per_token", False):
         return None
-    lengths = token_lengths(features)
-    return sum(lengths) / batches if lengths is not None and batches else None
+    return sum(lengths) / batches
 
 
 class DeviceLosses:

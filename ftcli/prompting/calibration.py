@@ -29,6 +29,8 @@ def resolve_method(requested: str, shots: int) -> str:
     if requested != "auto":
         return requested
     return "contextual" if shots > 0 else "none"
+
+
 CONTENT_FREE = ("N/A", "[MASK]", "")
 
 

@@ -30,12 +30,19 @@ def draw(pool: list[dict], shots: int, rng: random.Random, label_of: Callable[[d
     labels = sorted(by_label, key=str)
     rng.shuffle(labels)
     queues = {label: rng.sample(rows, len(rows)) for label, rows in by_label.items()}
-    chosen: list[dict] = []
-    while len(chosen) < shots and any(queues.values()):
-        for label in labels:
-            if queues[label] and len(chosen) < shots:
-                chosen.append(queues[label].pop())
+    chosen = take_turns([queues[label] for label in labels], shots)
     rng.shuffle(chosen)  # no label always first
+    return chosen
+
+
+def take_turns(queues: list[list[dict]], shots: int) -> list[dict]:
+    """Up to `shots` rows, the queues taking turns in order, each giving its last remaining row
+    (the queues are emptied as they give)."""
+    chosen: list[dict] = []
+    while len(chosen) < shots and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < shots:
+                chosen.append(queue.pop())
     return chosen
 
 
@@ -80,10 +87,4 @@ def draw_round_robin(ranked: list[dict], shots: int, label_of: Callable[[dict], 
     by_label: dict[Any, list[dict]] = defaultdict(list)
     for row in ranked:
         by_label[label_of(row)].append(row)
-    queues = [rows[::-1] for rows in by_label.values()]
-    chosen: list[dict] = []
-    while len(chosen) < shots and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < shots:
-                chosen.append(queue.pop())
-    return chosen
+    return take_turns([rows[::-1] for rows in by_label.values()], shots)

@@ -23,7 +23,7 @@ from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_single, load_train_split
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenizer, read_config
-from ftcli.precision import resolve_mixed_precision
+from ftcli.precision import half_dtype, resolve_mixed_precision
 from ftcli.progress import console, progress_bar
 from ftcli.prompting import stats
 from ftcli.prompting.calibration import (CONTENT_FREE, answer_cue, blank_fields, calibrate, contextual_prior,
@@ -95,7 +95,7 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     if precision == "fp16" and device.type != "cuda":
         raise UserError("--mixed-precision fp16 needs a GPU; on a CPU use bf16 or no")
     # Inference only: the weights themselves in half precision (scores are read in float32).
-    model.to(device, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32))
+    model.to(device, dtype=half_dtype(precision) or torch.float32)
 
     demos_per_row = choose_demonstrations(pool, rows, shots, settings, config.train.seed)
     chat = settings.chat_template and bool(getattr(tokenizer, "chat_template", None)) and scoring != "cloze"

@@ -126,9 +126,13 @@ def test_grouped_per_token_losses_weigh_every_token_alike():
     from ftcli.tasks import get_task
     from ftcli.training import _token_scale, _token_weighted
 
+    from ftcli.batching import token_lengths
+
     features = Dataset.from_dict({"input_ids": [[1] * 2] * 4 + [[1] * 6] * 4})  # batches of 4: 8 and 24 tokens
-    scale = _token_scale(features, 2, get_task("ner"))
-    assert scale == 16 and _token_scale(features, 2, get_task("classification")) is None
+    lengths = token_lengths(features)
+    scale = _token_scale(lengths, 2, get_task("ner"))
+    assert scale == 16 and _token_scale(lengths, 2, get_task("classification")) is None
+    assert _token_scale(None, 2, get_task("ner")) is None  # shuffled batches need no weighting
     short, long = {"attention_mask": torch.ones(4, 2)}, {"attention_mask": torch.ones(4, 6)}
     # Each batch's loss is a mean over its tokens; weighted, the sum over batches is the mean over all tokens
     # times the number of batches: per-token losses of 1 (short) and 3 (long) -> (8 * 1 + 24 * 3) / 16.
