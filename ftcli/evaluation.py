@@ -31,7 +31,7 @@ def collect_outputs(model, dataloader, accelerator: Accelerator, task, descripti
     was_training = model.training
     model.eval()
     pieces: dict[str, list[np.ndarray]] = {}
-    loss_sum, loss_count = 0.0, 0
+    losses: list[torch.Tensor] = []
     with progress_bar(accelerator, description, total=len(dataloader), transient=True) as bar:
         for batch in dataloader:
             with accelerator.autocast():
@@ -42,15 +42,17 @@ def collect_outputs(model, dataloader, accelerator: Accelerator, task, descripti
                 if tensor.ndim > 1:
                     tensor = accelerator.pad_across_processes(tensor, dim=1, pad_index=PAD)
                 pieces.setdefault(key, []).append(accelerator.gather_for_metrics(tensor).cpu().numpy())
-            if loss is not None:  # summed on the device: no host-device sync per batch
+            if loss is not None:
+                # The batch's mean once per row, gathered like the outputs: rows accelerate repeated to
+                # even out the processes' last batches are dropped, so each row counts once. Kept on the
+                # device until the end (no host-device sync per batch).
                 size = len(next(iter(batch.values())))
-                loss_sum = loss_sum + loss.detach().float() * size
-                loss_count += size
+                losses.append(accelerator.gather_for_metrics(loss.detach().float().reshape(1).repeat(size)))
             bar.advance()
     model.train(was_training)
     return Outputs(
         gathered=in_input_order({key: concat_padded(arrays) for key, arrays in pieces.items()}, order),
-        loss=float(loss_sum) / loss_count if loss_count else None,
+        loss=torch.cat(losses).mean().item() if losses else None,
     )
 
 

@@ -21,6 +21,7 @@ from ftcli.checkpoints import CheckpointStore
 from ftcli.config import RunConfig, apply_mapping, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
+from ftcli.distributed import barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
@@ -32,7 +33,7 @@ from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData
 from ftcli.errors import UserError
 from ftcli.precision import resolve_mixed_precision
-from ftcli.training import EvalSet, Interrupted, make_accelerator, train
+from ftcli.training import EvalSet, Interrupted, global_batch_size, make_accelerator, train
 
 
 @dataclass
@@ -52,6 +53,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         config.output_dir = default_output_dir(config)
     run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
     run_dir.check()
+    barrier()  # every process has checked before the main one creates anything
     if resume:
         # A resumed run continues with the settings it started with.
         output_dir = config.output_dir
@@ -116,8 +118,14 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     )
     if requested == "auto":  # the choice is stored in config.yaml and metrics.json too
         console.print(f"mixed precision: {config.train.mixed_precision} ({precision_reason})")
+    if accelerator.num_processes > 1 or config.train.grad_accum_steps > 1:
+        console.print(f"batch: {config.train.batch_size} per process x {accelerator.num_processes} process(es) x "
+                      f"{config.train.grad_accum_steps} accumulation step(s) = {global_batch_size(config.train, accelerator)} "
+                      "examples per optimizer step")
 
-    path = run_dir.create(config.to_dict())
+    # One run directory, written by the main process; the others write their checkpoint parts into it.
+    path = run_dir.create(config.to_dict()) if accelerator.is_main_process else run_dir.staging
+    accelerator.wait_for_everyone()
     try:  # the staging folder's lock is held from here until the run is in place
         model_dir = path / "model"
 
@@ -167,6 +175,8 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
             "total_parameters": total,
             "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
             "mixed_precision": config.train.mixed_precision,
+            "num_processes": accelerator.num_processes,
+            "global_batch_size": global_batch_size(config.train, accelerator),
             "train_rows": splits.train.num_rows,
             **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
             "eval_rows": splits.eval.num_rows,

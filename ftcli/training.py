@@ -30,6 +30,7 @@ from ftcli.batching import LengthGroupedSampler, length_sorted_loader, token_len
 from ftcli.config import OptimConfig, TrainConfig
 from ftcli.checkpoints import CheckpointStore
 from ftcli.evaluation import Outputs, collect_outputs
+from ftcli.distributed import any_process, world_size
 from ftcli.errors import UserError
 from ftcli.precision import resolve_mixed_precision
 from ftcli.progress import console, progress_bar
@@ -82,6 +83,11 @@ def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
         # resumed run sees the same order as an uninterrupted one.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+
+
+def global_batch_size(train_cfg: TrainConfig, accelerator: Accelerator) -> int:
+    """Examples per optimizer step: `train.batch_size` is per process, as in the Trainer."""
+    return train_cfg.batch_size * train_cfg.grad_accum_steps * accelerator.num_processes
 
 
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
@@ -142,16 +148,22 @@ def train(
 
     enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
     lengths = token_lengths(train_features) if _groups_by_length(train_cfg, task) else None
-    train_loader = _train_loader(train_features, collator, train_cfg, lengths)
+    processes = accelerator.num_processes
+    train_loader = _train_loader(train_features, collator, train_cfg, lengths, processes)
     token_scale = _token_scale(lengths, len(train_loader), task)
     eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
     eval_loaders = [length_sorted_loader(s.features, train_cfg.eval_batch_size, collator) for s in eval_sets.values()]
     orders = {name: loader.order for name, loader in zip(eval_sets, eval_loaders)}
     optimizer = build_optimizer(model, optim)
-    steps_per_epoch = math.ceil(len(train_loader) / train_cfg.grad_accum_steps)
+    # Each process takes every N-th batch (the last ones padded to an even count), so an epoch has
+    # ceil(batches / N) optimizer steps per accumulation step. Accelerate steps a prepared scheduler N
+    # times per optimizer step, so its schedule is counted in N-ths: the learning rate after step k is
+    # the one-process run's at step k with the same global batch.
+    steps_per_epoch = math.ceil(math.ceil(len(train_loader) / processes) / train_cfg.grad_accum_steps)
     total_steps = steps_per_epoch * train_cfg.epochs
     scheduler = get_linear_schedule_with_warmup(
-        optimizer, num_warmup_steps=int(optim.warmup_ratio * total_steps), num_training_steps=total_steps
+        optimizer, num_warmup_steps=int(optim.warmup_ratio * total_steps) * processes,
+        num_training_steps=total_steps * processes,
     )
     if train_cfg.compile:
         model = torch.compile(model)
@@ -178,8 +190,8 @@ def train(
             state["log_lines"] = log.lines
             store.save(accelerator, state)
 
-    examples_per_step = train_cfg.batch_size * train_cfg.grad_accum_steps * accelerator.num_processes
-    losses = DeviceLosses()
+    examples_per_step = global_batch_size(train_cfg, accelerator)
+    losses = DeviceLosses(accelerator)
     with StopSignals() as stop:
         for epoch in range(state["epoch"] + 1, train_cfg.epochs + 1):
             if state["stopped_early"]:
@@ -198,8 +210,11 @@ def train(
                     with accelerator.accumulate(model):
                         output = model(**batch)
                         loss = output.loss
-                        if train_cfg.nan_policy == "skip" and not math.isfinite(loss.detach().float().item()):
-                            state["skipped_batches"] += 1  # this policy reads every loss: one sync per step
+                        if train_cfg.nan_policy == "skip" and any_process(
+                                not math.isfinite(loss.detach().float().item()), accelerator.device):
+                            # This policy reads every loss (one sync per step); with several processes, all
+                            # skip the step when any batch failed, or their gradient all-reduce would hang.
+                            state["skipped_batches"] += 1
                         else:
                             accelerator.backward(_token_weighted(loss, batch, token_scale))
                             losses.add(loss, getattr(output, "loss_parts", None))
@@ -216,6 +231,7 @@ def train(
                     if not accelerator.sync_gradients:
                         continue
                     state["global_step"] += 1
+                    stopping = stop.agree(accelerator.device)
                     if state["global_step"] % train_cfg.logging_steps == 0:
                         now = time.perf_counter()
                         losses.flush_into(state, epoch, store, run_path)
@@ -235,12 +251,12 @@ def train(
                         state.update(window_loss_sum=0.0, window_batches=0, window_parts={})
                     due = (train_cfg.save_every and state["global_step"] % train_cfg.save_every == 0
                            and not accelerator.gradient_state.end_of_dataloader)  # the epoch end saves anyway
-                    if due or stop.signal:
+                    if due or stopping:
                         state["train_seconds"] += time.perf_counter() - clock
                         losses.flush_into(state, epoch, store, run_path)  # a checkpoint never holds a NaN run
                         checkpoint()
                         clock = time.perf_counter()
-                        if stop.signal:
+                        if stopping:
                             raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
             losses.flush_into(state, epoch, store, run_path)
             state["train_seconds"] += time.perf_counter() - clock
@@ -260,7 +276,7 @@ def train(
             state.update(epoch=epoch, epoch_batches=0, epoch_loss_sum=0.0, epoch_loss_batches=0,
                          window_loss_sum=0.0, window_batches=0, window_parts={})
             checkpoint()
-            if stop.signal:
+            if stop.agree(accelerator.device):
                 raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
 
     kept_epoch = state["best_epoch"] if validation is not None else state["epoch"]
@@ -289,16 +305,20 @@ def train(
     )
 
 
-def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int] | None) -> DataLoader:
+def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int] | None,
+                  processes: int = 1) -> DataLoader:
     """Length-grouped batches when given the rows' token `lengths` (train.group_by_length, and the rows have
     token ids), else a plain shuffle. Either way the order is a function of (seed, epoch): the loader has its
     own generator, since one without would draw a seed from the global RNG each epoch and a resumed
-    mid-epoch loader would then shift the dropout masks."""
+    mid-epoch loader would then shift the dropout masks. With N processes, grouping is by global batch
+    (N consecutive batches, one per process), so a step sees the rows a one-process run with an N times
+    larger batch would."""
     common = {"batch_size": train_cfg.batch_size, "collate_fn": collator,
               "generator": torch.Generator().manual_seed(train_cfg.seed),
               "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
     if lengths is not None:
-        return DataLoader(features, sampler=LengthGroupedSampler(lengths, train_cfg.batch_size, train_cfg.seed), **common)
+        sampler = LengthGroupedSampler(lengths, train_cfg.batch_size * processes, train_cfg.seed)
+        return DataLoader(features, sampler=sampler, **common)
     return DataLoader(features, shuffle=True, **common)
 
 
@@ -329,9 +349,12 @@ def _token_scale(lengths: list[int] | None, batches: int, task) -> float | None:
 
 class DeviceLosses:
     """Training losses summed where they are computed and read only at logging steps, checkpoints and epoch
-    ends: reading one every step would make the host wait for the device before queueing the next step."""
+    ends: reading one every step would make the host wait for the device before queueing the next step.
+    With several processes the sums are averaged over them when read (every process reads at the same
+    steps), so the logged loss is the whole global batch's and a NaN on any process stops them all."""
 
-    def __init__(self):
+    def __init__(self, accelerator: Accelerator | None = None):
+        self.accelerator = accelerator
         self.total, self.parts, self.batches, self.first_step = None, {}, 0, None
 
     def add(self, loss: torch.Tensor, parts: dict[str, torch.Tensor] | None) -> None:
@@ -346,6 +369,9 @@ class DeviceLosses:
         """Add the sums to the run's window and epoch totals; a NaN or infinite sum stops the run."""
         if not self.batches:
             return
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            self.total = self.accelerator.reduce(self.total.clone(), reduction="mean")
+            self.parts = {part: self.accelerator.reduce(value.clone(), reduction="mean") for part, value in self.parts.items()}
         total = self.total.item()
         if not math.isfinite(total):
             raise UserError(_non_finite_message(total, state, epoch, store, run_path))
@@ -440,10 +466,13 @@ class RunLog:
 
 class StopSignals:
     """While training, SIGINT and SIGTERM only set `signal`: the loop checkpoints at the next step
-    boundary and stops. A second Ctrl-C interrupts at once."""
+    boundary and stops. A second Ctrl-C interrupts at once, except in a job of several processes,
+    where the launcher passes the terminal's Ctrl-C on a second time and every process must reach
+    the checkpoint; there `agree` makes all processes stop at the same step."""
 
     def __enter__(self) -> "StopSignals":
         self.signal: str | None = None
+        self._several = world_size() > 1
         self._previous = {}
         if threading.current_thread() is threading.main_thread():  # signal handlers live there only
             for signum in (signal.SIGINT, signal.SIGTERM):
@@ -451,9 +480,19 @@ class StopSignals:
         return self
 
     def _handle(self, signum, frame) -> None:
-        if self.signal is not None and signum == signal.SIGINT:
+        if self.signal is not None and signum == signal.SIGINT and not self._several:
             raise KeyboardInterrupt
-        self.signal = signal.Signals(signum).name
+        self.signal = self.signal or signal.Signals(signum).name
+
+    def agree(self, device) -> bool:
+        """Whether to stop now; every process gets the same answer (one small all-reduce per step,
+        only with several processes): a signal that reached any process stops them all at this step."""
+        if not self._several:
+            return self.signal is not None
+        stopping = any_process(self.signal is not None, device)
+        if stopping and self.signal is None:
+            self.signal = "SIGTERM"  # another process was signalled; this one stops with it
+        return stopping
 
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():

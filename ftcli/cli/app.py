@@ -24,7 +24,9 @@ from ftcli.cli.pretrain import pretrain
 from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
 from ftcli.cli.tokenizer import tokenizer_app
+from ftcli.distributed import is_main_process, report_error, setup_process, world_size
 from ftcli.errors import UserError
+from ftcli.launch import launchable
 
 app = typer.Typer(
     name="ftcli",
@@ -34,12 +36,13 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-app.command()(finetune)
-app.command()(evaluate)
+# These run unchanged on several processes or machines: --num-processes starts the launcher.
+app.command()(launchable(finetune))
+app.command()(launchable(evaluate))
 app.command()(predict)
-app.command()(prompt)
-app.command()(pretrain)
-app.command()(distill)
+app.command()(launchable(prompt))
+app.command()(launchable(pretrain))
+app.command()(launchable(distill))
 app.command()(export)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
@@ -64,7 +67,11 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Deprecation notices between libraries (peft calling transformers) are not the user's to fix.
     warnings.filterwarnings("ignore", category=FutureWarning)
+    import torch
     import transformers
+
+    if not torch.cuda.is_available():  # DeepSpeed, which accelerate imports when it is installed, would warn
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -94,19 +101,36 @@ def main() -> None:
     """The console script. User mistakes (UserError) print one line and exit 2; anything else is a
     bug: one line naming it and the log file holding the traceback, exit 1 (FTCLI_DEBUG=1 shows
     the traceback instead). KeyboardInterrupt and SystemExit (typer's own usage errors, exit 2)
-    are not Exceptions and pass through."""
+    are not Exceptions and pass through. One of several processes hands its error to ftcli's
+    launcher, which prints the first one once (see ftcli.launch)."""
     _quiet_libraries()
     try:
+        setup_process()
         app()
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        _fail(str(err), err.exit_code)
     except Exception as err:
         if os.environ.get("FTCLI_DEBUG", "") not in ("", "0"):
             raise
         message = (str(err).strip().splitlines() or [""])[0]
         what = f"{type(err).__name__}: {message}" if message else type(err).__name__
+        if world_size() > 1 and _lost_peer(err):
+            _fail(f"process {os.environ.get('RANK')} lost contact with the other processes (one stopped or "
+                  f"was killed): {what}", 1)
         log = _save_traceback(err)
         where = f"full traceback in {log}" if log else "set FTCLI_DEBUG=1 to see the traceback"
-        print(f"error: internal error ({what}); {where}", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"internal error ({what}); {where}", 1)
+
+
+def _fail(message: str, exit_code: int) -> None:
+    if world_size() == 1 or not report_error(message, exit_code):
+        prefix = "error" if is_main_process() else f"error (process {os.environ.get('RANK')})"
+        print(f"{prefix}: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def _lost_peer(err: Exception) -> bool:
+    """A collective failed because another process is gone (gloo and NCCL say it in these words)."""
+    text = str(err).lower()
+    return any(words in text for words in ("connection closed by peer", "connection reset", "broken pipe",
+                                           "timed out", "nccl communicator was aborted"))

@@ -22,8 +22,11 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
 
 
 def write_json(path: Path | None, payload: Any) -> None:
-    """Write `payload` to `path` atomically (a temporary file renamed into place)."""
-    if path is None:
+    """Write `payload` to `path` atomically (a temporary file renamed into place); by the main process
+    only when several run (each holds the same results)."""
+    from ftcli.distributed import is_main_process
+
+    if path is None or not is_main_process():
         return
     path = path.expanduser()
     if path.is_dir():

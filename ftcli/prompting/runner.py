@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ftcli import assets
 from ftcli.config import RunConfig
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_single, load_train_split
+from ftcli.distributed import sharded, world_size
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenizer, read_config
 from ftcli.precision import half_dtype, resolve_mixed_precision
@@ -90,7 +92,8 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
         console.print(f"[yellow]warning:[/] {config.model.name} has no trained {auto_class.removeprefix('AutoModelFor')} "
                       f"head ({len(untrained)} weights, e.g. {untrained[0]}, start random); its answers are "
                       "close to chance")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # Each process of a launched job scores its share of the prompts (`sharded`), on its own device.
+    device = PartialState().device if world_size() > 1 else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     precision, why = resolve_mixed_precision(config.train.mixed_precision)
     if precision == "fp16" and device.type != "cuda":
         raise UserError("--mixed-precision fp16 needs a GPU; on a CPU use bf16 or no")
@@ -109,7 +112,7 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     start = time.perf_counter()
     calibration, by_calibration = None, {}
     if scoring == "generate":
-        texts = generate(model, tokenizer, prompt_texts, settings, batch_size, device)
+        texts = sharded(lambda part: generate(model, tokenizer, part, settings, batch_size, device), prompt_texts)
         predictions = [prompt_format.parse(text, row, settings) for text, row in zip(texts, rows)]
         outputs = [{"generated": text} for text in texts]
     else:
@@ -228,12 +231,13 @@ def label_scores(model, tokenizer, prompt_format, settings, rows, demos_per_row,
     extra = [request for per_group in references.values() for group in per_group for request in group]
     everything = list(prompts) + extra
     if scoring == "rank":
-        scores = rank_scores(model, tokenizer, everything, candidates, batch_size)
+        scores = sharded(lambda part: rank_scores(model, tokenizer, part, candidates, batch_size), everything)
         if settings.length_normalize:
             lengths = [len(encode(tokenizer, c)) for c in candidates]
             scores = [[s / n for s, n in zip(row, lengths)] for row in scores]
     else:
-        scores = cloze_scores(model, tokenizer, [p.prefix + p.query for p in everything], words, batch_size, device)
+        scores = sharded(lambda part: cloze_scores(model, tokenizer, part, words, batch_size, device),
+                         [p.prefix + p.query for p in everything])
     raw, rest = scores[:len(prompts)], iter(scores[len(prompts):])
     priors: dict[str, list[list[float]]] = {}
     for method, per_group in references.items():
