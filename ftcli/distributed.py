@@ -19,6 +19,8 @@ from ftcli.errors import UserError
 
 ERROR_DIR_ENV = "FTCLI_ERROR_DIR"
 """Set by ftcli's launcher: each failing process writes its one-line error there (see ftcli.launch)."""
+LAUNCHED_COMMAND_ENV = "FTCLI_LAUNCHED_COMMAND"
+"""Set by ftcli's launcher: the user's command line, for the model card and the --resume hint."""
 TIMEOUT_ENV = "FTCLI_DIST_TIMEOUT"
 """Seconds a collective waits for a silent peer before failing (default 600: a checkpoint of a large
 model fits, and a hung peer does not hold the others for torch's default 30 minutes)."""

@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.distributed import ERROR_DIR_ENV, has_accelerator, read_errors, world_size
+from ftcli.distributed import ERROR_DIR_ENV, LAUNCHED_COMMAND_ENV, has_accelerator, read_errors, world_size
 from ftcli.errors import UserError
 
 PANEL = "Processes and machines"
@@ -95,8 +96,8 @@ def child_arguments(argv: list[str]) -> list[str]:
 def launcher_arguments(options: LaunchOptions) -> list[str]:
     """`accelerate launch` arguments for these options. With --accelerate-config, the file's settings
     hold except where an option is given."""
-    machines = options.num_machines or 1
-    processes = options.num_processes or machines
+    machines = 1 if options.num_machines is None else options.num_machines
+    processes = machines if options.num_processes is None else options.num_processes
     if machines < 1 or processes < 1:
         raise UserError("--num-processes and --num-machines must be at least 1")
     if processes % machines:
@@ -150,8 +151,8 @@ def relaunch(options: LaunchOptions, argv: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // local)))
     if not has_accelerator():
         os.environ["ACCELERATE_USE_CPU"] = "true"
-    for name in ("torch.distributed.elastic", "torch.distributed.run", "accelerate"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # the processes' own messages say what happened
+    os.environ[LAUNCHED_COMMAND_ENV] = shlex.join(["ftcli", *argv])
+    quiet_launcher_logs()
     console.print(f"Starting {local} process(es) on this machine"
                   + (f" (machine {options.machine_rank or 0} of {machines})" if machines > 1 else "")
                   + (f" with {options.accelerate_config}" if options.accelerate_config else "")
@@ -167,6 +168,16 @@ def relaunch(options: LaunchOptions, argv: list[str]) -> int:
             os.environ.pop(ERROR_DIR_ENV, None)
     print(f"error: {message}", file=sys.stderr)
     return code
+
+
+def quiet_launcher_logs() -> None:
+    """torchrun's and accelerate's own log lines ("Received 2 death signal, shutting down workers"): the
+    processes' messages, and the one error line, say what happened."""
+    import torch.distributed.elastic.agent.server.api  # noqa: F401 (creates the loggers to quiet)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(("torch.distributed", "accelerate", "DeepSpeed")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def first_failure(err: Exception, reported: list[dict]) -> tuple[str, int]:

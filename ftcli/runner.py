@@ -7,6 +7,7 @@ output directory) is checked before the run directory is created.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ftcli.checkpoints import CheckpointStore
 from ftcli.config import RunConfig, apply_mapping, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
-from ftcli.distributed import barrier
+from ftcli.distributed import LAUNCHED_COMMAND_ENV, barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
@@ -219,7 +220,8 @@ def _resume_command(destination: Path) -> str:
 
 
 def _command_line() -> str:
-    argv = list(sys.argv)
+    """The user's command: under ftcli's launcher, the one that started it (with --num-processes...)."""
+    argv = shlex.split(os.environ[LAUNCHED_COMMAND_ENV]) if LAUNCHED_COMMAND_ENV in os.environ else list(sys.argv)
     if argv and argv[0].endswith(("ftcli", "__main__.py")):
         argv[0] = "ftcli"
     return " ".join(shlex.quote(a) for a in argv)
