@@ -149,7 +149,7 @@ def train(
     enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
     lengths = token_lengths(train_features) if _groups_by_length(train_cfg, task) else None
     processes = accelerator.num_processes
-    train_loader = _train_loader(train_features, collator, train_cfg, lengths, processes)
+    train_loader = _train_loader(train_features, collator, train_cfg, lengths, global_batch_size(train_cfg, accelerator))
     token_scale = _token_scale(lengths, len(train_loader), task)
     eval_sets = {"test": test, **({"validation": validation} if validation is not None else {})}
     eval_loaders = [length_sorted_loader(s.features, train_cfg.eval_batch_size, collator) for s in eval_sets.values()]
@@ -306,18 +306,18 @@ def train(
 
 
 def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int] | None,
-                  processes: int = 1) -> DataLoader:
+                  group_size: int | None = None) -> DataLoader:
     """Length-grouped batches when given the rows' token `lengths` (train.group_by_length, and the rows have
     token ids), else a plain shuffle. Either way the order is a function of (seed, epoch): the loader has its
     own generator, since one without would draw a seed from the global RNG each epoch and a resumed
-    mid-epoch loader would then shift the dropout masks. With N processes, grouping is by global batch
-    (N consecutive batches, one per process), so a step sees the rows a one-process run with an N times
-    larger batch would."""
+    mid-epoch loader would then shift the dropout masks. Grouping is by `group_size`, the global batch
+    (the consecutive batches of all processes and accumulation steps that make one optimizer step), so
+    a step sees the rows a one-process run with that batch size would."""
     common = {"batch_size": train_cfg.batch_size, "collate_fn": collator,
               "generator": torch.Generator().manual_seed(train_cfg.seed),
               "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
     if lengths is not None:
-        sampler = LengthGroupedSampler(lengths, train_cfg.batch_size * processes, train_cfg.seed)
+        sampler = LengthGroupedSampler(lengths, group_size or train_cfg.batch_size, train_cfg.seed)
         return DataLoader(features, sampler=sampler, **common)
     return DataLoader(features, shuffle=True, **common)
 
