@@ -115,8 +115,10 @@ def main() -> None:
         message = (str(err).strip().splitlines() or [""])[0]
         what = f"{type(err).__name__}: {message}" if message else type(err).__name__
         if world_size() > 1 and _lost_peer(err):
-            _fail(f"process {os.environ.get('RANK')} lost contact with the other processes (one stopped or "
-                  f"was killed): {what}", 1)
+            detail = what.split(". This is typically")[0]  # gloo goes on with advice for developers
+            _fail(f"process {os.environ.get('RANK')} lost contact with the other processes (one stopped or was "
+                  f"killed: {detail}); a run that had written a checkpoint continues with the same command and "
+                  "--resume", 1)
         log = _save_traceback(err)
         where = f"full traceback in {log}" if log else "set FTCLI_DEBUG=1 to see the traceback"
         _fail(f"internal error ({what}); {where}", 1)
