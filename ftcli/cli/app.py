@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from ftcli import __version__
+from ftcli.cli.compare import compare
 from ftcli.cli.data import data_app
 from ftcli.cli.distill import distill
 from ftcli.cli.evaluate import evaluate
@@ -44,6 +45,7 @@ app.command()(launchable(prompt))
 app.command()(launchable(pretrain))
 app.command()(launchable(distill))
 app.command()(export)
+app.command()(compare)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")

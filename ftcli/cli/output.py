@@ -36,3 +36,17 @@ def write_json(path: Path | None, payload: Any) -> None:
     temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     temporary.replace(path)
     console.print(f"Wrote {path}")
+
+
+def print_summary_table(report: dict[str, Any]) -> None:
+    """`ftcli compare`'s result: one row per strategy and size."""
+    table = Table(title=f"{report['task']} on {report['model']}: {report['metric']} (mean ± std over seeds)",
+                  header_style="bold")
+    for column, justify in (("strategy", "left"), ("examples", "right"), (report["metric"], "right"),
+                            ("trainable", "right"), ("seconds", "right"), ("peak MB", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for row in report["summary"]:
+        name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == "in-context" else "")
+        table.add_row(name, str(row["size"]), f"{row['mean']:.4f} ± {row['std']:.4f}", f"{row['trainable_parameters']:,}",
+                      f"{row['seconds']:.1f}", f"{row['peak_memory_mb']:.0f}")
+    console.print(table)

@@ -1,0 +1,343 @@
+"""`ftcli compare`: which strategy pays for how much labelled data.
+
+Every chosen strategy runs at every training-set size on class-balanced subsamples, with several
+seeds; in-context learning runs zero-shot at size 0 and k-shot (demonstrations drawn from the
+subsample) at small sizes. Each finished cell is written to `cells/` at once, so an interrupted
+comparison re-run with the same command skips what is done. The result: `compare.json`,
+`compare.md` (mean and standard deviation over seeds per cell) and `compare.png` (a learning curve).
+
+    OUT/compare.json  compare.md  compare.png
+    OUT/cells/STRATEGY-nSIZE-sSEED.json     one finished cell
+    OUT/data/train-nSIZE-sSEED.jsonl        the subsample it trained on
+    OUT/runs/STRATEGY-nSIZE-sSEED/          the run directory of a trained cell
+
+Training settings come from each strategy's recipe; only the schedule follows the data size, by a
+rule fixed in advance (never tuned on the evaluation rows): batches of min(recipe, max(4, size / 8))
+and at least MIN_STEPS optimizer steps, between the recipe's epochs and MAX_EPOCHS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftcli.errors import UserError
+from ftcli.progress import console
+
+STRATEGIES = ("in-context", "feature-extraction", "prompt-tuning", "lora", "full")
+DEFAULT_STRATEGIES = ("in-context", "feature-extraction", "lora", "full")
+DEFAULT_SIZES = ("0", "16", "64", "256", "1024", "all")
+MIN_STEPS = 100
+MAX_EPOCHS = 50
+MAX_SHOTS = 4
+"""In-context demonstrations at most (a small encoder's context holds about this many reviews)."""
+MAX_IN_CONTEXT_SIZE = 64
+"""In-context learning runs at sizes up to this (k-shot with k = min(size, MAX_SHOTS))."""
+
+
+@dataclass
+class CompareSettings:
+    task: str
+    model: str
+    train: str
+    eval: str | None
+    output_dir: Path
+    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    sizes: list[str] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    seeds: int = 3
+    limit_eval: int | None = None
+    max_length: int | None = None
+    sets: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    strategy: str
+    size: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-n{self.size}-s{self.seed}"
+
+
+def parse_list(text: str, option: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UserError(f"{option} needs a comma-separated list, got {text!r}")
+    return items
+
+
+def check_settings(settings: CompareSettings) -> None:
+    unknown = [s for s in settings.strategies if s not in STRATEGIES]
+    if unknown:
+        raise UserError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {', '.join(STRATEGIES)}")
+    for size in settings.sizes:
+        if size != "all" and (not size.isdigit()):
+            raise UserError(f"--train-sizes takes whole numbers or 'all', got {size!r}")
+    if settings.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {settings.seeds}")
+
+
+def plan(settings: CompareSettings, train_rows: int) -> list[Cell]:
+    """The cells to run, smallest sizes first (the quick ones report early)."""
+    sizes = sorted({train_rows if s == "all" else min(int(s), train_rows) for s in settings.sizes})
+    cells = []
+    for size in sizes:
+        for strategy in settings.strategies:
+            if strategy == "in-context" and size > MAX_IN_CONTEXT_SIZE:
+                continue
+            if strategy != "in-context" and size == 0:
+                continue
+            cells += [Cell(strategy, size, 42 + i) for i in range(settings.seeds)]
+    return cells
+
+
+def balanced_indices(labels: list, size: int, seed: int) -> list[int]:
+    """`size` row indices taking the classes in turn (seeded order within each class), so every
+    class is as equally represented as the data allows; rows of unlabelled tasks are drawn at random."""
+    rng = random.Random(seed)
+    by_class: dict[Any, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(json.dumps(label, sort_keys=True, default=str), []).append(index)
+    for rows in by_class.values():
+        rng.shuffle(rows)
+    queues = [by_class[key] for key in sorted(by_class)]
+    chosen: list[int] = []
+    while len(chosen) < size and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < size:
+                chosen.append(queue.pop())
+    rng.shuffle(chosen)
+    return chosen
+
+
+def schedule(size: int, recipe_batch: int, recipe_epochs: int) -> tuple[int, int]:
+    """(batch size, epochs) for a training set of `size` rows: see the module docstring."""
+    batch = max(1, min(recipe_batch, max(4, size // 8)))
+    steps_per_epoch = math.ceil(size / batch)
+    epochs = max(recipe_epochs, math.ceil(MIN_STEPS / steps_per_epoch))
+    return batch, min(epochs, MAX_EPOCHS)
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """Per (strategy, size): mean and standard deviation over seeds of the metric and the costs."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for result in results:
+        groups.setdefault((result["strategy"], result["size"]), []).append(result)
+    rows = []
+    for (strategy, size), cells in sorted(groups.items(), key=lambda item: (item[0][1], STRATEGIES.index(item[0][0]))):
+        values = [c["value"] for c in cells]
+        rows.append({
+            "strategy": strategy, "size": size, "seeds": len(cells), "metric": cells[0]["metric"],
+            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "shots": cells[0].get("shots"),
+            "trainable_parameters": cells[0]["trainable_parameters"],
+            "seconds": statistics.fmean(c["seconds"] for c in cells),
+            "peak_memory_mb": max(c["peak_memory_mb"] for c in cells),
+        })
+    return rows
+
+
+def markdown_table(summary: list[dict], title: str) -> str:
+    metric = summary[0]["metric"] if summary else "metric"
+    lines = [f"# {title}", "", f"| strategy | labelled examples | {metric} (mean ± std) | seeds | trainable parameters "
+             "| wall time per run (s) | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in summary:
+        name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == "in-context" else "")
+        lines.append(f"| {name} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | {row['seeds']} | "
+                     f"{row['trainable_parameters']:,} | {row['seconds']:.1f} | {row['peak_memory_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+class Comparison:
+    """Runs the plan cell by cell; a cell whose result file exists is not run again."""
+
+    def __init__(self, settings: CompareSettings):
+        from ftcli.config import build_config, load_recipe
+        from ftcli.recipe_store import recipe_path
+        from ftcli.tasks import get_task
+
+        check_settings(settings)
+        self.settings = settings
+        self.root = settings.output_dir.expanduser()
+        self.task = get_task(settings.task)
+        self.recipes = {s: load_recipe(recipe_path(f"{settings.task}/{s}")) for s in settings.strategies}
+        base = build_config(recipe=self.recipes.get("full") or next(iter(self.recipes.values())), sets=settings.sets,
+                            flags={"model.name": settings.model, "data.train": settings.train})
+        self.base = base
+        self.eval_source = settings.eval
+        if self.eval_source is None:
+            from ftcli import assets
+
+            if settings.train not in assets.DATASETS:
+                raise UserError("--eval is needed when --train is a file (the alias's test split is used otherwise)")
+            self.eval_source = settings.train
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _train_rows(self):
+        from ftcli.data.columns import resolve_columns
+        from ftcli.data.sources import load_splits
+
+        if not hasattr(self, "_train_data"):
+            splits = load_splits(self.settings.train, self.eval_source, 0.1, 42)
+            self._train_data = splits.train
+            columns = resolve_columns(self.task.fields, {**self.base.data.columns, **self.settings.columns}, self.task.name)
+            label_column = columns.get("label")
+            self._labels = (self._train_data[label_column] if label_column in self._train_data.column_names
+                            else [None] * self._train_data.num_rows)
+        return self._train_data
+
+    def subsample(self, size: int, seed: int) -> Path:
+        """The class-balanced training subsample of a size and seed, written once."""
+        path = self.root / "data" / f"train-n{size}-s{seed}.jsonl"
+        if not path.is_file():
+            train = self._train_rows()
+            rows = train.select(balanced_indices(list(self._labels), size, seed))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.tmp")
+            rows.to_json(str(partial), lines=True, force_ascii=False)
+            partial.replace(path)
+        return path
+
+    # -- cells -----------------------------------------------------------------------------
+
+    def cell_file(self, cell: Cell) -> Path:
+        return self.root / "cells" / f"{cell.name}.json"
+
+    def run(self) -> dict:
+        self.root.mkdir(parents=True, exist_ok=True)
+        cells = plan(self.settings, self._train_rows().num_rows)
+        done = [c for c in cells if self.cell_file(c).is_file()]
+        console.print(f"[bold]compare[/] {self.settings.task} on {self.settings.model}: {len(cells)} runs "
+                      f"({', '.join(self.settings.strategies)}; sizes {', '.join(str(s) for s in sorted({c.size for c in cells}))}; "
+                      f"{self.settings.seeds} seed(s))" + (f", {len(done)} already done" if done else ""))
+        results = []
+        for number, cell in enumerate(cells, 1):
+            path = self.cell_file(cell)
+            if path.is_file():
+                results.append(json.loads(path.read_text()))
+                continue
+            console.print(f"[bold][{number}/{len(cells)}][/] {cell.strategy}, {cell.size} labelled examples, seed {cell.seed}")
+            self.subsample(cell.size, cell.seed)  # written here, once, before any worker reads it
+            # Each run in its own process: its peak memory is its own, and a crash loses only that run.
+            worker = subprocess.run([sys.executable, "-m", "ftcli.compare", json.dumps(self.settings_dict()),
+                                     json.dumps(asdict(cell))])
+            if worker.returncode != 0 or not path.is_file():
+                error = UserError(f"the {cell.strategy} run on {cell.size} examples (seed {cell.seed}) stopped (exit status "
+                                  f"{worker.returncode}; its message is above); finished runs are kept in {self.root}: "
+                                  "run the same command again to continue")
+                error.exit_code = worker.returncode if worker.returncode > 0 else 1
+                raise error
+            results.append(json.loads(path.read_text()))
+        return self.write_report(results)
+
+    def settings_dict(self) -> dict:
+        return {**asdict(self.settings), "output_dir": str(self.settings.output_dir)}
+
+    def finish_cell(self, cell: Cell) -> None:
+        """Run one cell and write its result file (in a worker process)."""
+        result = self.run_cell(cell)
+        path = self.cell_file(cell)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.tmp")
+        partial.write_text(json.dumps(result, indent=2) + "\n")
+        partial.replace(path)
+
+    def run_cell(self, cell: Cell) -> dict:
+        from ftcli.memory import peak_memory_mb, reset_peak_memory
+
+        import torch
+
+        reset_peak_memory()
+        start = time.perf_counter()
+        if cell.strategy == "in-context":
+            metrics, trainable, shots = self._prompt(cell), 0, min(cell.size, MAX_SHOTS)
+            memory = peak_memory_mb(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+        else:
+            metrics, shots = self._train(cell), None
+            trainable, memory = metrics["trainable_parameters"], metrics["peak_memory_mb"]
+        metric = self.task.best_metric
+        if metric not in metrics:
+            raise UserError(f"{cell.strategy} gave no {metric} (it gave {', '.join(metrics)})")
+        return {"strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "shots": shots, "metric": metric,
+                "value": metrics[metric], "metrics": metrics, "trainable_parameters": trainable,
+                "seconds": round(time.perf_counter() - start, 2), "peak_memory_mb": round(memory, 1)}
+
+    def _prompt(self, cell: Cell) -> dict:
+        from ftcli.config import build_config
+        from ftcli.prompting.runner import run_prompt
+
+        shots = min(cell.size, MAX_SHOTS)
+        config = build_config(recipe=self.recipes["in-context"], sets=self.settings.sets,
+                              flags={"model.name": self.settings.model, "train.seed": cell.seed})
+        config.data.columns.update(self.settings.columns)
+        demos = str(self.subsample(cell.size, cell.seed)) if shots else None
+        return run_prompt(config, self.eval_source, demos, shots, self.settings.limit_eval,
+                          config.train.eval_batch_size).metrics
+
+    def _train(self, cell: Cell) -> dict:
+        from ftcli.config import build_config
+        from ftcli.rundir import RunDirectory, is_run_directory
+        from ftcli.runner import run
+
+        recipe = self.recipes[cell.strategy]
+        train_settings = recipe.get("train", {})
+        batch, epochs = schedule(cell.size, train_settings.get("batch_size", 32), train_settings.get("epochs", 3))
+        out = self.root / "runs" / cell.name
+        if is_run_directory(out) and (out / "metrics.json").is_file():  # finished before the cell file was written
+            return json.loads((out / "metrics.json").read_text())
+        config = build_config(recipe=recipe, sets=self.settings.sets, flags={
+            "model.name": self.settings.model, "data.train": str(self.subsample(cell.size, cell.seed)),
+            "data.eval": self.eval_source, "data.limit_eval": self.settings.limit_eval, "train.seed": cell.seed,
+            "train.batch_size": batch, "train.epochs": epochs, "model.max_length": self.settings.max_length,
+            "output_dir": str(out)})
+        config.data.columns.update(self.settings.columns)
+        config.train.save_every = 0
+        staging = RunDirectory(out).staging
+        resume = (staging / "config.yaml").is_file() and (staging / "checkpoints").is_dir()
+        return run(config, overwrite=not resume, resume=resume).metrics
+
+    # -- report ----------------------------------------------------------------------------
+
+    def write_report(self, results: list[dict]) -> dict:
+        from ftcli.plots import learning_curve
+
+        summary = summarize(results)
+        title = f"{self.settings.task} on {self.settings.model}: {self.task.best_metric} on {self.eval_source}" + (
+            f" (first {self.settings.limit_eval} rows)" if self.settings.limit_eval else "")
+        report = {"task": self.settings.task, "model": self.settings.model, "train": self.settings.train,
+                  "eval": self.eval_source, "limit_eval": self.settings.limit_eval, "metric": self.task.best_metric,
+                  "summary": summary, "cells": results}
+        (self.root / "compare.json").write_text(json.dumps(report, indent=2) + "\n")
+        (self.root / "compare.md").write_text(markdown_table(summary, title))
+        learning_curve(summary, self.root / "compare.png", title)
+        return report
+
+
+def _worker(settings_json: str, cell_json: str) -> None:
+    """`python -m ftcli.compare SETTINGS CELL`: one cell, as `ftcli compare` starts it."""
+    from ftcli.cli.app import _quiet_libraries
+
+    _quiet_libraries()
+    values = json.loads(settings_json)
+    settings = CompareSettings(**{**values, "output_dir": Path(values["output_dir"])})
+    try:
+        Comparison(settings).finish_cell(Cell(**json.loads(cell_json)))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    _worker(*sys.argv[1:3])
