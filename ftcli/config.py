@@ -95,8 +95,12 @@ class TrainConfig:
     so `--resume` can continue an interrupted run."""
     save_every: int = 500
     """Also checkpoint every N optimizer steps inside an epoch (0 = at epoch ends only)."""
-    keep_checkpoints: int = 1
-    """How many of the newest checkpoints to keep (each is written whole, then renamed into place)."""
+    keep_checkpoints: int = 0
+    """Checkpoints left in checkpoints/ once the run has finished (the newest N; 0 removes the folder,
+    the model being in model/). While it runs, the newest max(N, 1) are kept for --resume."""
+    report_to: Literal["none", "tensorboard", "wandb", "mlflow"] = "none"
+    """Also send the logged losses and metrics to an experiment tracker, through accelerate's
+    trackers (tensorboard writes event files to the run's logs/; wandb and mlflow when installed)."""
     early_stopping_patience: int | None = None
     """Stop after N evaluations without improvement of the validation metric (needs a validation
     split); None = train every epoch."""
@@ -337,7 +341,7 @@ RANGES: dict[str, str] = {
     "train.logging_steps": "[1, inf)",
     "train.dataloader_workers": "[0, inf)",
     "train.save_every": "[0, inf)",
-    "train.keep_checkpoints": "[1, inf)",
+    "train.keep_checkpoints": "[0, inf)",
     "train.early_stopping_patience": "[1, inf)",
     "options.doc_stride": "[0, inf)",
     "options.max_answer_length": "[1, inf)",

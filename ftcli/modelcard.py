@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftcli import __version__
+from ftcli.assets import base_model_id
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
@@ -25,6 +26,7 @@ def render_model_card(
     command: str,
     auto_class: str,
     processor_class: str = "AutoTokenizer",
+    loss_plot: str | None = None,
 ) -> str:
     task, strategy = config["task"], config["strategy"]
     optim, train = config["optim"], config["train"]
@@ -42,13 +44,14 @@ def render_model_card(
     ]
     shown_metrics = [(k, f"{v:.4f}" if isinstance(v, float) else v) for k, v in metrics.items()]
     label_line = f"Labels: {', '.join(f'`{l}`' for l in labels)}.\n\n" if labels else ""
+    base_id = base_model_id(config["model"]["name"])
+    plot = f"## Training curve\n\n![Training and validation loss]({loss_plot})\n\n" if loss_plot else ""
     return f"""---
 library_name: transformers
-base_model: {config['model']['name']}
-tags: [ftcli, {task}, {strategy}]
+{f"base_model: {base_id}" + chr(10) if base_id else ""}tags: [ftcli, {task}, {strategy}]
 ---
 
-# {task} model fine-tuned from `{config['model']['name']}`
+# {task} model fine-tuned from `{base_id or config['model']['name']}`
 
 Fine-tuned with [ftcli](https://pypi.org/project/ftcli/) {__version__}: task **{task}**,
 strategy **{strategy}**, base checkpoint `{base_model}`.
@@ -67,7 +70,7 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 
 {_table(shown_metrics)}
 
-## How it was made
+{plot}## How it was made
 
 ```bash
 {command}
@@ -75,7 +78,7 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 
 ## Use
 
-{_usage(strategy, auto_class, processor_class, base_model)}
+{_usage(strategy, auto_class, processor_class, base_id or base_model)}
 or `ftcli predict <this run> --input "some text"`.
 """
 

@@ -184,12 +184,14 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         }
         if accelerator.is_main_process:
             (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}")
             card = render_model_card(
                 config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
                 splits.eval_source, labels,
                 validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
                             if splits.validation is not None else "the last epoch (no validation split)"),
                 command=_command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
+                loss_plot="loss.png" if plotted else None,
             )
             (path / "README.md").write_text(card)
             final = run_dir.finalize()
@@ -199,6 +201,15 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         return RunResult(path=final, metrics=metrics)
     finally:
         run_dir.release()
+
+
+def write_loss_plot(run_path: Path, headline: str, title: str) -> bool:
+    """loss.png from the run's log.jsonl (training loss per logging step, validation loss and metric per epoch)."""
+    from ftcli.plots import loss_plot
+
+    log = run_path / "log.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+    return loss_plot(records, headline, run_path / "loss.png", title)
 
 
 def _check_max_length(max_length: int, model_config, model_name: str) -> None:

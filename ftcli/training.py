@@ -76,6 +76,7 @@ class Interrupted(Exception):
 
 
 def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
+    tracker(train_cfg.report_to)  # a missing tracker package is refused before anything runs
     return Accelerator(
         mixed_precision=resolve_mixed_precision(train_cfg.mixed_precision)[0],
         gradient_accumulation_steps=train_cfg.grad_accum_steps,
@@ -83,6 +84,21 @@ def make_accelerator(train_cfg: TrainConfig) -> Accelerator:
         # resumed run sees the same order as an uninterrupted one.
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+
+
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def tracker(report_to: str) -> str | None:
+    """accelerate's `log_with` for train.report_to, once the tracker's package is known to be there."""
+    if report_to == "none":
+        return None
+    import importlib.util
+
+    package = TRACKER_PACKAGES[report_to]
+    if importlib.util.find_spec(package) is None:
+        raise UserError(f"--report-to {report_to} needs the {package} package: pip install {package}")
+    return report_to
 
 
 def global_batch_size(train_cfg: TrainConfig, accelerator: Accelerator) -> int:
@@ -172,8 +188,16 @@ def train(
     )
     loaders = dict(zip(eval_sets, eval_loaders))
 
-    store = CheckpointStore(run_path, train_cfg.keep_checkpoints)
+    store = CheckpointStore(run_path, max(train_cfg.keep_checkpoints, 1))
     log = RunLog(run_path / "log.jsonl", accelerator)
+    if train_cfg.report_to != "none":  # the trackers get what log.jsonl gets; tensorboard writes to logs/
+        from accelerate.tracking import filter_trackers
+
+        # The run directory is known only now, so the tracker is attached here rather than in make_accelerator.
+        accelerator.project_configuration.set_directories(str(run_path))
+        accelerator.log_with = filter_trackers([tracker(train_cfg.report_to)], accelerator.logging_dir)
+        accelerator.init_trackers("logs")
+        log.trackers = True
     state = _new_state()
     if resume:
         restored = store.load(accelerator)
@@ -288,6 +312,9 @@ def train(
     if accelerator.is_main_process:
         save_model(accelerator.unwrap_model(model))
         store.remove_best()
+        store.finish(train_cfg.keep_checkpoints)
+    if log.trackers:
+        accelerator.end_training()
     accelerator.wait_for_everyone()
 
     seconds = state["train_seconds"]
@@ -447,6 +474,7 @@ class RunLog:
 
     def __init__(self, path: Path, accelerator: Accelerator):
         self.path, self.main, self.lines = path, accelerator.is_main_process, 0
+        self.accelerator, self.trackers = accelerator, False
 
     def truncate(self, keep: int) -> None:
         if self.main and self.path.exists():
@@ -461,6 +489,10 @@ class RunLog:
         if self.main:
             with self.path.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
+        if self.trackers:
+            values = {k: v for k, v in record.items() if k != "step" and isinstance(v, (int, float))
+                      and not isinstance(v, bool)}
+            self.accelerator.log(values, step=record["step"])
         self.lines += 1
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def distill(
@@ -35,6 +35,7 @@ def distill(
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     mixed_precision: MixedPrecisionOpt = None,
+    report_to: ReportToOpt = None,
 ) -> None:
     """Distil a fine-tuned TEACHER into a smaller student on TRAIN; prints the student's test
     metrics beside the teacher's and the speed-up, and writes a normal run directory (the student
@@ -77,7 +78,7 @@ def distill(
             "data.validation": validation, "train.epochs": epochs, "optim.lr": lr, "train.batch_size": batch_size,
             "model.max_length": max_length, "train.seed": seed, "data.limit_train": limit_train,
             "data.limit_eval": limit_eval, "output_dir": str(output_dir) if output_dir else None,
-            "train.mixed_precision": mixed_precision, "distill.teacher": teacher, "distill.method": method,
+            "train.mixed_precision": mixed_precision, "train.report_to": report_to, "distill.teacher": teacher, "distill.method": method,
             "distill.temperature": temperature, "distill.alpha": alpha,
             "distill.init_from_teacher": init_from_teacher or "none",
         },

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def finetune(
@@ -32,6 +32,7 @@ def finetune(
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     mixed_precision: MixedPrecisionOpt = None,
+    report_to: ReportToOpt = None,
 ) -> None:
     """Fine-tune MODEL on TRAIN for TASK; prints the test metrics and writes a run directory
     (model/, config.yaml, metrics.json, log.jsonl, checkpoints/, README.md).
@@ -58,7 +59,7 @@ def finetune(
             "train.batch_size": batch_size, "model.max_length": max_length, "train.seed": seed,
             "data.limit_train": limit_train, "data.limit_eval": limit_eval,
             "output_dir": str(output_dir) if output_dir else None,
-            "train.mixed_precision": mixed_precision,
+            "train.mixed_precision": mixed_precision, "train.report_to": report_to,
         },
     )
     result = run(config, overwrite=overwrite, resume=resume)

@@ -23,6 +23,7 @@ LimitTrainOpt = Annotated[Optional[int], typer.Option("--limit-train", help="Use
 LimitEvalOpt = Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).")]
+ReportToOpt = Annotated[Optional[str], typer.Option("--report-to", help="Also log to an experiment tracker: tensorboard (event files in the run's logs/), wandb or mlflow (when installed), or none.")]
 MixedPrecisionOpt = Annotated[Optional[str], typer.Option("--mixed-precision", help="auto (bf16 where the hardware runs it fast: a GPU with bf16, a CPU with AMX or AVX-512 BF16; float32 elsewhere), no, bf16 or fp16.")]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 SizeOpt = Annotated[Optional[int], typer.Option(help="With --config: overrides the architecture's default.")]
 
@@ -39,6 +39,7 @@ def pretrain(
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     mixed_precision: MixedPrecisionOpt = None,
+    report_to: ReportToOpt = None,
 ) -> None:
     """Pre-train MODEL (or a fresh --config model) on unlabelled TEXT with OBJECTIVE; prints the
     held-out metrics and writes a run directory whose model/ loads in plain transformers and feeds
@@ -69,7 +70,7 @@ def pretrain(
             "pretrain.whole_word_mask": whole_word_mask, "train.epochs": epochs, "optim.lr": lr,
             "train.batch_size": batch_size, "model.max_length": max_length, "train.seed": seed,
             "data.limit_train": limit_train, "data.limit_eval": limit_eval,
-            "output_dir": str(output_dir) if output_dir else None, "train.mixed_precision": mixed_precision,
+            "output_dir": str(output_dir) if output_dir else None, "train.mixed_precision": mixed_precision, "train.report_to": report_to,
         },
     )
     if config is not None and not resume:

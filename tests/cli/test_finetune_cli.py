@@ -40,7 +40,8 @@ def trained_run(tmp_path_factory, tiny_bert, sentiment_csv, sentiment_eval_csv):
 
 def test_run_directory_contents(trained_run):
     names = {p.name for p in trained_run.iterdir()}
-    assert {"model", "config.yaml", "metrics.json", "log.jsonl", "checkpoints", "README.md"} <= names
+    assert {"model", "config.yaml", "metrics.json", "log.jsonl", "loss.png", "README.md"} <= names
+    assert "checkpoints" not in names  # removed once the run finished (train.keep_checkpoints=0)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     for key in ("accuracy", "f1", "train_samples_per_second"):
         assert isinstance(metrics[key], float)

@@ -81,7 +81,7 @@ def test_a_validation_fraction_comes_from_the_training_rows(cli, tmp_path, tiny_
 
 def test_without_validation_the_last_epoch_is_kept(cli, tmp_path, tiny_bert, data):
     out = tmp_path / "run"
-    metrics = run(cli, str(tiny_bert), out, data, data["test"])
+    metrics = run(cli, str(tiny_bert), out, data, data["test"], "--set", "train.keep_checkpoints=1")
     assert metrics["kept_epoch"] == 3 and metrics["selected_on"] == "last epoch"
     assert not any(k.startswith("validation_") for k in metrics)
     latest = out / "checkpoints" / (out / "checkpoints" / "latest").read_text()
