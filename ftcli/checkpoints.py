@@ -7,6 +7,9 @@
       latest                      the newest complete checkpoint's name, replaced after the rename
       best-epoch-2.safetensors    trainable weights of the best epoch so far (validation split)
 
+A model with frozen weights (LoRA, prompt tuning, a head on frozen features) checkpoints only
+what trains (`trainable.safetensors`): the frozen rest is rebuilt from the base model on resume.
+
 A kill at any moment leaves the previous checkpoint and `latest` intact: the new one is built in
 `.tmp-step-...` and only renamed once complete; older ones are pruned after `latest` moved.
 """
@@ -30,6 +33,7 @@ CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 LATEST = "latest"
 PREFIX = "step-"
+TRAINABLE_FILE = "trainable.safetensors"
 TMP_PREFIX = ".tmp-"
 
 
@@ -60,11 +64,34 @@ class CheckpointStore:
         accelerator.wait_for_everyone()
         return final
 
+    def attach(self, accelerator, model) -> None:
+        """Make accelerate's checkpoints of a partly frozen model hold only its trainable weights
+        (through its save/load hooks; FSDP and DeepSpeed shard and save the model their own way)."""
+        from accelerate.utils import DistributedType
+
+        unwrapped = accelerator.unwrap_model(model)
+        if all(p.requires_grad for p in unwrapped.parameters()) or accelerator.distributed_type in (
+                DistributedType.FSDP, DistributedType.DEEPSPEED):
+            return
+
+        def save(models, weights, output_dir):
+            if accelerator.is_main_process:
+                save_file(_trainable(unwrapped), str(Path(output_dir) / TRAINABLE_FILE))
+            weights.clear()  # accelerate then writes no full copy of the model
+
+        def load(models, input_dir):
+            path = Path(input_dir) / TRAINABLE_FILE
+            if path.is_file():
+                _copy_into(unwrapped, load_file(str(path)))
+                models.clear()
+
+        accelerator.register_save_state_pre_hook(save)
+        accelerator.register_load_state_pre_hook(load)
+
     def save_best(self, model, epoch: int, drop_others: bool = False) -> None:
         """The trainable weights (all that changes) of the epoch chosen so far. Older ones go
         when the checkpoint naming this epoch is written (or now, with `drop_others`)."""
-        tensors = {name: p.detach().cpu().clone().contiguous() for name, p in model.named_parameters()
-                   if p.requires_grad}
+        tensors = _trainable(model)
         self.root.mkdir(parents=True, exist_ok=True)
         path = self._best_path(epoch)
         partial = path.with_name(f"{TMP_PREFIX}{path.name}")
@@ -74,11 +101,7 @@ class CheckpointStore:
             self._drop_best(keep=path)
 
     def load_best(self, model, epoch: int) -> None:
-        tensors = load_file(str(self._best_path(epoch)))
-        parameters = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in tensors.items():
-                parameters[name].copy_(value)
+        _copy_into(model, load_file(str(self._best_path(epoch))))
 
     def remove_best(self) -> None:
         self._drop_best(keep=None)
@@ -157,6 +180,17 @@ class CheckpointStore:
 
     def _best_path(self, epoch: int) -> Path:
         return self.root / f"best-epoch-{epoch}.safetensors"
+
+
+def _trainable(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().cpu().clone().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def _copy_into(model, tensors: dict[str, torch.Tensor]) -> None:
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in tensors.items():
+            parameters[name].copy_(value)
 
 
 def _damaged(path: Path, err: Exception) -> UserError:

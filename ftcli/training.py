@@ -189,6 +189,7 @@ def train(
     loaders = dict(zip(eval_sets, eval_loaders))
 
     store = CheckpointStore(run_path, max(train_cfg.keep_checkpoints, 1))
+    store.attach(accelerator, model)
     log = RunLog(run_path / "log.jsonl", accelerator)
     if train_cfg.report_to != "none":  # the trackers get what log.jsonl gets; tensorboard writes to logs/
         from accelerate.tracking import filter_trackers

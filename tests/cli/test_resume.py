@@ -173,3 +173,26 @@ def test_second_run_on_the_same_directory_is_refused_while_the_first_finishes(se
     assert "seed: 1" in config and "seed: 2" not in config
     assert json.loads((out / "metrics.json").read_text())["kept_epoch"] >= 1
     assert not (out / ".lock").exists()
+
+
+def test_lora_checkpoints_hold_only_the_adapter_and_resume_exactly(setup):
+    """A partly frozen model checkpoints only what trains; --resume rebuilds the rest from the base."""
+    root = setup[0]
+    reference = root / "lora-reference"
+    result = ftcli(setup, reference, "--strategy", "lora")
+    assert result.returncode == 0, result.stderr
+    checkpoint = reference / "checkpoints" / (reference / "checkpoints" / "latest").read_text()
+    files = {p.name for p in checkpoint.iterdir()}
+    assert "trainable.safetensors" in files and not {"model.safetensors", "pytorch_model.bin"} & files
+    saved = load_file(checkpoint / "trainable.safetensors")
+    assert saved and all("lora_" in name or "classifier" in name or "modules_to_save" in name for name in saved)
+
+    out = root / "lora-killed"
+    result = ftcli(setup, out, "--strategy", "lora", mode="kill", count=5)  # after the step-4 checkpoint
+    assert result.returncode == -9
+    result = ftcli(setup, out, "--strategy", "lora", "--resume")
+    assert result.returncode == 0, result.stderr
+    ours, theirs = (json.loads((run / "metrics.json").read_text()) for run in (out, reference))
+    assert {k: v for k, v in ours.items() if k not in TIMING} == {k: v for k, v in theirs.items() if k not in TIMING}
+    a, b = (load_file(run / "model" / "adapter_model.safetensors") for run in (out, reference))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
