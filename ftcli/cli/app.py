@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -80,6 +81,9 @@ def _quiet_libraries() -> None:
     import datasets
 
     datasets.disable_progress_bars()
+    # accelerate warns on every checkpoint of a model with tied weights ("Removed shared tensor ...");
+    # the tie is restored on load, as the message itself says.
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
 
 
 def _save_traceback(err: Exception) -> Path | None:
