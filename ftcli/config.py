@@ -124,8 +124,9 @@ class TaskOptions:
 
     label_all_subtokens: bool = False
     """NER: label every sub-token of a word (default: only the first; the rest get -100)."""
-    doc_stride: int = 128
-    """QA: tokens shared by consecutive windows of a long context (must leave room for the context)."""
+    doc_stride: int | None = None
+    """QA: tokens shared by consecutive windows of a long context (must leave room for the context);
+    None: a third of model.max_length (128 at 384, as in transformers' QA example)."""
     max_answer_length: int = 30
     """QA: longest answer span, in tokens."""
     n_best: int = 20

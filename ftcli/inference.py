@@ -45,8 +45,24 @@ def _pretrained_as(objective: str, path: Path) -> str:
     return task
 
 
+def with_option_sets(options: TaskOptions, sets: list[str] | None) -> TaskOptions:
+    """`--set options.KEY=VALUE` over the run's task options (generation settings, QA limits)."""
+    if not sets:
+        return options
+    from ftcli.config import RunConfig, parse_set_argument, set_value
+
+    holder = RunConfig()
+    holder.options = options
+    for argument in sets:
+        key, value = parse_set_argument(argument)
+        if not key.startswith("options."):
+            raise UserError(f"--set here takes task options (options.KEY=VALUE), got {key}")
+        set_value(holder, key, value)
+    return holder.options
+
+
 def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, str] | None = None,
-                 max_length: int | None = None) -> LoadedModel:
+                 max_length: int | None = None, option_sets: list[str] | None = None) -> LoadedModel:
     """A run directory brings its task, columns and max length; a bare checkpoint needs --task."""
     path = Path(run_or_model).expanduser()
     run_columns: dict[str, str] = {}
@@ -67,7 +83,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         checkpoint = assets.resolve_model(run_or_model)
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
-    task = get_task(task_name, options)
+    task = get_task(task_name, with_option_sets(options, option_sets))
     # Adapter and feature-head runs keep no config.json of their own: the base checkpoint decides.
     own_config = saved is None or (Path(checkpoint) / "config.json").is_file()
     task = task.bind(read_config(checkpoint if own_config else assets.resolve_model(saved.model.name)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 from rich.console import Console
 from rich.progress import (
@@ -28,6 +30,27 @@ class _Bar:
             self._progress.update(self._task_id, advance=steps, **fields)
 
 
+class _PlainLines:
+    """Without a terminal (CI logs, pipes): a plain line at every tenth of the way, with the step, the
+    loss, the speed and the time left, instead of a live bar."""
+
+    def __init__(self, description: str, total: int):
+        self.description, self.total, self.done = description, total, 0
+        self.start, self.next_line = time.perf_counter(), max(1, total // 10)
+
+    def advance(self, steps: int = 1, **fields) -> None:
+        self.done += steps
+        if self.done < self.next_line and self.done != self.total:
+            return
+        self.next_line = self.done + max(1, self.total // 10)
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        extra = "".join(f", {name} {fields[name]}" for name in ("loss",) if fields.get(name, "-") != "-")
+        speed = f", {fields['speed']} ex/s" if fields.get("speed", "-") != "-" else ""
+        console.print(f"{self.description}: {self.done}/{self.total}{extra}{speed}, "
+                      f"ETA {timedelta(seconds=round(left))}", highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def progress_bar(accelerator, description: str, total: int, transient: bool = False, stats: bool = False):
     """A bar with steps, elapsed time and ETA; `stats=True` adds loss and examples/s fields."""
@@ -38,8 +61,10 @@ def progress_bar(accelerator, description: str, total: int, transient: bool = Fa
     if stats:
         columns.append(TextColumn("loss {task.fields[loss]}  {task.fields[speed]} ex/s"))
     columns += [TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    # Without a terminal (CI logs, pipes) a live bar only adds noise.
-    with Progress(*columns, console=console, transient=transient,
-                  disable=not console.is_terminal and not sys.stderr.isatty()) as progress:
+    # Without a terminal (CI logs, pipes) a live bar only adds noise: training prints plain lines instead.
+    if not console.is_terminal and not sys.stderr.isatty():
+        yield _PlainLines(description, total) if stats else _Bar(None, None)
+        return
+    with Progress(*columns, console=console, transient=transient) as progress:
         task_id = progress.add_task(description, total=total, loss="-", speed="-")
         yield _Bar(progress, task_id)

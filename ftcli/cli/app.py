@@ -25,10 +25,21 @@ from ftcli.cli.predict import predict
 from ftcli.cli.pretrain import pretrain
 from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
+from ftcli.cli.runs import runs_app
 from ftcli.cli.tokenizer import tokenizer_app
 from ftcli.distributed import is_main_process, report_error, setup_process, world_size
 from ftcli.errors import UserError
 from ftcli.launch import launchable
+
+def _flags_without_type() -> None:
+    """Typer's help shows `<bool>` beside on/off flags such as --resume, which take no value; show nothing."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)
+
+
+_flags_without_type()
 
 app = typer.Typer(
     name="ftcli",
@@ -36,7 +47,7 @@ app = typer.Typer(
          "(in-context learning). Set FTCLI_DEBUG=1 to see the traceback of an internal error.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
 # These run unchanged on several processes or machines: --num-processes starts the launcher.
 app.command()(launchable(finetune))
@@ -49,6 +60,7 @@ app.command()(export)
 app.command()(compare)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
 app.add_typer(tokenizer_app, name="tokenizer")
 

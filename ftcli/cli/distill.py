@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import ColumnOpt, column_sets, EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def distill(
@@ -23,6 +23,7 @@ def distill(
     eval: Annotated[Optional[str], typer.Option("--eval", help="Test data, scored with the student and the teacher. Default: the alias's test split or a seeded held-out fraction.")] = None,
     validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch. Default: none; the last epoch is kept.")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/full.yaml.")] = None,
+    column: ColumnOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set distill.cosine_weight=1 (repeatable).")] = None,
     epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the student.")] = None,
@@ -72,7 +73,7 @@ def distill(
         raise UserError(f"ftcli distill supports the classification, nli and ner tasks, not {task}")
     config = build_config(
         recipe=load_recipe(recipe or recipe_path(f"{task}/full")),
-        sets=set_,
+        sets=[*(set_ or []), *column_sets(column)],
         flags={
             "task": task, "strategy": "distill", "model.name": student, "data.train": train, "data.eval": eval,
             "data.validation": validation, "train.epochs": epochs, "optim.lr": lr, "train.batch_size": batch_size,

@@ -18,14 +18,20 @@ def evaluate(
     column: ColumnOpt = None,
     batch_size: BatchSizeOpt = 64,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest input in tokens (default: the run's; 512 for a bare checkpoint).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate only the first N rows.")] = None,
 ) -> None:
     """Evaluate a fine-tuned model and print the task's metrics."""
     from ftcli.data.sources import load_single
+    from ftcli.errors import UserError
     from ftcli.inference import evaluate_dataset, load_trained
 
     check_batch_size(batch_size)
     loaded = load_trained(run_or_model, task, parse_columns(column), max_length)
     dataset, where = load_single(data)
+    if limit is not None:
+        if limit < 1:
+            raise UserError(f"--limit must be at least 1, got {limit}")
+        dataset = dataset.select(range(min(limit, dataset.num_rows)))
     metrics = evaluate_dataset(loaded, dataset, where, batch_size)
     print_metrics(metrics, title=f"{loaded.task.name}: {run_or_model} on {where}")
     write_json(output, {"model": run_or_model, "data": data, "task": loaded.task.name, **metrics})

@@ -8,27 +8,28 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import ColumnOpt, column_sets, EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def finetune(
-    task: Annotated[str, typer.Argument(help="Task: classification.")],
+    task: Annotated[str, typer.Argument(help="classification, nli, ner, qa, generation or image-classification.")],
     strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora.")] = None,
     model: ModelOpt = None,
-    train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.")] = None,
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Test data, scored once with the kept model. Default: the alias's test split or a seeded held-out fraction.")] = None,
-    validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.")] = None,
-    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")] = None,
+    train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.", rich_help_panel="Data")] = None,
+    eval: Annotated[Optional[str], typer.Option("--eval", help="Test data, scored once with the kept model. Default: the alias's test split or a seeded held-out fraction.", rich_help_panel="Data")] = None,
+    validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.", rich_help_panel="Data")] = None,
+    recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.", rich_help_panel="Training")] = None,
+    column: ColumnOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).", rich_help_panel="Training")] = None,
     epochs: EpochsOpt = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the pretrained body.")] = None,
-    head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="Learning rate of the new head (default: --lr).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the pretrained body. Default: the recipe's.", rich_help_panel="Training")] = None,
+    head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="Learning rate of the new head (default: --lr).", rich_help_panel="Training")] = None,
     batch_size: TrainBatchSizeOpt = None,
     max_length: MaxLengthOpt = None,
     seed: SeedOpt = None,
     limit_train: LimitTrainOpt = None,
     limit_eval: LimitEvalOpt = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-<strategy>-<model>-<time>.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Run directory. Default: runs/<task>-<strategy>-<model>-<time>.", rich_help_panel="Output")] = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     mixed_precision: MixedPrecisionOpt = None,
@@ -52,7 +53,7 @@ def finetune(
     recipe_file = recipe or recipe_path(f"{task}/{strategy or 'full'}")
     config = build_config(
         recipe=load_recipe(recipe_file),
-        sets=set_,
+        sets=[*(set_ or []), *column_sets(column)],
         flags={
             "task": task, "strategy": strategy, "model.name": model, "data.train": train,
             "data.eval": eval, "data.validation": validation, "train.epochs": epochs, "optim.lr": lr, "optim.head_lr": head_lr,

@@ -9,22 +9,22 @@ import typer
 
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id.")]
 TaskOpt = Annotated[Optional[str], typer.Option("--task", help="Task name; read from the run directory when omitted.")]
-OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results as JSON to this file.")]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.")]
+OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results as JSON to this file (- writes them to stdout).")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.", rich_help_panel="Data")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Examples per forward pass.")]
 
 # The training commands' shared flags (finetune, pretrain, distill): each maps to one config key.
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.")]
-TrainBatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.")]
-MaxLengthOpt = Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input (pretrain: tokens per block).")]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed.")]
-LimitTrainOpt = Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.")]
-LimitEvalOpt = Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.")]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).")]
-ReportToOpt = Annotated[Optional[str], typer.Option("--report-to", help="Also log to an experiment tracker: tensorboard (event files in the run's logs/), wandb or mlflow (when installed), or none.")]
-MixedPrecisionOpt = Annotated[Optional[str], typer.Option("--mixed-precision", help="auto (bf16 where the hardware runs it fast: a GPU with bf16, a CPU with AMX or AVX-512 BF16; float32 elsewhere), no, bf16 or fp16.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).", rich_help_panel="Training")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Passes over the training data.", rich_help_panel="Training")]
+TrainBatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="Examples per device per step.", rich_help_panel="Training")]
+MaxLengthOpt = Annotated[Optional[int], typer.Option("--max-length", help="Longest tokenized input (pretrain: tokens per block).", rich_help_panel="Training")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed.", rich_help_panel="Training")]
+LimitTrainOpt = Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) training rows.", rich_help_panel="Data")]
+LimitEvalOpt = Annotated[Optional[int], typer.Option("--limit-eval", help="Use only the first N evaluation rows.", rich_help_panel="Data")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --output-dir from its newest checkpoint (mid-epoch too).", rich_help_panel="Output")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the ftcli run in --output-dir once the new one finishes (never a folder ftcli did not create).", rich_help_panel="Output")]
+ReportToOpt = Annotated[Optional[str], typer.Option("--report-to", help="Also log to an experiment tracker: tensorboard (event files in the run's logs/), wandb or mlflow (when installed), or none.", rich_help_panel="Output")]
+MixedPrecisionOpt = Annotated[Optional[str], typer.Option("--mixed-precision", help="auto (bf16 where the hardware runs it fast: a GPU with bf16, a CPU with AMX or AVX-512 BF16; float32 elsewhere), no, bf16 or fp16.", rich_help_panel="Training")]
 
 
 def parse_columns(items: list[str] | None) -> dict[str, str]:
@@ -37,6 +37,11 @@ def parse_columns(items: list[str] | None) -> dict[str, str]:
             raise UserError(f"--column expects FIELD=NAME, got {item!r}")
         mapping[field] = name
     return mapping
+
+
+def column_sets(items: list[str] | None) -> list[str]:
+    """--column FIELD=NAME as the `--set data.columns.FIELD=NAME` it stands for (one syntax for every command)."""
+    return [f"data.columns.{field}={name}" for field, name in parse_columns(items).items()]
 
 
 def check_batch_size(batch_size: int) -> None:

@@ -3,37 +3,108 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from ftcli.errors import UserError
 from ftcli.progress import console
 
 
+RUN_STATISTICS = {
+    "kept_epoch", "selected_on", "stopped_early", "skipped_batches", "train_samples_per_second", "train_runtime",
+    "eval_samples_per_second", "feature_seconds", "trainable_parameters", "total_parameters", "peak_memory_mb",
+    "mixed_precision", "num_processes", "global_batch_size", "train_rows", "validation_rows", "eval_rows", "seconds",
+    "student_parameters", "teacher_parameters", "speedup", "speed_batch_size", "speed_device",
+    "student_examples_per_second", "teacher_examples_per_second", "teacher", "distill_method",
+}
+GRID_COLUMNS = ("precision", "recall", "f1", "number", "exact", "exact_match", "total")
+"""Per-type metrics (seqeval's LOC_f1, squad_v2's HasAns_exact...) shown as a grid: type x these."""
+
+
+def result_console() -> Console:
+    """Results go to stdout on a terminal; when stdout is piped (for --output -), tables go to stderr."""
+    from ftcli.distributed import is_main_process
+
+    if not sys.stdout.isatty() or not is_main_process():
+        return console
+    return Console()
+
+
+def split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """(quality metrics, per-type grid {type: {column: value}}, run statistics)."""
+    quality, grid, stats = {}, {}, {}
+    for key, value in metrics.items():
+        prefix, _, column = key.rpartition("_")
+        if key in RUN_STATISTICS:
+            stats[key] = value
+        elif prefix and column in GRID_COLUMNS and prefix not in ("validation", "teacher", "test") and \
+                not prefix.startswith(("validation_", "teacher_")) and prefix not in ("exact",):
+            grid.setdefault(prefix, {})[column] = value
+        else:
+            quality[key] = value
+    if len(grid) == 1 and not any(c in ("precision", "recall") for c in next(iter(grid.values()))):
+        quality.update({f"{p}_{c}": v for p, row in grid.items() for c, v in row.items()})  # one row is no grid
+        grid = {}
+    return quality, grid, stats
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def print_metrics(metrics: dict[str, Any], title: str) -> None:
-    table = Table(title=title, show_header=True, header_style="bold")
+    """Quality metrics, then per-type scores as a grid (NER entity types, QA answerable/unanswerable),
+    then the run's statistics (time, memory, sizes) apart. Titles are printed above the tables, so
+    they wrap like text, not inside a narrow column."""
+    out = result_console()
+    quality, grid, stats = split_metrics(metrics)
+    out.print(f"[bold]{title}[/]")
+    table = Table(show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
+    for key, value in quality.items():
+        table.add_row(key, _value(value))
+    out.print(table)
+    if grid:
+        columns = [c for c in GRID_COLUMNS if any(c in row for row in grid.values())]
+        by_type = Table(show_header=True, header_style="bold", title="per type", title_justify="left")
+        by_type.add_column("type")
+        for column in columns:
+            by_type.add_column(column, justify="right")
+        for name, row in grid.items():
+            by_type.add_row(name, *(_value(row.get(column, "")) for column in columns))
+        out.print(by_type)
+    if stats:
+        run = Table(show_header=False, title="run statistics", title_justify="left", box=None, padding=(0, 2))
+        run.add_column("statistic", style="dim")
+        run.add_column("value", justify="right")
+        for key, value in stats.items():
+            run.add_row(key, _value(value))
+        out.print(run)
 
 
 def write_json(path: Path | None, payload: Any) -> None:
-    """Write `payload` to `path` atomically (a temporary file renamed into place); by the main process
-    only when several run (each holds the same results)."""
+    """Write `payload` to `path` atomically (a temporary file renamed into place), or to stdout for
+    `-`; by the main process only when several run (each holds the same results)."""
     from ftcli.distributed import is_main_process
 
     if path is None or not is_main_process():
+        return
+    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
         return
     path = path.expanduser()
     if path.is_dir():
         raise UserError(f"--output {path} is a directory; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    temporary.write_text(text)
     temporary.replace(path)
     console.print(f"Wrote {path}")
 
@@ -49,4 +120,4 @@ def print_summary_table(report: dict[str, Any]) -> None:
         name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == "in-context" else "")
         table.add_row(name, str(row["size"]), f"{row['mean']:.4f} ± {row['std']:.4f}", f"{row['trainable_parameters']:,}",
                       f"{row['seconds']:.1f}", f"{row['peak_memory_mb']:.0f}")
-    console.print(table)
+    result_console().print(table)

@@ -12,18 +12,19 @@ from ftcli.errors import UserError
 
 def predict(
     run_or_model: Annotated[str, typer.Argument(help="Run directory, checkpoint directory or model alias.")],
-    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Text to classify (repeatable).")] = None,
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="Text to predict for (repeatable). Tasks with two inputs take them joined by |||: NLI \"PREMISE ||| HYPOTHESIS\", QA \"QUESTION ||| CONTEXT\".")] = None,
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Data file (or alias) with the input column(s).")] = None,
     task: TaskOpt = None,
     output: OutputFileOpt = None,
     column: ColumnOpt = None,
     batch_size: BatchSizeOpt = 64,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a task option: --set options.temperature=0.7, options.max_new_tokens=40, options.top_p=0.9 (repeatable).")] = None,
 ) -> None:
-    """Predict with a fine-tuned model; prints a table, or writes JSON with --output."""
+    """Predict with a fine-tuned model; prints a table, or writes JSON with --output (- for stdout)."""
     from datasets import Dataset
     from rich.table import Table
 
-    from ftcli.cli.output import write_json
+    from ftcli.cli.output import result_console, write_json
     from ftcli.data.sources import load_single
     from ftcli.inference import load_trained, predict_dataset
     from ftcli.progress import console
@@ -31,7 +32,7 @@ def predict(
     if bool(input) == bool(file):
         raise UserError("give either --input TEXT or --file DATA")
     check_batch_size(batch_size)
-    loaded = load_trained(run_or_model, task, parse_columns(column))
+    loaded = load_trained(run_or_model, task, parse_columns(column), option_sets=set_)
     if input:
         rows = [loaded.task.input_row(text) for text in input]
         fields = loaded.task.input_fields
@@ -46,7 +47,7 @@ def predict(
         table.add_column(name, overflow="fold", justify="right" if name == "score" else "left")
     for row in shown:
         table.add_row(*[value[:200] for value in row.values()])
-    console.print(table)
+    result_console().print(table)
     if len(records) > 50:
         console.print(f"... {len(records) - 50} more rows (use --output FILE for all)")
     write_json(output, records)

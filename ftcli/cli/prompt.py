@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, MixedPrecisionOpt, ModelOpt, OutputFileOpt, check_batch_size
+from ftcli.cli.options import ColumnOpt, column_sets, BatchSizeOpt, MixedPrecisionOpt, ModelOpt, OutputFileOpt, check_batch_size
 
 
 def prompt(
@@ -18,6 +18,7 @@ def prompt(
     demos: Annotated[Optional[str], typer.Option("--demos", help="Where demonstrations come from (default: the alias's training split); evaluated rows are never used.")] = None,
     template: Annotated[Optional[Path], typer.Option("--template", help="A YAML file of prompt.* settings (instruction, query, answer, separator, label_words...).")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML (default: recipes/TASK/in-context.yaml).")] = None,
+    column: ColumnOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key, e.g. prompt.instruction=\"...\" (repeatable).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for drawing demonstrations.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="Evaluate only the first N rows.")] = None,
@@ -43,7 +44,7 @@ def prompt(
         settings["prompt"] = {**settings.get("prompt", {}), **overrides.get("prompt", overrides)}
     config = build_config(
         recipe=settings,
-        sets=set_,
+        sets=[*(set_ or []), *column_sets(column)],
         flags={"task": task, "model.name": model, "data.train": data, "train.seed": seed,
                "train.mixed_precision": mixed_precision},
     )

@@ -21,6 +21,9 @@ class DataSplits:
     validation: Dataset | None = None
     """Rows that choose the best epoch; None: the last epoch is kept."""
     validation_source: str | None = None
+    all_train: Dataset | None = None
+    """Every training row before --limit-train (and before validation is held out): the label set
+    comes from these, so a small sample of a catalogue dataset keeps all of its labels."""
 
 
 def _looks_like_file(spec: str) -> bool:
@@ -118,6 +121,7 @@ def load_splits(
         else:
             eval_ds = _split(named, ("test", "validation"), train)
             eval_source = f"{train} (test split)"
+    all_train = train_ds
     if limit_train is not None:
         train_ds = train_ds.shuffle(seed=seed).select(range(min(limit_train, train_ds.num_rows)))
     if limit_eval is not None:
@@ -133,4 +137,4 @@ def load_splits(
         if ds is not None and ds.num_rows == 0:
             raise UserError(f"the {name} data has no rows")
     return DataSplits(train=train_ds, eval=eval_ds, eval_source=eval_source,
-                      validation=validation_ds, validation_source=validation_source)
+                      validation=validation_ds, validation_source=validation_source, all_train=all_train)

@@ -173,11 +173,16 @@ class Task(ABC):
 
     def input_row(self, text: str) -> dict[str, Any]:
         """`ftcli predict --input TEXT` -> one row in default column names."""
-        if len(self.input_fields) != 1:
+        if len(self.input_fields) == 1:
+            return {self.input_fields[0]: text}
+        parts = [part.strip() for part in text.split("|||")]
+        if len(parts) != len(self.input_fields):
             from ftcli.errors import UserError
 
-            raise UserError(f"--input takes one text; {self.name} needs {', '.join(self.input_fields)}: use --file")
-        return {self.input_fields[0]: text}
+            form = " ||| ".join(field.upper() for field in self.input_fields)
+            raise UserError(f"{self.name} takes --input \"{form}\" ({len(self.input_fields)} parts joined by |||), "
+                            f"got {len(parts)} part(s) in {text!r}; or use --file")
+        return dict(zip(self.input_fields, parts))
 
     def display(self, record: dict[str, Any]) -> dict[str, str]:
         """Column -> text for the `predict` table."""

@@ -109,7 +109,7 @@ class QaTask(Task):
         def encode(batch, indices):
             encoded = tokenizer(
                 [q.lstrip() for q in batch[question_column]], batch[context_column],
-                truncation="only_second", max_length=max_length, stride=self.options.doc_stride,
+                truncation="only_second", max_length=max_length, stride=self.doc_stride(max_length),
                 return_overflowing_tokens=True, return_offsets_mapping=True,
             )
             sample_map = encoded.pop("overflow_to_sample_mapping")
@@ -147,7 +147,7 @@ class QaTask(Task):
         if room <= 0:
             raise UserError(f"the longest question (row {row}, {lengths[longest]} tokens) leaves no room for "
                             f"the context in model.max_length {max_length}; raise model.max_length")
-        stride = self.options.doc_stride
+        stride = self.doc_stride(max_length)
         if stride >= room:
             raise UserError(
                 f"options.doc_stride ({stride}) must be smaller than the room left for the context ({room} tokens: "
@@ -155,6 +155,10 @@ class QaTask(Task):
                 f"longest question, row {row}); lower it (e.g. --set options.doc_stride={room // 3}) "
                 "or raise model.max_length"
             )
+
+    def doc_stride(self, max_length: int) -> int:
+        """options.doc_stride, or a third of max_length when it is not set (so it follows --max-length)."""
+        return self.options.doc_stride if self.options.doc_stride is not None else max_length // 3
 
     def collator(self, processor):
         return DataCollatorWithPadding(processor)

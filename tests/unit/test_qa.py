@@ -246,3 +246,13 @@ def test_input_takes_question_and_context():
         "question": "who lives in paris ?", "context": "alice lives in paris"}
     with pytest.raises(UserError, match="--file"):
         task.input_row("who lives in paris ?")
+
+
+def test_doc_stride_follows_max_length_when_not_set(tokenizer):
+    """No options.doc_stride: a third of --max-length (the old fixed 128 left no room at short lengths)."""
+    task = get_task("qa")
+    assert task.options.doc_stride is None and task.doc_stride(384) == 128 and task.doc_stride(MAX_LENGTH) == 5
+    windows = task.preprocess(rows(ANSWER), tokenizer, COLUMNS, None, MAX_LENGTH)
+    assert windows.num_rows > 1
+    assert qa_task(doc_stride=5).preprocess(rows(ANSWER), tokenizer, COLUMNS, None, MAX_LENGTH)["input_ids"] == \
+        windows["input_ids"]

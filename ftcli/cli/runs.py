@@ -1,0 +1,56 @@
+"""`ftcli runs ls [DIR]` and `ftcli runs show RUN`: the finished runs on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+runs_app = typer.Typer(help="List and inspect finished runs.", no_args_is_help=True)
+
+
+@runs_app.command("ls")
+def list_(folder: Annotated[Path, typer.Argument(help="Folder to search (run directories at any depth up to 4).")] = Path("runs")) -> None:
+    """One line per finished run: task, strategy, model, headline test metric, date, size on disk."""
+    from rich.table import Table
+
+    from ftcli.cli.output import result_console
+    from ftcli.errors import UserError
+    from ftcli.runs import find_runs, human_size, summarize_run
+
+    if not folder.exists():
+        raise UserError(f"{folder} does not exist; give the folder that holds your runs")
+    runs = [summarize_run(path) for path in find_runs(folder)]
+    table = Table(title=f"{len(runs)} run(s) under {folder}", header_style="bold")
+    for column, justify in (("run", "left"), ("task", "left"), ("strategy", "left"), ("model", "left"),
+                            ("metric", "left"), ("value", "right"), ("date", "left"), ("size", "right")):
+        table.add_column(column, justify=justify)
+    for run in runs:
+        table.add_row(str(run.path), run.task, run.strategy, run.model, run.metric,
+                      f"{run.value:.4f}" if run.value is not None else "-", run.created, human_size(run.bytes))
+    result_console().print(table)
+
+
+@runs_app.command("show")
+def show(run: Annotated[Path, typer.Argument(help="A finished run directory.")]) -> None:
+    """A run's settings, test metrics (quality apart from run statistics) and its files."""
+    import yaml
+
+    from ftcli.cli.output import print_metrics, result_console
+    from ftcli.errors import UserError
+    from ftcli.rundir import CONFIG_FILE, is_run_directory
+    from ftcli.runs import human_size, read_metrics, summarize_run
+
+    if not is_run_directory(run):
+        raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
+    summary = summarize_run(run)
+    out = result_console()
+    out.print(f"[bold]{run}[/]: {summary.task} / {summary.strategy} on {summary.model}, {summary.created}, "
+              f"{human_size(summary.bytes)}")
+    out.print(yaml.safe_dump(yaml.safe_load((run / CONFIG_FILE).read_text()), sort_keys=False).rstrip())
+    print_metrics(read_metrics(run), title=f"{run.name}: test metrics")
+    for name, what in (("loss.png", "loss plot"), ("README.md", "model card"), ("model", "model"),
+                       ("log.jsonl", "training log"), ("logs", "tracker logs")):
+        if (run / name).exists():
+            out.print(f"{what}: {run / name}")
