@@ -12,6 +12,7 @@ The folder is written beside DIR and renamed into place when complete.
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 from ftcli import assets
@@ -24,8 +25,10 @@ from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
 
 
-def export_run(run: Path, destination: Path, overwrite: bool = False) -> str:
-    """Write the export; returns what was written ("merged", "copied")."""
+def export_run(run: Path, destination: Path, overwrite: bool = False, format: str = "transformers") -> str:
+    """Write the export; returns what was written ("merged", "copied", "onnx")."""
+    if format not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     if not is_run_directory(run):
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
     if destination.exists() and not destination.is_dir():
@@ -35,6 +38,9 @@ def export_run(run: Path, destination: Path, overwrite: bool = False) -> str:
     if destination.resolve() == (run / "model").resolve():
         raise UserError("export to a folder other than the run's own model/")
     config = config_from_yaml(run / CONFIG_FILE)
+    if format == "onnx" and config.strategy not in ("full", "lora"):
+        raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
+                        "run keeps a soft prompt or a head on a frozen body: export it as transformers")
     with atomic_directory(destination) as staging:
         if config.strategy == "lora":
             base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
@@ -44,6 +50,68 @@ def export_run(run: Path, destination: Path, overwrite: bool = False) -> str:
             merged.save_pretrained(staging, safe_serialization=True)
             processor = task.load_processor(str(run / "model"))
             processor.save_pretrained(staging)
-            return "merged"
-        shutil.copytree(run / "model", staging, dirs_exist_ok=True)
-        return "copied"
+            how = "merged"
+        else:
+            shutil.copytree(run / "model", staging, dirs_exist_ok=True)
+            how = "copied"
+        if format == "onnx":
+            to_onnx(staging, get_task(config.task, config.options), config.model.max_length)
+            how = "onnx"
+        return how
+
+
+FORMATS = ("transformers", "onnx")
+ONNX_FILE = "model.onnx"
+ONNX_TOLERANCE = 1e-3
+
+
+def to_onnx(folder: Path, task, max_length: int) -> float:
+    """Add model.onnx (torch.onnx, dynamic batch and sequence axes) to a transformers model folder, then
+    check it: onnxruntime's outputs on a sample batch must match PyTorch's within ONNX_TOLERANCE.
+    Returns the largest difference."""
+    import importlib.util
+
+    import numpy as np
+    import torch
+
+    from ftcli.models.loading import load_model, read_config
+
+    missing = [name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"--format onnx needs {', '.join(missing)}: pip install {' '.join(missing)}")
+    import onnxruntime
+
+    task = task.bind(read_config(str(folder)))
+    model = load_model(str(folder), task.auto_class_for).eval()
+    tokenizer = task.load_processor(str(folder))
+    sample = tokenizer(["a short one", "a longer sentence to check the dynamic sequence axis"],
+                       padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+    inputs = tuple(sample[name] for name in names)
+    with torch.no_grad():
+        reference = model(**sample, return_dict=True)
+    outputs = [key for key, value in reference.items() if isinstance(value, torch.Tensor)]
+
+    class Plain(torch.nn.Module):  # positional inputs in, a tuple of tensors out: what the exporter traces
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors):
+            result = self.inner(**dict(zip(names, tensors)), return_dict=True)
+            return tuple(result[key] for key in outputs)
+
+    axes = {name: {0: "batch", 1: "sequence"} for name in names}
+    axes.update({name: {0: "batch"} for name in outputs})
+    with warnings.catch_warnings():  # the exporter's notes on how it lowers operators are not the user's concern
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Plain(model), inputs, str(folder / ONNX_FILE), input_names=names, output_names=outputs,
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    session = onnxruntime.InferenceSession(str(folder / ONNX_FILE), providers=["CPUExecutionProvider"])
+    got = session.run(outputs, {name: sample[name].numpy() for name in names})
+    difference = max(float(np.abs(a - reference[key].numpy()).max()) for a, key in zip(got, outputs))
+    if difference > ONNX_TOLERANCE:
+        (folder / ONNX_FILE).unlink()
+        raise UserError(f"the ONNX export's outputs differ from PyTorch's by {difference:.2g} (more than "
+                        f"{ONNX_TOLERANCE}); export --format transformers instead")
+    return difference

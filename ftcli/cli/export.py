@@ -12,6 +12,7 @@ def export(
     run: Annotated[Path, typer.Argument(help="A finished run directory.")],
     to: Annotated[Path, typer.Option("--to", help="Folder to write (must not exist or be empty).")],
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --to folder.")] = False,
+    format: Annotated[str, typer.Option("--format", help="transformers (a folder transformers' from_pretrained and pipeline load) or onnx (that folder plus model.onnx, checked against PyTorch's outputs).")] = "transformers",
 ) -> None:
     """Export a run's model: LoRA adapters are merged into full weights that transformers loads
     without peft; full fine-tuning runs are copied; prompt-tuning and feature-extraction runs
@@ -19,6 +20,7 @@ def export(
     from ftcli.export import export_run
     from ftcli.progress import console
 
-    how = export_run(run, to, overwrite)
-    what = "LoRA adapter merged into the base weights" if how == "merged" else "model folder copied"
+    how = export_run(run, to, overwrite, format)
+    what = {"merged": "LoRA adapter merged into the base weights", "copied": "model folder copied",
+            "onnx": "model.onnx beside the transformers files; its outputs match PyTorch's"}[how]
     console.print(f"Exported {run} to [bold]{to}[/] ({what}).")
