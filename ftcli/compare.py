@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -231,13 +232,18 @@ class Comparison:
             console.print(f"[bold][{number}/{len(cells)}][/] {cell.strategy}, {cell.size} labelled examples, seed {cell.seed}")
             self.subsample(cell.size, cell.seed)  # written here, once, before any worker reads it
             # Each run in its own process: its peak memory is its own, and a crash loses only that run.
-            worker = subprocess.run([sys.executable, "-m", "ftcli.compare", json.dumps(self.settings_dict()),
-                                     json.dumps(asdict(cell))])
-            if worker.returncode != 0 or not path.is_file():
+            returncode, interrupted = run_worker([sys.executable, "-m", "ftcli.compare", json.dumps(self.settings_dict()),
+                                                  json.dumps(asdict(cell))])
+            if interrupted:
+                error = UserError(f"stopped by {interrupted}; the finished runs are kept in {self.root}: run the same "
+                                  "command again to continue")
+                error.exit_code = 128 + getattr(signal, interrupted)
+                raise error
+            if returncode != 0 or not path.is_file():
                 error = UserError(f"the {cell.strategy} run on {cell.size} examples (seed {cell.seed}) stopped (exit status "
-                                  f"{worker.returncode}; its message is above); finished runs are kept in {self.root}: "
+                                  f"{returncode}; its message is above); finished runs are kept in {self.root}: "
                                   "run the same command again to continue")
-                error.exit_code = worker.returncode if worker.returncode > 0 else 1
+                error.exit_code = returncode if returncode > 0 else 1
                 raise error
             results.append(json.loads(path.read_text()))
         return self.write_report(results)
@@ -323,6 +329,30 @@ class Comparison:
         (self.root / "compare.md").write_text(markdown_table(summary, title))
         learning_curve(summary, self.root / "compare.png", title)
         return report
+
+
+def run_worker(command: list[str]) -> tuple[int, str | None]:
+    """Run a worker process to its end. Ctrl-C or SIGTERM reach the worker too (it checkpoints and
+    stops); here they are only noted, so this process waits for the worker instead of killing it.
+    Returns the exit status and the signal's name, if one came."""
+    received: list[str] = []
+
+    def note(signum, frame):
+        received.append(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker = subprocess.Popen(command)
+        while True:
+            try:
+                returncode = worker.wait()
+                break
+            except InterruptedError:  # pragma: no cover (wait retries by itself since PEP 475)
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return returncode, received[0] if received else None
 
 
 def _worker(settings_json: str, cell_json: str) -> None:

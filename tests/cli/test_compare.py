@@ -1,0 +1,103 @@
+"""`ftcli compare` on a tiny model: 2 strategies x 2 sizes x 2 seeds, interrupted after its third run,
+then re-run: the finished runs are not recomputed, and the table, JSON and plot agree."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from ftcli.compare import balanced_indices, plan, CompareSettings, schedule
+from ftcli.plots import read_series
+from tests.conftest import sentiment_rows, write_csv
+
+# Every worker process the comparison starts records its cell as it exits; with FTCLI_TEST_STOP_AFTER=N,
+# the N-th worker SIGINTs the comparison (its parent) once its cell is written, as a Ctrl-C would.
+SITECUSTOMIZE = '''
+import os
+if os.environ.get("FTCLI_TEST_CELLS"):
+    import atexit, json, signal, sys
+
+    def _record():  # at exit, when sys.argv tells a comparison worker from other processes
+        if not (len(sys.argv) == 3 and sys.argv[0].endswith("compare.py")):
+            return
+        with open(os.environ["FTCLI_TEST_CELLS"], "a") as handle:
+            handle.write(sys.argv[2] + "\\n")
+        stop_after = int(os.environ.get("FTCLI_TEST_STOP_AFTER", "0"))
+        if stop_after and sum(1 for _ in open(os.environ["FTCLI_TEST_CELLS"])) == stop_after:
+            os.kill(os.getppid(), signal.SIGINT)
+
+    atexit.register(_record)
+'''
+
+
+def compare(setup, out, **env):
+    root, model, train, test = setup
+    command = [sys.executable, "-m", "ftcli", "compare", "classification", "--model", str(model), "--train", str(train),
+               "--eval", str(test), "--strategies", "feature-extraction,full", "--train-sizes", "8,16", "--seeds", "2",
+               "--max-length", "16", "--output-dir", str(out)]
+    environment = {**os.environ, "PYTHONPATH": str(root / "site"), "OMP_NUM_THREADS": "1",
+                   "FTCLI_TEST_CELLS": str(root / "cells.jsonl"), **env}
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_bert):
+    root = tmp_path_factory.mktemp("compare")
+    (root / "site").mkdir()
+    (root / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    train = write_csv(root / "train.csv", sentiment_rows(80))
+    test = write_csv(root / "test.csv", sentiment_rows(20, seed=1))
+    return root, tiny_bert, train, test
+
+
+def test_an_interrupted_comparison_resumes_without_recomputing(setup):
+    root = setup[0]
+    out = root / "out"
+    first = compare(setup, out, FTCLI_TEST_STOP_AFTER="3")
+    assert first.returncode == 130, first.stderr
+    assert "stopped by SIGINT" in first.stderr and "run the same command again" in first.stderr
+    done = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert len(done) == 3 and not (out / "compare.json").exists()
+    before = {name: (out / "cells" / name).read_text() for name in done}
+
+    second = compare(setup, out)
+    assert second.returncode == 0, second.stderr
+    assert "3 already done" in second.stderr
+    calls = [json.loads(line) for line in (root / "cells.jsonl").read_text().splitlines()]
+    names = [f"{c['strategy']}-n{c['size']}-s{c['seed']}.json" for c in calls]
+    assert len(names) == 8 and len(set(names)) == 8  # 8 runs in all, none run twice
+    assert {name: (out / "cells" / name).read_text() for name in done} == before
+
+    report = json.loads((out / "compare.json").read_text())
+    assert len(report["cells"]) == 8 and len(report["summary"]) == 4
+    table = (out / "compare.md").read_text()
+    for row in report["summary"]:
+        values = [c["value"] for c in report["cells"] if (c["strategy"], c["size"]) == (row["strategy"], row["size"])]
+        assert row["mean"] == pytest.approx(sum(values) / 2) and row["seeds"] == 2
+        assert f"| {row['strategy']} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | 2 |" in table
+    # The plot draws those numbers: one line per strategy, a point per size with its error bar.
+    series = read_series(out / "compare.png")
+    assert set(series) == {"feature-extraction", "full"}
+    for strategy, points in series.items():
+        expected = [[r["size"], r["mean"], r["std"]] for r in report["summary"] if r["strategy"] == strategy]
+        assert [v for point in points for v in point] == pytest.approx([v for point in expected for v in point])
+    trained = [c for c in report["cells"] if c["strategy"] == "full"]
+    assert all(c["trainable_parameters"] > 0 and c["seconds"] > 0 and c["peak_memory_mb"] > 0 for c in trained)
+
+
+def test_subsamples_are_class_balanced_and_the_plan_is_fixed_in_advance():
+    labels = ["a"] * 90 + ["b"] * 10
+    chosen = balanced_indices(labels, 16, seed=1)
+    assert len(set(chosen)) == 16 and sum(labels[i] == "b" for i in chosen) == 8
+    assert balanced_indices(labels, 16, seed=1) == chosen and balanced_indices(labels, 16, seed=2) != chosen
+    assert sum(labels[i] == "b" for i in balanced_indices(labels, 40, seed=1)) == 10  # all of the small class
+    settings = CompareSettings(task="classification", model="m", train="t", eval=None, output_dir=".",
+                               strategies=["in-context", "full"], sizes=["0", "16", "128", "all"], seeds=2)
+    cells = plan(settings, train_rows=500)
+    assert {(c.strategy, c.size) for c in cells} == {("in-context", 0), ("in-context", 16), ("full", 16),
+                                                     ("full", 128), ("full", 500)}
+    assert len(cells) == 10
+    assert schedule(16, 32, 2) == (4, 25) and schedule(1024, 32, 2) == (32, 4)
