@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ def result_console() -> Console:
     from ftcli.distributed import is_main_process
 
     if not sys.stdout.isatty() or not is_main_process():
-        return console
+        # Not a terminal: rich would assume 80 columns; tables of runs and metrics read better wider.
+        return Console(stderr=True, width=int(os.environ.get("COLUMNS", "120")), quiet=console.quiet)
     return Console()
 
 

@@ -24,11 +24,13 @@ def list_(folder: Annotated[Path, typer.Argument(help="Folder to search (run dir
     runs = [summarize_run(path) for path in find_runs(folder)]
     table = Table(title=f"{len(runs)} run(s) under {folder}", header_style="bold")
     for column, justify in (("run", "left"), ("task", "left"), ("strategy", "left"), ("model", "left"),
-                            ("metric", "left"), ("value", "right"), ("date", "left"), ("size", "right")):
-        table.add_column(column, justify=justify)
+                            ("test metric", "left"), ("date", "left"), ("size", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
     for run in runs:
-        table.add_row(str(run.path), run.task, run.strategy, run.model, run.metric,
-                      f"{run.value:.4f}" if run.value is not None else "-", run.created, human_size(run.bytes))
+        name = str(run.path.relative_to(folder)) if run.path != folder else run.path.name
+        score = f"{run.metric} {run.value:.4f}" if run.value is not None else "-"
+        table.add_row(name, run.task, run.strategy, Path(run.model.rstrip("/")).name, score, run.created,
+                      human_size(run.bytes))
     result_console().print(table)
 
 
