@@ -51,7 +51,9 @@ class LaunchOptions:
         help="An `accelerate config` file (see configs/accelerate/: ddp, fsdp, deepspeed-zero2/3, multi-node).")] = None
 
     def requested(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self))
+        """More than one process or machine, or a launch config: `--num-processes 1` alone runs here."""
+        return (self.accelerate_config is not None or (self.num_machines or 1) > 1
+                or (self.num_processes or 1) > 1 or (self.num_processes is not None and self.num_processes < 1))
 
 
 OPTION_NAMES = [f.name for f in fields(LaunchOptions)]

@@ -62,3 +62,9 @@ def test_the_error_shown_for_a_failed_job():
     assert first_failure(failed(r0=1), [lost]) == (lost["message"], 1)
     assert first_failure(failed(r0=3), []) == ("process 0 failed with exit status 3", 3)
     assert first_failure(ValueError("bad config"), [])[0] == "the launcher failed (ValueError: bad config)"
+
+
+def test_one_process_runs_here():
+    assert not LaunchOptions().requested() and not LaunchOptions(num_processes=1).requested()
+    assert LaunchOptions(num_processes=2).requested() and LaunchOptions(num_machines=2).requested()
+    assert LaunchOptions(accelerate_config=Path("c.yaml")).requested() and LaunchOptions(num_processes=0).requested()
