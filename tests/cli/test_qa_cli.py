@@ -91,9 +91,13 @@ def test_qa_bad_answer_start_exit_2_and_no_run(cli, tmp_path, tiny_bert):
 def test_qa_stride_longer_than_the_window_exit_2(cli, tmp_path, tiny_bert, qa_files):
     out = tmp_path / "r"
     result = cli("finetune", "qa", "--model", tiny_bert, "--train", qa_files[0], "--output-dir", out,
-                 "--max-length", "24")  # the recipe's doc_stride 128 cannot fit in 24 tokens
+                 "--max-length", "24", "--set", "options.doc_stride=128")  # 128 cannot fit in 24 tokens
     assert_user_error(result, "options.doc_stride (128)", "room left for the context (17 tokens")
     assert no_run_left(out)
+    # Not set, the stride follows --max-length (24 // 3 = 8 tokens) and the run goes ahead.
+    result = cli("finetune", "qa", "--model", tiny_bert, "--train", qa_files[0], "--output-dir", out,
+                 "--max-length", "24", "--epochs", "1")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_qa_data_check(cli, tmp_path, qa_files):
