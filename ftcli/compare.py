@@ -18,6 +18,7 @@ and at least MIN_STEPS optimizer steps, between the recipe's epochs and MAX_EPOC
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcli.errors import UserError
+from ftcli.paths import write_text_atomically
 from ftcli.progress import console
 
 STRATEGIES = ("in-context", "feature-extraction", "prompt-tuning", "lora", "full")
@@ -173,9 +175,8 @@ class Comparison:
         self.root = settings.output_dir.expanduser()
         self.task = get_task(settings.task)
         self.recipes = {s: load_recipe(recipe_path(f"{settings.task}/{s}")) for s in settings.strategies}
-        base = build_config(recipe=self.recipes.get("full") or next(iter(self.recipes.values())), sets=settings.sets,
-                            flags={"model.name": settings.model, "data.train": settings.train})
-        self.base = base
+        self.base = build_config(recipe=self.recipes.get("full") or next(iter(self.recipes.values())),
+                                 sets=settings.sets, flags={"model.name": settings.model, "data.train": settings.train})
         self.eval_source = settings.eval
         if self.eval_source is None:
             from ftcli import assets
@@ -186,25 +187,24 @@ class Comparison:
 
     # -- data ------------------------------------------------------------------------------
 
-    def _train_rows(self):
+    @functools.cached_property
+    def _training(self) -> tuple[Any, list]:
+        """The training rows the subsamples come from, and each row's label (None for unlabelled tasks)."""
         from ftcli.data.columns import resolve_columns
         from ftcli.data.sources import load_splits
 
-        if not hasattr(self, "_train_data"):
-            splits = load_splits(self.settings.train, self.eval_source, 0.1, 42)
-            self._train_data = splits.train
-            columns = resolve_columns(self.task.fields, {**self.base.data.columns, **self.settings.columns}, self.task.name)
-            label_column = columns.get("label")
-            self._labels = (self._train_data[label_column] if label_column in self._train_data.column_names
-                            else [None] * self._train_data.num_rows)
-        return self._train_data
+        train = load_splits(self.settings.train, self.eval_source, 0.1, 42).train
+        columns = resolve_columns(self.task.fields, {**self.base.data.columns, **self.settings.columns}, self.task.name)
+        label_column = columns.get("label")
+        labels = train[label_column] if label_column in train.column_names else [None] * train.num_rows
+        return train, list(labels)
 
     def subsample(self, size: int, seed: int) -> Path:
         """The class-balanced training subsample of a size and seed, written once."""
         path = self.root / "data" / f"train-n{size}-s{seed}.jsonl"
         if not path.is_file():
-            train = self._train_rows()
-            rows = train.select(balanced_indices(list(self._labels), size, seed))
+            train, labels = self._training
+            rows = train.select(balanced_indices(labels, size, seed))
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.tmp")
             rows.to_json(str(partial), lines=True, force_ascii=False)
@@ -218,7 +218,7 @@ class Comparison:
 
     def run(self) -> dict:
         self.root.mkdir(parents=True, exist_ok=True)
-        cells = plan(self.settings, self._train_rows().num_rows)
+        cells = plan(self.settings, self._training[0].num_rows)
         done = [c for c in cells if self.cell_file(c).is_file()]
         console.print(f"[bold]compare[/] {self.settings.task} on {self.settings.model}: {len(cells)} runs "
                       f"({', '.join(self.settings.strategies)}; sizes {', '.join(str(s) for s in sorted({c.size for c in cells}))}; "
@@ -256,9 +256,7 @@ class Comparison:
         result = self.run_cell(cell)
         path = self.cell_file(cell)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.tmp")
-        partial.write_text(json.dumps(result, indent=2) + "\n")
-        partial.replace(path)
+        write_text_atomically(path, json.dumps(result, indent=2) + "\n")
 
     def run_cell(self, cell: Cell) -> dict:
         from ftcli.memory import peak_memory_mb, reset_peak_memory
@@ -325,8 +323,8 @@ class Comparison:
         report = {"task": self.settings.task, "model": self.settings.model, "train": self.settings.train,
                   "eval": self.eval_source, "limit_eval": self.settings.limit_eval, "metric": self.task.best_metric,
                   "summary": summary, "cells": results}
-        (self.root / "compare.json").write_text(json.dumps(report, indent=2) + "\n")
-        (self.root / "compare.md").write_text(markdown_table(summary, title))
+        write_text_atomically(self.root / "compare.json", json.dumps(report, indent=2) + "\n")
+        write_text_atomically(self.root / "compare.md", markdown_table(summary, title))
         learning_curve(summary, self.root / "compare.png", title)
         return report
 

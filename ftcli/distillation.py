@@ -606,6 +606,7 @@ def add_teacher_report(run_path: Path, teacher: TeacherRef) -> dict[str, Any]:
     from ftcli.data.sources import load_splits
     from ftcli.evaluation import collect_outputs
     from ftcli.models.loading import load_model
+    from ftcli.paths import write_text_atomically
     from ftcli.rundir import CONFIG_FILE
     from ftcli.strategies.base import parameter_counts
     from ftcli.tasks import get_task
@@ -654,9 +655,7 @@ def add_teacher_report(run_path: Path, teacher: TeacherRef) -> dict[str, Any]:
             "teacher_parameters": parameter_counts(teacher_model)[1],
             **speed,
         })
-        partial = metrics_file.with_name(f".{metrics_file.name}.partial")
-        partial.write_text(json.dumps(metrics, indent=2) + "\n")
-        partial.replace(metrics_file)
+        write_text_atomically(metrics_file, json.dumps(metrics, indent=2) + "\n")
         card = run_path / "README.md"
         if card.is_file():
             shown = ", ".join(f"{k} {v:.4f}" for k, v in teacher_metrics.items() if isinstance(v, float))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 from ftcli.errors import UserError
+from ftcli.paths import write_text_atomically
 
 ERROR_DIR_ENV = "FTCLI_ERROR_DIR"
 """Set by ftcli's launcher: each failing process writes its one-line error there (see ftcli.launch)."""
@@ -124,10 +125,7 @@ def report_error(message: str, exit_code: int) -> bool:
     if not folder:
         return False
     record = {"rank": rank(), "message": message, "exit_code": exit_code, "time": time.time()}
-    path = Path(folder) / f"rank-{rank()}.json"
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(json.dumps(record))
-    partial.replace(path)
+    write_text_atomically(Path(folder) / f"rank-{rank()}.json", json.dumps(record))
     return True
 
 

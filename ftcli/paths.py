@@ -18,6 +18,14 @@ def cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ftcli"
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write `path` through a hidden temporary file renamed into place: a reader (or a run that is
+    killed midway) never sees half a file."""
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 @contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling folder to write into; when the block succeeds it replaces

@@ -81,7 +81,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data_cfg.train}")
     for rows, where in held_out.values():
         check_columns(rows, columns, task.required_for(rows, columns), where)
-    labels = task.label_list(splits.all_train if splits.all_train is not None else splits.train, columns)
+    labels = task.label_list(splits.all_train, columns)
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     task.validate(splits.train, columns, label2id, f"training data {data_cfg.train}")
     for rows, where in held_out.values():

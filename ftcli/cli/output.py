@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ftcli.errors import UserError
+from ftcli.paths import write_text_atomically
 from ftcli.progress import console
 
 
@@ -43,8 +44,7 @@ def split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, di
         prefix, _, column = key.rpartition("_")
         if key in RUN_STATISTICS:
             stats[key] = value
-        elif prefix and column in GRID_COLUMNS and prefix not in ("validation", "teacher", "test") and \
-                not prefix.startswith(("validation_", "teacher_")) and prefix not in ("exact",):
+        elif prefix and column in GRID_COLUMNS and prefix.split("_")[0] not in ("validation", "teacher", "test"):
             grid.setdefault(prefix, {})[column] = value
         else:
             quality[key] = value
@@ -105,9 +105,7 @@ def write_json(path: Path | None, payload: Any) -> None:
     if path.is_dir():
         raise UserError(f"--output {path} is a directory; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
+    write_text_atomically(path, text)
     console.print(f"Wrote {path}")
 
 

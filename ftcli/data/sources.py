@@ -18,12 +18,12 @@ class DataSplits:
     eval: Dataset
     eval_source: str
     """Where the evaluation (test) rows came from, for the terminal and the model card."""
+    all_train: Dataset
+    """Every training row before --limit-train (and before validation is held out): the label set
+    comes from these, so a small sample of a catalogue dataset keeps all of its labels."""
     validation: Dataset | None = None
     """Rows that choose the best epoch; None: the last epoch is kept."""
     validation_source: str | None = None
-    all_train: Dataset | None = None
-    """Every training row before --limit-train (and before validation is held out): the label set
-    comes from these, so a small sample of a catalogue dataset keeps all of its labels."""
 
 
 def _looks_like_file(spec: str) -> bool:
