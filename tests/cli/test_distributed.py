@@ -5,7 +5,8 @@ two "machines" on one host, a process killed mid-run then --resume, `ftcli evalu
 What each process did is recorded by a `sitecustomize` module the test puts on PYTHONPATH (Python
 imports it at start-up in every process the launcher starts): the training rows each rank saw,
 and how many rows each evaluation gathered. With FTCLI_TEST_KILL_AT=N, the process of rank 1
-SIGKILLs itself at its N-th backward pass.
+SIGKILLs itself at its N-th backward pass; with FTCLI_TEST_SLOW_SAVE_RANK=R, rank R starts
+writing each checkpoint late (as on a loaded machine).
 """
 
 import importlib.util
@@ -78,6 +79,19 @@ SITECUSTOMIZE = textwrap.dedent('''
             return backward(self, *args, **kwargs)
 
         accelerate.Accelerator.backward = _backward
+
+    if os.environ.get("FTCLI_TEST_SLOW_SAVE_RANK"):
+        import time
+        import accelerate
+
+        save_state = accelerate.Accelerator.save_state
+
+        def _save_state(self, *args, **kwargs):  # one process reaches every checkpoint late
+            if str(self.process_index) == os.environ["FTCLI_TEST_SLOW_SAVE_RANK"]:
+                time.sleep(float(os.environ.get("FTCLI_TEST_SLOW_SAVE_SECONDS", "2")))
+            return save_state(self, *args, **kwargs)
+
+        accelerate.Accelerator.save_state = _save_state
 ''')
 
 
@@ -247,6 +261,21 @@ def test_a_killed_process_stops_the_job_and_resume_finishes_it(setup, two_proces
     assert result.returncode == 0, result.stderr
     assert "Resuming from step 3" in result.stderr
     assert_same_training(out, two_processes[0], tolerance=1e-6)
+
+
+@pytest.mark.parametrize("slow_rank", ["0", "1"])
+def test_a_checkpoint_holds_every_process_state_when_one_process_is_late(setup, tmp_path, slow_rank):
+    """Every process writes its own files (its RNG state) into the checkpoint being built; the main
+    process renames it into place only once all of them are done, whichever process is late."""
+    out = tmp_path / "run"
+    args = [*finetune_args(setup, out, 8), "--set", "train.keep_checkpoints=1", "--num-processes", "2",
+            "--main-process-port", free_port()]
+    result = ftcli(args, environment(setup, FTCLI_TEST_SLOW_SAVE_RANK=slow_rank, FTCLI_TEST_SLOW_SAVE_SECONDS="2"))
+    assert result.returncode == 0, result.stderr
+    checkpoints = out / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["latest", "step-00000006"]  # no half-built .tmp-step
+    kept = sorted(p.name for p in (checkpoints / "step-00000006").iterdir())
+    assert {"random_states_0.pkl", "random_states_1.pkl", "trainer_state.json"} <= set(kept), kept
 
 
 def test_shipped_launch_configs(setup, tmp_path):

@@ -517,31 +517,24 @@ def test_hostile_input_is_one_line_exit_2(case, cli, tmp_path, tiny_bert, sentim
     assert no_run_left(env.out)
 
 
-# -- 5. the cifar10 alias (base64 images are not file names) -----------------------------------
+# -- 5. an image alias (base64 images are not file names) -------------------------------------
 
 
-@pytest.fixture
-def bigbench_cached():
-    from ftcli.data.bigbench import sdist_cached
-
-    if not sdist_cached():
-        pytest.skip("the BIG-bench sdist is not downloaded (ftcli data check cifar10 downloads it once)")
-
-
-def test_cifar10_alias_data_check(cli, tmp_path, bigbench_cached):
-    result = cli("data", "check", "cifar10", "--task", "image-classification", "--output", tmp_path / "r.json")
+def test_image_alias_data_check(cli, tmp_path):
+    result = cli("data", "check", "cifar10-photos", "--task", "image-classification", "--output", tmp_path / "r.json")
     assert result.exit_code == 0, result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["problems"] == [] and len(report["labels"]) == 10
+    assert report["problems"] == [] and len(report["labels"]) == 4  # its test split: 4 photos, 4 classes
 
 
-def test_cifar10_alias_finetune(cli, tmp_path, bigbench_cached):
+def test_image_alias_finetune(cli, tmp_path):
     out = tmp_path / "run"
     result = cli("finetune", "image-classification", "--model", tiny_vit(tmp_path),
-                 "--train", "cifar10", "--limit-train", "300", "--limit-eval", "8", "--epochs", "1",
+                 "--train", "cifar10-photos", "--limit-eval", "3", "--epochs", "1",
                  "--batch-size", "8", "--output-dir", out)
     assert result.exit_code == 0, result.stderr
-    assert json.loads((out / "metrics.json").read_text())["train_rows"] == 300
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_rows"] == 16 and metrics["eval_rows"] == 3
 
 
 # -- 6. library log lines, as a real process shows them ----------------------------------------

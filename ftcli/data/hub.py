@@ -1,0 +1,36 @@
+"""The canonical Hugging Face Hub copies of catalogue sets whose PyPI source is gone."""
+
+from __future__ import annotations
+
+from datasets import ClassLabel, Dataset, DatasetDict, Value
+
+from ftcli.assets import HubCopy
+from ftcli.errors import UserError
+
+
+def load_hub_copy(alias: str, copy: HubCopy) -> DatasetDict:
+    """The Hub dataset's 'train' and 'test' splits (datasets' own cache keeps them); never remote code."""
+    from datasets import load_dataset
+
+    try:
+        loaded = load_dataset(copy.repo, copy.config)
+    except Exception as err:  # no network, a moved repository, a changed layout
+        detail = (str(err).strip().splitlines() or [""])[0][:200]
+        raise UserError(f"dataset '{alias}': its Hub copy {copy.repo} did not load ({type(err).__name__}: {detail}); "
+                        "set FTCLI_BIGBENCH_SDIST to a copy of bigbench-1.0.0.tar.gz instead") from None
+    missing = [name for name in ("train", "test") if name not in loaded]
+    if missing:
+        raise UserError(f"dataset '{alias}': its Hub copy {copy.repo} has no {'/'.join(missing)} split "
+                        f"(it has {', '.join(loaded)})")
+    return DatasetDict(train=_names_for_class_labels(loaded["train"]), test=_names_for_class_labels(loaded["test"]))
+
+
+def _names_for_class_labels(split: Dataset) -> Dataset:
+    """Class-label columns as their names ("cat", not 3), the way catalogue rows carry labels."""
+    for column, feature in split.features.items():
+        if isinstance(feature, ClassLabel):
+            features = split.features.copy()
+            features[column] = Value("string")
+            split = split.map(lambda batch, f=feature, c=column: {c: f.int2str(batch[c])}, batched=True,
+                              features=features)
+    return split
