@@ -210,3 +210,27 @@ def test_data_check_of_a_file_still_works_offline(cli, tmp_path, no_copy):
     data = write_jsonl(tmp_path / "pairs.jsonl", [{"premise": "a b", "hypothesis": "a", "label": label}
                                                   for label in ("entailment", "contradiction") * 2])
     assert cli("data", "check", data, "--task", "nli").exit_code == 0
+
+
+def test_the_readme_catalogue_says_what_loads_on_a_fresh_machine(no_copy):
+    """Every dataset alias has a row in the README's catalogue table, and its "fresh machine" column
+    agrees with what loads here with no BIG-bench copy (Hub sets: "or the Hub")."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    said = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[1] in ("classification", "nli", "ner", "qa", "generation",
+                                            "image-classification", "text"):
+            for alias in re.findall(r"`([a-z0-9-]+)`", cells[0]):
+                said[alias] = cells[2]
+    parts = {"political-speeches", "debates-2016", "headlines", "rt-reviews", "hamlet-text"}  # "english-text and its parts"
+    for alias, asset in assets.DATASETS.items():
+        fresh = said.get(alias, said["english-text"] if alias in parts else None)
+        assert fresh is not None, f"{alias} is missing from the README's catalogue"
+        if asset.availability() == "yes":
+            assert fresh == "yes", alias
+        else:
+            assert fresh == "no: BIG-bench copy" + (" or the Hub" if asset.hub else ""), alias
