@@ -353,7 +353,7 @@ DATASETS: dict[str, DatasetAsset] = {
         DatasetAsset(
             alias="cifar10-photos", task="image-classification",
             description="20 real CIFAR-10 test photos (32x32 colour, 8 of the 10 classes) shipped by foolbox: "
-                        "for smoke tests, far too few to learn from; 15 train / 5 test",
+                        "for smoke tests, far too few to learn from; 16 train / 4 test",
             pip_package="foolbox==3.3.4", import_name="foolbox", source="data",
             loader="ftcli.data.catalog.images:load_cifar10_photos",
         ),

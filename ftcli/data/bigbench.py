@@ -24,10 +24,6 @@ SDIST_VARIABLE = "FTCLI_BIGBENCH_SDIST"
 TASKS_FOLDER = "bigbench/benchmark_tasks"
 
 
-class MissingTask(UserError):
-    """No copy of BIG-bench holds the task here."""
-
-
 def _cached(task: str) -> Path:
     return cache_dir() / "bigbench" / task / "task.json"
 
@@ -56,7 +52,7 @@ def read_task(task: str) -> dict[str, Any]:
     if not cached.is_file():
         copy = _given_copy()
         if copy is None:
-            raise MissingTask(f"BIG-bench task '{task}' is not here: the bigbench sdist is no longer on PyPI; "
+            raise UserError(f"BIG-bench task '{task}' is not here: the bigbench sdist is no longer on PyPI; "
                               f"set {SDIST_VARIABLE} to a copy of {SDIST_NAME}")
         data = _read_member(copy, task)
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +63,8 @@ def read_task(task: str) -> dict[str, Any]:
 
 
 def _read_member(copy: Path, task: str) -> bytes:
+    """`task.json` of `task` from the sdist, or from a folder: an unpacked sdist or repository clone
+    (holding `bigbench/benchmark_tasks/`), its `bigbench/` folder, or `benchmark_tasks/` itself."""
     suffix = f"{TASKS_FOLDER}/{task}/task.json"
     if copy.is_dir():
         found = [path for path in (copy / suffix, copy.parent / suffix, copy / task / "task.json") if path.is_file()]
