@@ -10,14 +10,22 @@ from ftcli.errors import UserError
 
 def load_hub_copy(alias: str, copy: HubCopy) -> DatasetDict:
     """The Hub dataset's 'train' and 'test' splits (datasets' own cache keeps them); never remote code."""
+    import logging
+
     from datasets import load_dataset
 
+    # huggingface_hub logs each retry of an unreachable Hub; the one line below says it all.
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
     try:
         loaded = load_dataset(copy.repo, copy.config)
     except Exception as err:  # no network, a moved repository, a changed layout
         detail = (str(err).strip().splitlines() or [""])[0][:200]
         raise UserError(f"dataset '{alias}': its Hub copy {copy.repo} did not load ({type(err).__name__}: {detail}); "
                         "set FTCLI_BIGBENCH_SDIST to a copy of bigbench-1.0.0.tar.gz instead") from None
+    finally:
+        hub_logger.setLevel(level)
     missing = [name for name in ("train", "test") if name not in loaded]
     if missing:
         raise UserError(f"dataset '{alias}': its Hub copy {copy.repo} has no {'/'.join(missing)} split "
