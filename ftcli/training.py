@@ -351,8 +351,8 @@ def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int]
 
 
 def _groups_by_length(train_cfg: TrainConfig, task) -> bool:
-    """`train.group_by_length`; auto groups where the loss is a mean over rows and, for a mean over
-    tokens, keeps shuffled batches."""
+    """`train.group_by_length` (off by default: shuffled batches); auto groups where the loss is a
+    mean over rows and, for a mean over tokens, keeps shuffled batches."""
     if train_cfg.group_by_length != "auto":
         return train_cfg.group_by_length
     return not getattr(task, "loss_per_token", False)

@@ -107,17 +107,51 @@ def test_length_sorted_evaluation_returns_rows_in_input_order():
     assert np.abs(got["logits"] - torch.stack(alone).numpy()).max() <= 1e-5
 
 
-def test_auto_grouping_follows_the_loss():
-    """`train.group_by_length: auto` groups rows where the loss is a mean over rows and keeps a plain
-    shuffle where it is a mean over tokens (grouping would over-weigh short rows' tokens)."""
+def test_grouping_is_off_by_default_and_auto_follows_the_loss():
+    """Shuffled batches by default for every task (length grouping trades accuracy); `auto` (the former
+    default) groups rows where the loss is a mean over rows and never where it is a mean over tokens."""
     from ftcli.config import TrainConfig
     from ftcli.tasks import get_task
     from ftcli.training import _groups_by_length
 
     for task_name, grouped in (("classification", True), ("qa", True), ("ner", False), ("generation", False)):
-        assert _groups_by_length(TrainConfig(), get_task(task_name)) is grouped, task_name
+        assert _groups_by_length(TrainConfig(), get_task(task_name)) is False, task_name
+        assert _groups_by_length(TrainConfig(group_by_length="auto"), get_task(task_name)) is grouped, task_name
     for forced in (True, False):
         assert _groups_by_length(TrainConfig(group_by_length=forced), get_task("ner")) is forced
+
+
+def test_default_training_order_is_independent_of_length():
+    """Over an epoch of the default training loader, a row's length says nothing about where it comes
+    (rank correlation of position and length near 0) nor about its neighbours' lengths (rank correlation
+    of consecutive rows' lengths near 0); length-grouped batches, for contrast, put rows of one length
+    side by side."""
+    from scipy.stats import spearmanr
+
+    from ftcli.batching import token_lengths
+    from ftcli.config import TrainConfig
+    from ftcli.tasks import get_task
+    from ftcli.training import _groups_by_length, _train_loader
+
+    rng = np.random.RandomState(0)
+    row_lengths = rng.randint(5, 128, size=2000)
+    features = Dataset.from_dict({"index": list(range(2000)), "input_ids": [[1] * n for n in row_lengths]})
+
+    def epoch_order(config: TrainConfig) -> np.ndarray:
+        lengths = token_lengths(features) if _groups_by_length(config, get_task("nli")) else None
+        loader = _train_loader(features, lambda rows: [row["index"] for row in rows], config, lengths)
+        return np.asarray([i for batch in loader for i in batch])
+
+    for config, independent in ((TrainConfig(batch_size=32), True), (TrainConfig(batch_size=32, group_by_length=True), False)):
+        order = epoch_order(config)
+        assert sorted(order.tolist()) == list(range(2000))
+        lengths = row_lengths[order]
+        position_rho = spearmanr(np.arange(2000), lengths).statistic
+        neighbour_rho = spearmanr(lengths[:-1], lengths[1:]).statistic
+        if independent:
+            assert abs(position_rho) < 0.1 and abs(neighbour_rho) < 0.1, (position_rho, neighbour_rho)
+        else:
+            assert neighbour_rho > 0.8, neighbour_rho
 
 
 def test_grouped_per_token_losses_weigh_every_token_alike():

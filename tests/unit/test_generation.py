@@ -320,7 +320,7 @@ def test_tiny_encoder_decoder_learns_to_copy(tmp_path):
         "task": "generation", "model.name": str(model), "data.train": str(train), "data.eval": str(eval_),
         "data.validation": str(eval_), "model.max_length": 16, "optim.lr": 1e-2, "train.epochs": 3, "train.batch_size": 16,
         "train.save_checkpoint": False, "options.max_new_tokens": 10, "output_dir": str(tmp_path / "run"),
-        # train.group_by_length stays auto, so off for this per-token loss: with rows of 4 distinct lengths,
+        # train.group_by_length stays off (the default): with rows of 4 distinct lengths,
         # grouped batches each hold one length and this tiny model learns the copy much more slowly
         # (ROUGE-L 0.43 against 1.0 after these 3 epochs, measured).
     })

@@ -1,0 +1,102 @@
+"""Does length grouping cost accuracy? MiniLM fine-tuned on an NLI set whose premises each come with
+several hypotheses, with shuffled batches (ftcli's default) and with length-grouped ones
+(`--set train.group_by_length=true`), same seeds, side by side.
+
+    python benchmarks/grouping_nli.py                 # 3 seeds x 2 batch orders (~20 min on 2 CPU cores)
+
+The set: rt-sentiment snippets as premises (400 training, 100 test, each from its own split), each
+with four hypotheses drawn from short templates, two that follow from the snippet's sentiment
+(entailment) and two that contradict it: 1,600 training and 400 test pairs. Grouping sorts rows
+by length inside mega-batches, so one premise's four pairs (of nearly equal length) tend to share
+a batch: that is what it does to real NLI sets, where one premise has several hypotheses.
+Settings as the issue's anchor: 3 epochs, batch 32, lr 5e-5, max length 128, float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import cpu_name  # noqa: E402
+from ftcli import assets  # noqa: E402
+
+AGREE = {"positive": ["The critic liked the film.", "This review is positive.",
+                      "The reviewer recommends seeing this movie.", "The writer enjoyed what they saw on screen."],
+         "negative": ["The critic disliked the film.", "This review is negative.",
+                      "The reviewer advises skipping this movie.", "The writer did not enjoy what they saw on screen."]}
+
+
+def nli_rows(split, premises: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    chosen = rng.sample(range(split.num_rows), premises)
+    rows = []
+    for index in chosen:
+        text, label = split[index]["text"], split[index]["label"]
+        other = "negative" if label == "positive" else "positive"
+        rows += [{"premise": text, "hypothesis": h, "label": "entailment"} for h in rng.sample(AGREE[label], 2)]
+        rows += [{"premise": text, "hypothesis": h, "label": "contradiction"} for h in rng.sample(AGREE[other], 2)]
+    rng.shuffle(rows)
+    return rows
+
+
+def write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def run(folder: Path, train: Path, test: Path, seed: int, grouped: bool, args) -> dict:
+    out = folder / f"{'grouped' if grouped else 'shuffled'}-{seed}"
+    command = [sys.executable, "-m", "ftcli", "finetune", "nli", "--model", "minilm", "--train", str(train),
+               "--eval", str(test), "--epochs", str(args.epochs), "--batch-size", "32", "--lr", "5e-5",
+               "--max-length", "128", "--seed", str(seed), "--mixed-precision", "no", "--output-dir", str(out),
+               "--set", f"train.group_by_length={'true' if grouped else 'false'}", "--set", "train.save_checkpoint=false"]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def summary(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    error = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+    return f"{mean:.4f} ± {error:.4f} ({', '.join(f'{v:.4f}' for v in values)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    sentiment = assets.DATASETS["rt-sentiment"].splits()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        train = write(folder / "train.jsonl", nli_rows(sentiment["train"], 400, seed=10))
+        test = write(folder / "test.jsonl", nli_rows(sentiment["test"], 100, seed=11))
+        results = {True: [], False: []}
+        speed = {True: [], False: []}
+        for seed in args.seeds:
+            for grouped in (False, True):
+                metrics = run(folder, train, test, seed, grouped, args)
+                results[grouped].append(metrics["accuracy"])
+                speed[grouped].append(metrics["train_samples_per_second"])
+                print(f"seed {seed} {'grouped ' if grouped else 'shuffled'}: accuracy {metrics['accuracy']:.4f}, "
+                      f"{metrics['train_samples_per_second']:.1f} training examples/s", flush=True)
+    print(f"\nMiniLM, NLI with 4 hypotheses per premise (1,600 train / 400 test pairs), {args.epochs} epochs, "
+          f"batch 32, lr 5e-5, max length 128, float32; CPU: {cpu_name()}")
+    print("| training batches | test accuracy (mean ± s.e., seeds) | training examples/s |")
+    print("|---|---|---|")
+    for grouped, name in ((False, "shuffled (default)"), (True, "length-grouped (train.group_by_length=true)")):
+        print(f"| {name} | {summary(results[grouped])} | {statistics.mean(speed[grouped]):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
