@@ -5,10 +5,12 @@ several hypotheses, with shuffled batches (ftcli's default) and with length-grou
     python benchmarks/grouping_nli.py                 # 3 seeds x 2 batch orders (~20 min on 2 CPU cores)
 
 The set: rt-sentiment snippets as premises (400 training, 100 test, each from its own split), each
-with four hypotheses drawn from short templates, two that follow from the snippet's sentiment
-(entailment) and two that contradict it: 1,600 training and 400 test pairs. Grouping sorts rows
-by length inside mega-batches, so one premise's four pairs (of nearly equal length) tend to share
-a batch: that is what it does to real NLI sets, where one premise has several hypotheses.
+with four hypotheses: two "The review mentions WORD." with a word of the snippet (entailment) and two
+"The review does not mention WORD." with a word it lacks (also entailment) or, flipped, with a word
+it has (contradiction); labels are balanced per premise. 1,600 training and 400 test pairs. As in
+real NLI data, one premise has several hypotheses and a hypothesis's length says something about
+its form; length grouping sorts rows by length inside mega-batches, so one premise's pairs (of
+nearly equal length) tend to share a batch.
 Settings as the issue's anchor: 3 epochs, batch 32, lr 5e-5, max length 128, float32.
 """
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -29,21 +32,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import cpu_name  # noqa: E402
 from ftcli import assets  # noqa: E402
 
-AGREE = {"positive": ["The critic liked the film.", "This review is positive.",
-                      "The reviewer recommends seeing this movie.", "The writer enjoyed what they saw on screen."],
-         "negative": ["The critic disliked the film.", "This review is negative.",
-                      "The reviewer advises skipping this movie.", "The writer did not enjoy what they saw on screen."]}
+WORD = re.compile(r"[a-z]{5,}")
+
+
+def words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))
 
 
 def nli_rows(split, premises: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
-    chosen = rng.sample(range(split.num_rows), premises)
+    chosen = [i for i in rng.sample(range(split.num_rows), split.num_rows) if len(words(split[i]["text"])) >= 2]
+    chosen = chosen[:premises]
+    vocabulary = sorted(set().union(*(words(split[i]["text"]) for i in chosen)))
     rows = []
     for index in chosen:
-        text, label = split[index]["text"], split[index]["label"]
-        other = "negative" if label == "positive" else "positive"
-        rows += [{"premise": text, "hypothesis": h, "label": "entailment"} for h in rng.sample(AGREE[label], 2)]
-        rows += [{"premise": text, "hypothesis": h, "label": "contradiction"} for h in rng.sample(AGREE[other], 2)]
+        text = split[index]["text"]
+        present = sorted(words(text))
+        absent = [w for w in rng.sample(vocabulary, 40) if w not in present][:2]
+        has_a, has_b = rng.sample(present, 2)
+        mention = "The review mentions {}."
+        denial = "The review does not mention {}."
+        rows += [{"premise": text, "hypothesis": mention.format(has_a), "label": "entailment"},
+                 {"premise": text, "hypothesis": mention.format(absent[0]), "label": "contradiction"},
+                 {"premise": text, "hypothesis": denial.format(absent[1]), "label": "entailment"},
+                 {"premise": text, "hypothesis": denial.format(has_b), "label": "contradiction"}]
     rng.shuffle(rows)
     return rows
 
@@ -90,7 +102,7 @@ def main() -> None:
                 speed[grouped].append(metrics["train_samples_per_second"])
                 print(f"seed {seed} {'grouped ' if grouped else 'shuffled'}: accuracy {metrics['accuracy']:.4f}, "
                       f"{metrics['train_samples_per_second']:.1f} training examples/s", flush=True)
-    print(f"\nMiniLM, NLI with 4 hypotheses per premise (1,600 train / 400 test pairs), {args.epochs} epochs, "
+    print(f"\nMiniLM, word-mention NLI with 4 hypotheses per premise (1,600 train / 400 test pairs), {args.epochs} epochs, "
           f"batch 32, lr 5e-5, max length 128, float32; CPU: {cpu_name()}")
     print("| training batches | test accuracy (mean ± s.e., seeds) | training examples/s |")
     print("|---|---|---|")

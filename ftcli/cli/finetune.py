@@ -20,7 +20,7 @@ def finetune(
     validation: Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.", rich_help_panel="Data")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/TASK/STRATEGY.yaml.", rich_help_panel="Training")] = None,
     column: ColumnOpt = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable).", rich_help_panel="Training")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable). Training batches are shuffled; train.group_by_length=true groups rows of similar length (less padding, but it trades accuracy: see the README).", rich_help_panel="Training")] = None,
     epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate of the pretrained body. Default: the recipe's.", rich_help_panel="Training")] = None,
     head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="Learning rate of the new head (default: --lr).", rich_help_panel="Training")] = None,
