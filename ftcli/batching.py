@@ -32,26 +32,6 @@ def token_lengths(features) -> list[int] | None:
     return [len(ids) for ids in features["input_ids"]]
 
 
-class EpochShuffleSampler(Sampler[int]):
-    """The default training order: every epoch a permutation that is a function of (seed, epoch) only.
-    Accelerate cuts the batches of this one order among the processes, so the consecutive batches of
-    all processes (one optimizer step) hold the rows a one-process run with that global batch sees,
-    and a resumed run sees the batches an uninterrupted one saw."""
-
-    def __init__(self, rows: int, seed: int):
-        self.rows, self.seed, self.epoch = rows, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.rows, generator=generator).tolist())
-
-
 class LengthGroupedSampler(Sampler[int]):
     """Training order with little padding, still random: each epoch shuffles the rows, cuts them into
     mega-batches of `batch_size * mega_batches` rows, sorts each mega-batch by length (so its batches hold

@@ -26,7 +26,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
-from ftcli.batching import EpochShuffleSampler, LengthGroupedSampler, length_sorted_loader, token_lengths
+from ftcli.batching import LengthGroupedSampler, length_sorted_loader, token_lengths
 from ftcli.config import OptimConfig, TrainConfig
 from ftcli.checkpoints import CheckpointStore
 from ftcli.evaluation import Outputs, collect_outputs
@@ -346,9 +346,8 @@ def _train_loader(features, collator, train_cfg: TrainConfig, lengths: list[int]
               "num_workers": train_cfg.dataloader_workers, "persistent_workers": train_cfg.dataloader_workers > 0}
     if lengths is not None:
         sampler = LengthGroupedSampler(lengths, group_size or train_cfg.batch_size, train_cfg.seed)
-    else:
-        sampler = EpochShuffleSampler(len(features), train_cfg.seed)
-    return DataLoader(features, sampler=sampler, **common)
+        return DataLoader(features, sampler=sampler, **common)
+    return DataLoader(features, shuffle=True, **common)
 
 
 def _groups_by_length(train_cfg: TrainConfig, task) -> bool:
