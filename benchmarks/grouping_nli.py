@@ -1,16 +1,17 @@
-"""Does length grouping cost accuracy? MiniLM fine-tuned on an NLI set whose premises each come with
+"""Does length grouping cost accuracy? MiniLM fine-tuned on NLI sets whose premises each come with
 several hypotheses, with shuffled batches (ftcli's default) and with length-grouped ones
 (`--set train.group_by_length=true`), same seeds, side by side.
 
-    python benchmarks/grouping_nli.py                 # 3 seeds x 2 batch orders (~20 min on 2 CPU cores)
+    python benchmarks/grouping_nli.py --data scenes          # 3 seeds x 2 batch orders (~25 min on 2 CPU cores)
+    python benchmarks/grouping_nli.py --data word-mentions
 
-The set: rt-sentiment snippets as premises (400 training, 100 test, each from its own split), each
-with four hypotheses: two "The review mentions WORD." with a word of the snippet (entailment) and two
-"The review does not mention WORD." with a word it lacks (also entailment) or, flipped, with a word
-it has (contradiction); labels are balanced per premise. 1,600 training and 400 test pairs. As in
-real NLI data, one premise has several hypotheses and a hypothesis's length says something about
-its form; length grouping sorts rows by length inside mega-batches, so one premise's pairs (of
-nearly equal length) tend to share a batch.
+The sets (1,600 training and 400 test pairs each; test premises are generated apart from training ones):
+- `scenes` (benchmarks/scenes.py): "Anna carried the red box in the kitchen." with six hypotheses, two
+  per label, from four templates per label. As in SNLI, whose annotation artifacts these copy, a row's
+  length says something about its label (neutral hypotheses add a clause), so length-sorted batches lean
+  towards one label.
+- `word-mentions`: rt-sentiment snippets as premises, each with four hypotheses, "The review
+  (does not) mention(s) WORD.", labels balanced per premise, so length says little about the label.
 Settings as the issue's anchor: 3 epochs, batch 32, lr 5e-5, max length 128, float32.
 """
 
@@ -30,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import cpu_name  # noqa: E402
+from benchmarks.scenes import nli_rows as scene_rows, two_scene_rows  # noqa: E402
 from ftcli import assets  # noqa: E402
 
 WORD = re.compile(r"[a-z]{5,}")
@@ -87,12 +89,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--data", choices=["scenes", "two-scenes", "word-mentions"], default="scenes")
     args = parser.parse_args()
-    sentiment = assets.DATASETS["rt-sentiment"].splits()
+    if args.data == "scenes":
+        train_rows, test_rows = scene_rows(267, seed=10)[:1600], scene_rows(67, seed=11, split="test")[:400]
+        title = "scene NLI with 6 hypotheses per premise"
+    elif args.data == "two-scenes":
+        train_rows, test_rows = two_scene_rows(267, seed=10)[:1600], two_scene_rows(67, seed=11, split="test")[:400]
+        title = "two-scene NLI with 6 hypotheses per premise"
+    else:
+        sentiment = assets.DATASETS["rt-sentiment"].splits()
+        train_rows, test_rows = nli_rows(sentiment["train"], 400, seed=10), nli_rows(sentiment["test"], 100, seed=11)
+        title = "word-mention NLI with 4 hypotheses per premise"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        train = write(folder / "train.jsonl", nli_rows(sentiment["train"], 400, seed=10))
-        test = write(folder / "test.jsonl", nli_rows(sentiment["test"], 100, seed=11))
+        train, test = write(folder / "train.jsonl", train_rows), write(folder / "test.jsonl", test_rows)
         results = {True: [], False: []}
         speed = {True: [], False: []}
         for seed in args.seeds:
@@ -102,7 +113,7 @@ def main() -> None:
                 speed[grouped].append(metrics["train_samples_per_second"])
                 print(f"seed {seed} {'grouped ' if grouped else 'shuffled'}: accuracy {metrics['accuracy']:.4f}, "
                       f"{metrics['train_samples_per_second']:.1f} training examples/s", flush=True)
-    print(f"\nMiniLM, word-mention NLI with 4 hypotheses per premise (1,600 train / 400 test pairs), {args.epochs} epochs, "
+    print(f"\nMiniLM, {title} (1,600 train / 400 test pairs), {args.epochs} epochs, "
           f"batch 32, lr 5e-5, max length 128, float32; CPU: {cpu_name()}")
     print("| training batches | test accuracy (mean ± s.e., seeds) | training examples/s |")
     print("|---|---|---|")

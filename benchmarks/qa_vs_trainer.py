@@ -1,13 +1,20 @@
-"""ftcli vs a run_qa.py-style Trainer: extractive QA, MiniLM fine-tuned on disfl-qa, same settings, side by side.
+"""ftcli vs a run_qa.py-style Trainer: extractive QA, MiniLM fine-tuned on the same questions, same settings, side by side.
 
-    python benchmarks/qa_vs_trainer.py                                     # both data settings, 2 epochs, lr 1e-4
-    python benchmarks/qa_vs_trainer.py --data answerable --limit-train 1000 --epochs 1     # quick look
+    python benchmarks/qa_vs_trainer.py --ftcli-grouped          # both data settings, 2 epochs, lr 1e-4 (~60 min on 2 CPU cores)
+    python benchmarks/qa_vs_trainer.py --data answerable --limit-train 600 --epochs 1     # quick look
 
-Two data settings (`--data`): `answerable`, disfl-qa's answerable questions only (train and test filtered to rows
-with an answer; the Trainer uses run_qa's SQuAD-v1 post-processing, which never answers "no answer", and ftcli its
-default `options.null_answers=auto`, which resolves to no on such training data; ftcli reads the filtered rows from
-JSON Lines files), and `all`, disfl-qa as it is (unanswerable questions included; run_qa's v2 post-processing,
-`version_2_with_negative=True`, `null_score_diff_threshold=0.0`, against ftcli's `auto`, which resolves to yes).
+The questions (`--source`): `scenes` (default, benchmarks/scenes.py), 1,200 training and 400 test questions
+generated here: a context of 4-16 real Rotten Tomatoes snippets (training contexts from its train split, test
+contexts from its test split) with two facts ("Anna carried the red box in the kitchen.") put between them, and a
+who / what / where question about one; or `disfl-qa`, which needs a BIG-bench copy or the Hub (see the README).
+
+Two data settings (`--data`): `answerable`, answerable questions only (the Trainer uses run_qa's SQuAD-v1
+post-processing, which never answers "no answer", and ftcli its default `options.null_answers=auto`, which resolves
+to no on such training data), and `all`, unanswerable questions included (a third of the scene questions ask about a
+fact the context lacks; run_qa's v2 post-processing, `version_2_with_negative=True`, `null_score_diff_threshold=0.0`,
+against ftcli's `auto`, which resolves to yes). ftcli reads the rows from JSON Lines files (disfl-qa's `all`: the alias).
+`--ftcli-grouped` also runs ftcli with length-grouped training batches (`train.group_by_length=true`; the
+default shuffles), to show what grouping costs.
 
 Both tools start from the same MiniLM checkpoint with max length 384, doc stride 128, batch 16, lr 1e-4, 2 epochs,
 seed 42, linear decay, no warm-up, no weight decay, max_grad_norm 1, float32 (`--mixed-precision no`; the Trainer's
@@ -37,22 +44,29 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import cpu_name, peak_rss_mb, run_ftcli_finetune, run_worker
+from scenes import qa_rows
 
 SCRIPT = str(Path(__file__).resolve())
 SETTINGS = ("answerable", "all")
 
 
 def load_splits(args, setting: str):
-    """disfl-qa's train/test rows of `setting`, limited as ftcli's --limit-train (seeded shuffle, first N) and
+    """The train/test rows of `setting`, limited as ftcli's --limit-train (seeded shuffle, first N) and
     --limit-eval (first N) limit them."""
-    from datasets import DatasetDict
+    from datasets import Dataset, DatasetDict
 
     from ftcli import assets
 
-    splits = assets.DATASETS["disfl-qa"].splits()
-    if setting == "answerable":
-        splits = DatasetDict({name: rows.select([i for i, a in enumerate(rows["answers"]) if a["text"]])
-                              for name, rows in splits.items()})
+    if args.source == "scenes":
+        texts = assets.DATASETS["rt-sentiment"].splits()
+        share = 0.0 if setting == "answerable" else 1 / 3
+        splits = DatasetDict(train=Dataset.from_list(qa_rows(texts["train"]["text"], 1200, seed=20, unanswerable=share)),
+                             test=Dataset.from_list(qa_rows(texts["test"]["text"], 400, seed=21, unanswerable=share)))
+    else:
+        splits = assets.DATASETS["disfl-qa"].splits()
+        if setting == "answerable":
+            splits = DatasetDict({name: rows.select([i for i, a in enumerate(rows["answers"]) if a["text"]])
+                                  for name, rows in splits.items()})
     train, test = splits["train"], splits["test"]
     if args.limit_train:
         train = train.shuffle(seed=args.seed).select(range(min(args.limit_train, train.num_rows)))
@@ -242,7 +256,7 @@ def worker_trainer(args) -> dict:
 WORKERS = {"trainer": worker_trainer}
 
 
-def run_ftcli(args, setting: str, data_dir: Path) -> dict:
+def run_ftcli(args, setting: str, data_dir: Path, grouped: bool = False) -> dict:
     import yaml
 
     arguments = ["--model", "minilm", "--epochs", str(args.epochs), "--max-length", str(args.max_length),
@@ -251,13 +265,14 @@ def run_ftcli(args, setting: str, data_dir: Path) -> dict:
                  "--set", "options.n_best=20", "--set", "options.max_answer_length=30",
                  "--set", "options.null_answers=auto", "--set", "options.null_score_threshold=0.0",
                  "--set", "optim.weight_decay=0.0", "--set", "optim.warmup_ratio=0.0",
-                 "--set", "optim.max_grad_norm=1.0", "--set", "train.eval_batch_size=64"]
-    if setting == "answerable":
+                 "--set", "optim.max_grad_norm=1.0", "--set", "train.eval_batch_size=64",
+                 "--set", f"train.group_by_length={'true' if grouped else 'false'}"]
+    if setting == "answerable" or args.source == "scenes":
         # The filtered (and limited) rows as files: ftcli gets no --limit-* here, the rows are already chosen.
         splits = load_splits(args, setting)
         files = {}
         for name, rows in splits.items():
-            files[name] = data_dir / f"disfl-qa-answerable-{name}.jsonl"
+            files[name] = data_dir / f"{args.source}-{setting}-{name}.jsonl"
             with files[name].open("w") as handle:
                 for row in rows:
                     handle.write(json.dumps(row) + "\n")
@@ -281,7 +296,7 @@ def run_ftcli(args, setting: str, data_dir: Path) -> dict:
 
 
 def shared_arguments(args) -> list[str]:
-    values = ["--epochs", str(args.epochs), "--max-length", str(args.max_length), "--doc-stride",
+    values = ["--source", args.source, "--epochs", str(args.epochs), "--max-length", str(args.max_length), "--doc-stride",
               str(args.doc_stride), "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed",
               str(args.seed)]
     if args.limit_train:
@@ -293,8 +308,12 @@ def shared_arguments(args) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=["scenes", "disfl-qa"], default="scenes",
+                        help="generated scene questions in real text (default) or disfl-qa (needs a BIG-bench copy or the Hub)")
     parser.add_argument("--data", choices=[*SETTINGS, "both"], default="both",
-                        help="answerable questions only, all of disfl-qa, or both (default)")
+                        help="answerable questions only, all (unanswerable ones too), or both (default)")
+    parser.add_argument("--ftcli-grouped", action="store_true",
+                        help="also run ftcli with length-grouped batches (train.group_by_length=true)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--doc-stride", type=int, default=128)
@@ -314,7 +333,7 @@ def main() -> int:
 
     settings = list(SETTINGS) if args.data == "both" else [args.data]
     print(f"CPU: {cpu_name()}; float32 on both sides (ftcli --mixed-precision no, the Trainer's default)")
-    print(f"MiniLM on disfl-qa: {args.epochs} epochs, max length {args.max_length}, doc stride {args.doc_stride}, "
+    print(f"MiniLM on {args.source}: {args.epochs} epochs, max length {args.max_length}, doc stride {args.doc_stride}, "
           f"batch {args.batch_size}, lr {args.lr}, seed {args.seed}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as data_dir:
@@ -331,6 +350,10 @@ def main() -> int:
             print(f"[{setting}] Trainer done: F1 {100 * theirs['f1']:.2f}, "
                   f"{theirs['train_samples_per_second']:.1f} features/s", flush=True)
             results[setting] = {"ftcli": ours, "trainer": theirs}
+            if args.ftcli_grouped:
+                grouped = run_ftcli(args, setting, Path(data_dir), grouped=True)
+                print(f"[{setting}] ftcli grouped done: F1 {100 * grouped['f1']:.2f}", flush=True)
+                results[setting]["grouped"] = grouped
 
     print(f"\n{'data':<12}{'tool':<9}{'EM':>7}{'F1':>7}{'train feat/s':>14}{'eval feat/s':>13}{'peak MB':>9}"
           f"{'wall s':>8}")
@@ -342,6 +365,11 @@ def main() -> int:
     print("(EM/F1 in points, one metric for both; features = windows; both eval rates time the model pass only)")
     for setting, pair in results.items():
         ours, theirs = pair["ftcli"], pair["trainer"]
+        if "grouped" in pair:
+            print(f"[{setting}] ftcli length-grouped minus shuffled (the default): "
+                  f"EM {100 * (pair['grouped']['exact_match'] - ours['exact_match']):+.2f}, "
+                  f"F1 {100 * (pair['grouped']['f1'] - ours['f1']):+.2f} points, training "
+                  f"{pair['grouped']['train_samples_per_second'] / ours['train_samples_per_second']:.2f}x")
         speed = ours["train_samples_per_second"] / theirs["train_samples_per_second"]
         evaluation = ours["eval_samples_per_second"] / theirs["eval_samples_per_second"]
         em_gap, f1_gap = (100 * (ours[k] - theirs[k]) for k in ("exact_match", "f1"))
