@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from ftcli.errors import UserError
-from ftcli.paths import atomic_directory, cache_dir
+from ftcli.ownership import atomic_directory
+from ftcli.paths import cache_dir
 
 
 def package_dir(package: str) -> Path | None:

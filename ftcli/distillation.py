@@ -527,7 +527,8 @@ def student_from_teacher(teacher: TeacherRef, task: Task, trust_remote_code: boo
     from accelerate import PartialState
 
     from ftcli.models.loading import load_model, load_tokenizer
-    from ftcli.paths import atomic_directory, cache_dir
+    from ftcli.ownership import atomic_directory
+    from ftcli.paths import cache_dir
 
     if teacher.run_dir is not None:
         from ftcli.config import config_from_yaml

@@ -6,7 +6,8 @@
 - prompt-tuning, feature-extraction: nothing to merge (a soft prompt is an input, a feature head
   sits on a frozen body), so the adapter / head folder is copied as it is.
 
-The folder is written beside DIR and renamed into place when complete.
+The folder is written beside DIR and renamed into place when complete, signed with a manifest of
+its files (`.ftcli-export`): `--overwrite` replaces only such a folder, unchanged since.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ftcli import assets
 from ftcli.config import config_from_yaml
 from ftcli.errors import UserError
 from ftcli.models.loading import read_config
-from ftcli.paths import atomic_directory
+from ftcli.ownership import describe, overlaps, unproven
+from ftcli.ownership import atomic_directory
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
@@ -33,15 +35,24 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
     if destination.exists() and not destination.is_dir():
         raise UserError(f"cannot export to {destination}: it is a file; choose a folder")
-    if destination.exists() and any(destination.iterdir()) and not overwrite:
-        raise UserError(f"{destination} already exists and is not empty; choose another folder or pass --overwrite")
-    if destination.resolve() == (run / "model").resolve():
-        raise UserError("export to a folder other than the run's own model/")
+    if overlaps(destination, run):
+        raise UserError(f"cannot export {run} to {destination}: the export would hold, replace or sit inside the run "
+                        "itself; choose a folder outside it")
+    links = [p for p in (run / "model").rglob("*") if p.is_symlink()]
+    if links:
+        raise UserError(f"{links[0]} is a symbolic link; ftcli exports only the files a run holds itself")
+    if destination.is_dir() and any(destination.iterdir()):
+        foreign = unproven(destination, MARKER)
+        if foreign:
+            raise UserError(f"{destination} holds files ftcli did not write ({describe(foreign)}); ftcli replaces only "
+                            "an export it wrote, unchanged: choose another folder")
+        if not overwrite:
+            raise UserError(f"{destination} holds an earlier export; pass --overwrite to replace it, or choose another folder")
     config = config_from_yaml(run / CONFIG_FILE)
     if format == "onnx" and config.strategy not in ("full", "lora"):
         raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
                         "run keeps a soft prompt or a head on a frozen body: export it as transformers")
-    with atomic_directory(destination) as staging:
+    with atomic_directory(destination, marker=MARKER, details={"exported_from": str(run.resolve())}) as staging:
         if config.strategy == "lora":
             base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
             task = get_task(config.task, config.options).bind(base_config)
@@ -60,6 +71,7 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
         return how
 
 
+MARKER = ".ftcli-export"
 FORMATS = ("transformers", "onnx")
 ONNX_FILE = "model.onnx"
 ONNX_TOLERANCE = 1e-3

@@ -2,8 +2,10 @@
 
 A run is built in a hidden staging folder beside its destination (`.NAME.partial`) and moved
 into place only when it is complete. An interrupted run stays in staging, where `--resume`
-picks it up. ftcli only deletes or replaces a folder that carries its marker file (`.ftcli-run`,
-written first into every staging folder), so `--overwrite` never touches a user's own folder.
+picks it up. Every staging folder starts with ftcli's marker file (`.ftcli-run`); a finished run's
+marker holds the manifest of every file in it (`ownership.sign`), and `--overwrite` replaces a run
+only when everything in it matches that manifest, so a user's own folder, or a file a user put into
+a run, is never deleted.
 While a run is in progress its staging folder holds an OS-level lock (`.lock`, with the owner's
 PID); the OS drops it when the owner exits or dies, so a second process can neither write into
 nor delete a live run, and a crashed run's staging is free to resume.
@@ -23,16 +25,19 @@ import yaml
 
 from ftcli.checkpoints import CheckpointStore
 from ftcli.errors import UserError
+from ftcli.ownership import describe, sign, unproven
 
 CONFIG_FILE = "config.yaml"
 MARKER_FILE = ".ftcli-run"
 LOCK_FILE = ".lock"
+STAGING_SUFFIX = ".partial"
+NAME_MAX = 255  # bytes in one file name on Linux and macOS file systems
 
 
 class RunDirectory:
     def __init__(self, destination: str | Path, overwrite: bool = False, resume: bool = False):
-        self.destination = Path(destination).expanduser()
-        self.staging = self.destination.parent / f".{self.destination.name}.partial"
+        self.destination = Path(os.path.abspath(Path(destination).expanduser()))  # "." and "a/.." get a name
+        self.staging = self.destination.parent / f".{self.destination.name}{STAGING_SUFFIX}"
         self.overwrite, self.resume = overwrite, resume
         self._lock: RunLock | None = None
 
@@ -40,15 +45,25 @@ class RunDirectory:
         """Refuse clashes before anything is created or loaded."""
         if self.overwrite and self.resume:
             raise UserError("--overwrite and --resume contradict each other; pick one")
+        name_bytes = len(self.staging.name.encode())
+        if name_bytes > NAME_MAX:
+            raise UserError(f"--output-dir name {self.destination.name[:40]}... is too long: at most "
+                            f"{NAME_MAX - name_bytes + len(self.destination.name.encode())} bytes (ftcli stages the run "
+                            f"beside it as .NAME{STAGING_SUFFIX})")
+        if Path.cwd().resolve() == self.destination.resolve() or self.destination.resolve() in Path.cwd().resolve().parents:
+            raise UserError(f"--output-dir {self.destination} is the folder you are working in (or holds it); "
+                            "a run is written as a new folder: name one, e.g. --output-dir runs/first")
         check_writable(self.destination)
         if self.destination.exists() and not self.destination.is_dir():
             raise UserError(f"output path {self.destination} is a file, not a directory")
         holds_files = self.destination.is_dir() and any(self.destination.iterdir())
         if holds_files and not is_ftcli_run(self.destination):
             raise UserError(
-                f"{self.destination} is a folder that ftcli did not create (no {MARKER_FILE} marker); "
+                f"{self.destination} is a folder that ftcli did not create (no {MARKER_FILE} marker of ftcli's); "
                 "ftcli never writes into or replaces it: choose another --output-dir"
             )
+        if holds_files and not self.resume:
+            self._require_own_run()
         if self.staging.exists():
             if not is_ftcli_run(self.staging):
                 raise UserError(f"{self.staging} is in the way and was not made by ftcli; move it away")
@@ -72,6 +87,13 @@ class RunDirectory:
                 "pass --resume to continue it or --overwrite to start again"
             )
 
+    def _require_own_run(self) -> None:
+        """The destination holds nothing but a run ftcli finished there, unchanged (its manifest proves it)."""
+        foreign = unproven(self.destination, MARKER_FILE)
+        if foreign:
+            raise UserError(f"{self.destination} holds files ftcli did not write ({describe(foreign)}); ftcli replaces "
+                            "only a run it wrote, unchanged: move those files away or choose another --output-dir")
+
     def saved_config(self) -> dict:
         return yaml.safe_load((self.staging / CONFIG_FILE).read_text())
 
@@ -94,14 +116,20 @@ class RunDirectory:
         return self.staging
 
     def finalize(self) -> Path:
-        """Move the finished run into place; an old run is removed only after that succeeded."""
-        if self.destination.is_dir() and any(self.destination.iterdir()) and not (
-                self.overwrite and is_ftcli_run(self.destination)):
-            # Filled while this run trained (another process finished there first).
-            raise UserError(f"{self.destination} was filled while this run trained; this run is complete "
-                            f"in {self.staging}: move it where you want it")
+        """Sign the finished run (the manifest of its files), move it into place; an old run is removed only
+        after that succeeded, and only when it is still provably ftcli's (checked again: hours may have passed)."""
+        sign(self.staging, MARKER_FILE)
+        if self.destination.is_dir() and any(self.destination.iterdir()):
+            if not (self.overwrite and is_ftcli_run(self.destination)):
+                # Filled while this run trained (another process finished there first).
+                raise UserError(f"{self.destination} was filled while this run trained; this run is complete "
+                                f"in {self.staging}: move it where you want it")
+            self._require_own_run()
         trash = self.destination.parent / f".{self.destination.name}.old"
-        if trash.exists() and is_ftcli_run(trash):
+        if trash.exists():
+            if not is_ftcli_run(trash) or unproven(trash, MARKER_FILE):
+                raise UserError(f"{trash} is in the way and is not a run ftcli wrote; move it away (this run is "
+                                f"complete in {self.staging})")
             shutil.rmtree(trash)
         if self.destination.is_dir() and not any(self.destination.iterdir()):
             self.destination.rmdir()  # an empty folder the user made for the run
@@ -168,7 +196,12 @@ def write_marker(folder: Path) -> None:
 
 
 def is_ftcli_run(folder: Path) -> bool:
-    return (folder / MARKER_FILE).is_file()
+    """The folder carries ftcli's marker (a record ftcli wrote, not just a file of that name)."""
+    try:
+        record = json.loads((folder / MARKER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("created_by") == "ftcli"
 
 
 def is_run_directory(path: Path) -> bool:

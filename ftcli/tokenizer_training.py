@@ -15,7 +15,6 @@ The result is saved with `PreTrainedTokenizerFast.save_pretrained`, so
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -197,24 +196,18 @@ def train(algorithm: str, texts: list[str], vocab_size: int, lowercase: bool | N
 # -- writing ---------------------------------------------------------------------------------
 
 
-def is_tokenizer_output(folder: Path) -> bool:
-    """A folder written by `ftcli tokenizer train` (and nothing else added to it)."""
-    if not (folder / MARKER).is_file():
-        return False
-    known = {MARKER, "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-             "vocab.json", "merges.txt"}
-    return all(p.name in known for p in folder.iterdir())
-
-
 def check_output(out: Path, overwrite: bool) -> None:
     """Refuse a file, an earlier tokenizer output without --overwrite, and any other non-empty folder
-    (ftcli replaces only what it can tell it wrote)."""
+    (ftcli replaces only what its manifest proves it wrote, unchanged)."""
+    from ftcli.ownership import describe, unproven
+
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder")
     if out.is_dir() and any(out.iterdir()):
-        if not is_tokenizer_output(out):
-            raise UserError(f"--out {out} is a folder that is not empty and not an `ftcli tokenizer train` output; "
-                            "choose another folder")
+        foreign = unproven(out, MARKER)
+        if foreign:
+            raise UserError(f"--out {out} is not empty and holds files `ftcli tokenizer train` did not write "
+                            f"({describe(foreign)}); choose another folder")
         if not overwrite:
             raise UserError(f"--out {out} already holds a tokenizer; add --overwrite to replace it")
 
@@ -222,17 +215,14 @@ def check_output(out: Path, overwrite: bool) -> None:
 def save(trained: TrainedTokenizer, out: Path, overwrite: bool, source: dict) -> None:
     """Write the tokenizer files and the marker into `out`, all at once (a staging folder renamed)."""
     from ftcli import __version__
-    from ftcli.paths import atomic_directory
+    from ftcli.ownership import atomic_directory
 
     check_output(out, overwrite)
-    with atomic_directory(out) as staging:
+    details = {"algorithm": trained.algorithm, "vocab_size": trained.vocab_size,
+               "requested_vocab_size": trained.requested_vocab_size, "lowercase": trained.lowercase,
+               "documents": trained.documents, "characters": trained.characters, **source, "ftcli_version": __version__}
+    with atomic_directory(out, marker=MARKER, details=details) as staging:
         trained.tokenizer.save_pretrained(str(staging))
-        (staging / MARKER).write_text(json.dumps({
-            "algorithm": trained.algorithm, "vocab_size": trained.vocab_size,
-            "requested_vocab_size": trained.requested_vocab_size, "lowercase": trained.lowercase,
-            "documents": trained.documents, "characters": trained.characters, **source,
-            "ftcli_version": __version__,
-        }, indent=2) + "\n")
 
 
 # -- inspecting ------------------------------------------------------------------------------

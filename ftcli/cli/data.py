@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ftcli.cli.options import ColumnOpt, OutputFileOpt, parse_columns
+from ftcli.cli.options import ColumnOpt, OutputFileOpt, OverwriteOutputOpt, parse_columns
 
 data_app = typer.Typer(help="Inspect and validate data files.", no_args_is_help=True)
 
@@ -17,14 +17,16 @@ def check(
     task: Annotated[str, typer.Option("--task", help="The task the data is meant for.")],
     column: ColumnOpt = None,
     output: OutputFileOpt = None,
+    overwrite: OverwriteOutputOpt = False,
 ) -> None:
     """Print rows, label distribution, length percentiles and problems; exit 2 if any problem."""
     from rich.table import Table
 
-    from ftcli.cli.output import write_json
+    from ftcli.cli.output import check_output, write_json
     from ftcli.data.check import check_data
     from ftcli.progress import console
 
+    check_output(output, overwrite, [data])
     report = check_data(data, task, parse_columns(column))
     console.print(f"[bold]{report.source}[/]: {report.rows} rows, columns {', '.join(report.columns)}")
     if report.labels:

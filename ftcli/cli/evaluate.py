@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, check_batch_size, parse_columns
-from ftcli.cli.output import print_metrics, write_json
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, OverwriteOutputOpt, TaskOpt, check_batch_size, parse_columns
+from ftcli.cli.output import check_output, print_metrics, write_json
 
 
 def evaluate(
@@ -15,6 +15,7 @@ def evaluate(
     data: Annotated[str, typer.Option("--data", help="Labelled data: file or catalogue alias (its test split).")],
     task: TaskOpt = None,
     output: OutputFileOpt = None,
+    overwrite: OverwriteOutputOpt = False,
     column: ColumnOpt = None,
     batch_size: BatchSizeOpt = 64,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="Longest input in tokens (default: the run's; 512 for a bare checkpoint).")] = None,
@@ -26,6 +27,7 @@ def evaluate(
     from ftcli.inference import evaluate_dataset, load_trained
 
     check_batch_size(batch_size)
+    check_output(output, overwrite, [run_or_model, data])
     loaded = load_trained(run_or_model, task, parse_columns(column), max_length)
     dataset, where = load_single(data)
     if limit is not None:

@@ -9,7 +9,8 @@ import typer
 
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id.")]
 TaskOpt = Annotated[Optional[str], typer.Option("--task", help="Task name; read from the run directory when omitted.")]
-OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results as JSON to this file (- writes them to stdout).")]
+OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results as JSON to this file (- writes them to stdout); never one of the command's inputs.")]
+OverwriteOutputOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file that an earlier ftcli command wrote (never another file).")]
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.", rich_help_panel="Data")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Examples per forward pass.")]
 

@@ -89,10 +89,24 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
         out.print(run)
 
 
+def check_output(path: Path | None, overwrite: bool, inputs: list[str | Path | None] = ()) -> None:
+    """Before any work: `--output` may be written (not an input of the command, nor inside one; an
+    existing file only with --overwrite and only when ftcli wrote it)."""
+    from ftcli.ownership import check_output_file
+
+    if path is None or str(path) == "-":
+        return
+    path = path.expanduser()
+    if path.is_dir():
+        raise UserError(f"--output {path} is a directory; give a file name")
+    check_output_file(path, overwrite, [Path(i).expanduser() for i in inputs if i])
+
+
 def write_json(path: Path | None, payload: Any) -> None:
     """Write `payload` to `path` atomically (a temporary file renamed into place), or to stdout for
     `-`; by the main process only when several run (each holds the same results)."""
     from ftcli.distributed import is_main_process
+    from ftcli.ownership import record_output_file
 
     if path is None or not is_main_process():
         return
@@ -106,6 +120,7 @@ def write_json(path: Path | None, payload: Any) -> None:
         raise UserError(f"--output {path} is a directory; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(path, text)
+    record_output_file(path)
     console.print(f"Wrote {path}")
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, TaskOpt, check_batch_size, parse_columns
+from ftcli.cli.options import BatchSizeOpt, ColumnOpt, OutputFileOpt, OverwriteOutputOpt, TaskOpt, check_batch_size, parse_columns
 from ftcli.errors import UserError
 
 
@@ -16,6 +16,7 @@ def predict(
     file: Annotated[Optional[str], typer.Option("--file", "-f", help="Data file (or alias) with the input column(s).")] = None,
     task: TaskOpt = None,
     output: OutputFileOpt = None,
+    overwrite: OverwriteOutputOpt = False,
     column: ColumnOpt = None,
     batch_size: BatchSizeOpt = 64,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a task option: --set options.temperature=0.7, options.max_new_tokens=40, options.top_p=0.9 (repeatable).")] = None,
@@ -24,7 +25,7 @@ def predict(
     from datasets import Dataset
     from rich.table import Table
 
-    from ftcli.cli.output import result_console, write_json
+    from ftcli.cli.output import check_output, result_console, write_json
     from ftcli.data.sources import load_single
     from ftcli.inference import load_trained, predict_dataset
     from ftcli.progress import console
@@ -32,6 +33,7 @@ def predict(
     if bool(input) == bool(file):
         raise UserError("give either --input TEXT or --file DATA")
     check_batch_size(batch_size)
+    check_output(output, overwrite, [run_or_model, file])
     loaded = load_trained(run_or_model, task, parse_columns(column), option_sets=set_)
     if input:
         rows = [loaded.task.input_row(text) for text in input]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import ColumnOpt, column_sets, BatchSizeOpt, MixedPrecisionOpt, ModelOpt, OutputFileOpt, check_batch_size
+from ftcli.cli.options import ColumnOpt, column_sets, BatchSizeOpt, MixedPrecisionOpt, ModelOpt, OutputFileOpt, OverwriteOutputOpt, check_batch_size
 
 
 def prompt(
@@ -25,12 +25,13 @@ def prompt(
     batch_size: BatchSizeOpt = 8,
     mixed_precision: MixedPrecisionOpt = None,
     output: OutputFileOpt = None,
+    overwrite: OverwriteOutputOpt = False,
 ) -> None:
     """Evaluate a pretrained model zero-, one- or few-shot: the task is described in the prompt,
     with K solved examples before each query, and no weight changes. Prints the same metrics
     as `ftcli evaluate`; --output also writes every prompt, the scores or generations and the
     parsed answers."""
-    from ftcli.cli.output import print_metrics, write_json
+    from ftcli.cli.output import check_output, print_metrics, write_json
     from ftcli.config import build_config, load_recipe
     from ftcli.prompting.formats import format_for
     from ftcli.prompting.runner import run_prompt
@@ -38,6 +39,7 @@ def prompt(
 
     format_for(task)  # unsupported tasks fail here, naming the supported ones
     check_batch_size(batch_size)
+    check_output(output, overwrite, [data, demos, template, recipe])
     settings = load_recipe(recipe or recipe_path(f"{task}/in-context"))
     if template is not None:  # a template file replaces the recipe's prompt.* keys it names
         overrides = load_recipe(template)

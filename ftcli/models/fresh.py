@@ -13,7 +13,8 @@ from typing import Any
 import torch
 
 from ftcli.errors import UserError
-from ftcli.paths import atomic_directory, cache_dir
+from ftcli.ownership import atomic_directory
+from ftcli.paths import cache_dir
 
 # The size flags in each architecture's own config names (where transformers' attribute_map has no alias).
 _INTERMEDIATE = {"gpt2": "n_inner", "distilbert": "hidden_dim"}

@@ -21,7 +21,7 @@ from ftcli.data.images import ImageError, data_file_folder, describe_image, imag
 from ftcli.data.columns import file_row_numbers
 from ftcli.data.labels import check_known_labels, label_key
 from ftcli.errors import UserError
-from ftcli.paths import atomic_directory
+from ftcli.ownership import atomic_directory
 from ftcli.tasks.classification import SequenceClassificationTask
 
 

@@ -1,0 +1,118 @@
+"""ftcli proves what it wrote (a manifest of sizes and hashes) before it replaces or deletes anything."""
+
+import pytest
+
+from ftcli.errors import UserError
+from ftcli.ownership import (atomic_directory, check_output_file, record_output_file, require_replaceable, sign,
+                             unproven)
+
+MARKER = ".ftcli-test"
+
+
+def signed_folder(root):
+    folder = root / "out"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub" / "b.bin").write_bytes(b"\0" * 10)
+    sign(folder, MARKER, {"kind": "test"})
+    return folder
+
+
+def test_a_signed_folder_is_all_proven(tmp_path):
+    assert unproven(signed_folder(tmp_path), MARKER) == []
+
+
+@pytest.mark.parametrize("change", ["added file", "added folder", "changed file", "same size other bytes", "link"])
+def test_anything_added_or_changed_since_signing_is_unproven(tmp_path, change):
+    folder = signed_folder(tmp_path)
+    if change == "added file":
+        (folder / "sub" / "notes.txt").write_text("mine")
+        expected = ["sub/notes.txt"]
+    elif change == "added folder":
+        (folder / "photos").mkdir()
+        (folder / "photos" / "1.jpg").write_bytes(b"x")
+        expected = ["photos"]
+    elif change == "changed file":
+        (folder / "a.txt").write_text("longer")
+        expected = ["a.txt"]
+    elif change == "same size other bytes":
+        (folder / "sub" / "b.bin").write_bytes(b"\1" * 10)
+        expected = ["sub/b.bin"]
+    else:
+        (folder / "secrets").symlink_to(tmp_path)
+        expected = ["secrets"]
+    assert unproven(folder, MARKER) == expected
+    with pytest.raises(UserError, match="ftcli did not write"):
+        require_replaceable(folder, MARKER, "a folder")
+
+
+@pytest.mark.parametrize("marker_text", ["", "{}", '{"created_by": "ftcli"}', "not json"])
+def test_a_marker_without_ftcli_s_manifest_proves_nothing(tmp_path, marker_text):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / MARKER).write_text(marker_text)
+    (folder / "thesis.tex").write_text("precious")
+    assert unproven(folder, MARKER) == [MARKER, "thesis.tex"]
+
+
+def test_atomic_directory_replaces_only_what_it_signed(tmp_path):
+    target = tmp_path / "export"
+    with atomic_directory(target, marker=MARKER) as staging:
+        (staging / "model.txt").write_text("v1")
+    with atomic_directory(target, marker=MARKER) as staging:
+        (staging / "model.txt").write_text("v2")
+    assert (target / "model.txt").read_text() == "v2"
+    (target / "keep.txt").write_text("user's")
+    with pytest.raises(UserError, match="keep.txt"):
+        with atomic_directory(target, marker=MARKER) as staging:
+            (staging / "model.txt").write_text("v3")
+    assert (target / "keep.txt").read_text() == "user's" and (target / "model.txt").read_text() == "v2"
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no staging folder left behind
+
+
+def test_atomic_directory_without_a_marker_replaces_only_cache_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+    outside = tmp_path / "docs"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("user's")
+    with pytest.raises(UserError, match="not in ftcli's cache"):
+        with atomic_directory(outside):
+            pass
+    assert (outside / "keep.txt").is_file()
+    cached = tmp_path / "cache" / "models" / "x"
+    cached.mkdir(parents=True)
+    (cached / "stale").write_text("half")
+    with atomic_directory(cached) as staging:
+        (staging / "fresh").write_text("whole")
+    assert [p.name for p in cached.iterdir()] == ["fresh"]
+
+
+def test_an_output_file_never_replaces_an_input(tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"text": "x"}\n')
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text("{}")
+    for output in (data, run / "metrics.json", run / "model" / "new.json"):
+        with pytest.raises(UserError, match="would overwrite the input"):
+            check_output_file(output, overwrite=True, inputs=[data, run])
+
+
+def test_an_existing_output_is_replaced_only_with_overwrite_and_only_if_ftcli_wrote_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+    theirs = tmp_path / "report.json"
+    theirs.write_text("the user's")
+    with pytest.raises(UserError) as refused:
+        check_output_file(theirs, overwrite=False)
+    assert "--overwrite" not in str(refused.value)  # never steer towards replacing a file ftcli did not write
+    with pytest.raises(UserError, match="did not write"):
+        check_output_file(theirs, overwrite=True)
+    ours = tmp_path / "predictions.json"
+    ours.write_text("[]")
+    record_output_file(ours)
+    with pytest.raises(UserError, match="pass --overwrite"):
+        check_output_file(ours, overwrite=False)
+    check_output_file(ours, overwrite=True)
+    ours.write_text("[1]")  # edited since: no longer provably ftcli's
+    with pytest.raises(UserError, match="did not write"):
+        check_output_file(ours, overwrite=True)
