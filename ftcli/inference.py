@@ -16,7 +16,7 @@ from ftcli.errors import UserError
 from ftcli.batching import length_sorted_loader
 from ftcli.evaluation import collect_outputs
 from ftcli.models.outputs import enable_packing
-from ftcli.models.loading import read_config, check_tokenizer_matches, check_weights_file, load_model
+from ftcli.models.loading import check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
@@ -93,6 +93,12 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         model = get_strategy(saved.strategy).load(Path(checkpoint), task, saved)
     else:
         model = load_model(checkpoint, task.auto_class_for)
+    if saved is None or saved.strategy == "full":  # adapters and feature heads bring their own head
+        untrained = head_weights_not_loaded(model)
+        if untrained:
+            raise UserError(f"{run_or_model} has no trained {task.name} head ({', '.join(untrained[:2])} would start "
+                            f"random, so its answers would be noise); fine-tune it first: ftcli finetune {task.name} "
+                            f"--model {run_or_model} ...")
     processor = task.load_processor(checkpoint)
     check_tokenizer_matches(processor, model.config, checkpoint)
     id2label = getattr(model.config, "id2label", None) or {}

@@ -96,6 +96,9 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     pad_id = getattr(processor, "pad_token_id", None)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
     model = strategy.build(checkpoint, task, labels, config)
+    head = replaced_head_note(model, labels)
+    if head:
+        console.print(f"head: new ({head})")
     if getattr(model.config, "pad_token_id", None) is None and pad_id is not None:
         model.config.pad_token_id = pad_id
 
@@ -181,6 +184,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
             "train_rows": splits.train.num_rows,
             **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
             "eval_rows": splits.eval.num_rows,
+            **({"head": f"new ({head})"} if head else {}),
         }
         if accelerator.is_main_process:
             (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -201,6 +205,16 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         return RunResult(path=final, metrics=metrics)
     finally:
         run_dir.release()
+
+
+def replaced_head_note(model, labels: list[str] | None) -> str | None:
+    """Why the checkpoint's own task head was replaced by a new one (None when it was not)."""
+    replaced = getattr(model, "ftcli_replaced_head", None) or {}
+    if not replaced:
+        return None
+    key, (theirs, ours) = sorted(replaced.items())[-1]  # the weight matrix (".weight" sorts after ".bias")
+    why = f"{key} is {list(theirs)} in the checkpoint but the task needs {list(ours)}"
+    return why + (f": {len(labels)} labels in the data" if labels else "")
 
 
 def write_loss_plot(run_path: Path, headline: str, title: str) -> bool:

@@ -21,7 +21,7 @@ RUN_STATISTICS = {
     "eval_samples_per_second", "feature_seconds", "trainable_parameters", "total_parameters", "peak_memory_mb",
     "mixed_precision", "num_processes", "global_batch_size", "train_rows", "validation_rows", "eval_rows", "seconds",
     "student_parameters", "teacher_parameters", "speedup", "speed_batch_size", "speed_device",
-    "student_examples_per_second", "teacher_examples_per_second", "teacher", "distill_method",
+    "student_examples_per_second", "teacher_examples_per_second", "teacher", "distill_method", "head",
 }
 GRID_COLUMNS = ("precision", "recall", "f1", "number", "exact", "exact_match", "total")
 """Per-type metrics (seqeval's LOC_f1, squad_v2's HasAns_exact...) shown as a grid: type x these."""

@@ -70,7 +70,9 @@ def model_class(model_type: str, auto_class_name: str):
 def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_remote_code: bool = False,
                **config_overrides):
     """Load weights for the head named by `auto_class` (an Auto class name, or a function of the
-    checkpoint's config returning one); new heads are freshly initialised."""
+    checkpoint's config returning one); new heads are freshly initialised, and a task head whose shape
+    does not fit (another label count) is replaced by a new one (`model.ftcli_replaced_head`). Weights
+    that do not fit their config.json outside the head are refused (`check_weights_fit`)."""
     config = read_config(checkpoint, trust_remote_code)
     check_weights_file(checkpoint)
     auto_class_name = auto_class(config) if callable(auto_class) else auto_class
@@ -79,14 +81,18 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
         if our_config_cls is not None:
             config = our_config_cls.from_pretrained(checkpoint, **config_overrides)
             model, info = cls.from_pretrained(checkpoint, config=config, use_safetensors=True,
-                                              output_loading_info=True)
+                                              output_loading_info=True, ignore_mismatched_sizes=True)
         else:
             for key, value in config_overrides.items():
                 setattr(config, key, value)
             model, info = cls.from_pretrained(checkpoint, config=config, use_safetensors=True,
-                                              trust_remote_code=trust_remote_code, output_loading_info=True)
+                                              trust_remote_code=trust_remote_code, output_loading_info=True,
+                                              ignore_mismatched_sizes=True)
+        check_weights_fit(model, info, checkpoint)
         # Weights the checkpoint did not have (a new task head): callers may warn about them.
         model.ftcli_new_weights = sorted(info.get("missing_keys", []))
+        model.ftcli_replaced_head = {key: (tuple(theirs), tuple(ours))
+                                     for key, theirs, ours in info.get("mismatched_keys", [])}
         return model
     except OSError as err:
         if Path(checkpoint).is_dir() and not any(Path(checkpoint).glob("*.safetensors")):
@@ -95,6 +101,45 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
                 "(convert it with safetensors first)"
             ) from None
         raise UserError(f"could not load weights from '{checkpoint}': {_short(err)}") from None
+
+
+def body_keys(model) -> set[str]:
+    """State-dict keys of the pretrained body: under `base_model_prefix` when the model wraps its base
+    model with a task head, else all of them (the model is the body)."""
+    keys = set(model.state_dict())
+    prefix = getattr(model, "base_model_prefix", "")
+    if prefix and getattr(model, prefix, None) is not None and getattr(model, prefix) is not model:
+        return {key for key in keys if key.startswith(f"{prefix}.")}
+    return keys
+
+
+def head_weights_not_loaded(model) -> list[str]:
+    """Task-head weights that start random (not in the checkpoint, or replaced for another shape)."""
+    body = body_keys(model)
+    fresh = [*getattr(model, "ftcli_new_weights", []), *getattr(model, "ftcli_replaced_head", {})]
+    return sorted(key for key in fresh if key not in body)
+
+
+def check_weights_fit(model, info: dict, checkpoint: str) -> None:
+    """Refuse weights that belong to another model than their config.json says: a body tensor of
+    another shape (a config of hidden 64 over weights of hidden 32), or no body tensor loaded at all
+    (GPT-2's weights under a BERT config). Body tensors that are merely missing are reported."""
+    from ftcli.progress import console
+
+    body = body_keys(model)
+    for key, theirs, ours in info.get("mismatched_keys", []):
+        if key in body:
+            raise UserError(f"the weights in {checkpoint} do not fit its config.json: {key} is {tuple(theirs)} in the "
+                            f"weights but {tuple(ours)} by the config; save the config that belongs to these weights")
+    missing = set(info.get("missing_keys", [])) & body
+    if body and missing == body:
+        unexpected = sorted(info.get("unexpected_keys", []))
+        holds = f"it holds {unexpected[0]}" if unexpected else "it holds none of them"
+        raise UserError(f"none of the weights in {checkpoint} fit its config.json ({model.config.model_type} expects "
+                        f"{sorted(body)[0]}, ...; {holds}): the config and the weights belong to different models")
+    if missing:
+        console.print(f"[yellow]warning:[/] {len(missing)} weights of the {model.config.model_type} body are not in "
+                      f"{checkpoint} and start random (e.g. {sorted(missing)[0]})")
 
 
 def is_masked_lm_encoder(model_config) -> bool:
