@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ class CheckpointStore:
         Only ftcli's own entries are removed; anything else found there stays."""
         if not self.root.is_dir():
             return
-        complete = sorted(p for p in self.root.glob(f"{PREFIX}*") if (p / STATE_FILE).is_file())
+        complete = sorted(p for p in self.root.glob(f"{PREFIX}*") if _is_checkpoint(p))
         for old in complete[: max(len(complete) - keep, 0)]:
             shutil.rmtree(old)
         if keep == 0:
@@ -130,9 +131,11 @@ class CheckpointStore:
         """The newest complete checkpoint: the one `latest` names, else (a kill between the
         rename and the pointer update) the highest-numbered folder holding its state file."""
         pointer = self.root / LATEST
-        if pointer.is_file() and (self.root / pointer.read_text().strip() / STATE_FILE).is_file():
-            return self.root / pointer.read_text().strip()
-        complete = [p for p in self.root.glob(f"{PREFIX}*") if (p / STATE_FILE).is_file()]
+        named = pointer.read_text().strip() if pointer.is_file() and not pointer.is_symlink() else ""
+        if re.fullmatch(rf"{PREFIX}\d{{8}}", named) and _is_checkpoint(self.root / named):
+            return self.root / named
+        # No pointer, or one naming anything but a checkpoint folder of this run (`../elsewhere`): scan.
+        complete = [p for p in self.root.glob(f"{PREFIX}*") if _is_checkpoint(p)]
         return max(complete, key=lambda p: p.name) if complete else None
 
     def verify(self) -> None:
@@ -202,6 +205,11 @@ def _damaged(path: Path, err: Exception) -> UserError:
     return UserError(f"checkpoint {path} cannot be loaded ({type(err).__name__}: {detail}); it may be damaged "
                      "or tampered with: delete that folder to resume from an earlier checkpoint, or start again "
                      "with --overwrite")
+
+
+def _is_checkpoint(folder: Path) -> bool:
+    """A complete checkpoint folder of this run: a real folder (not a link elsewhere) holding its state file."""
+    return folder.is_dir() and not folder.is_symlink() and (folder / STATE_FILE).is_file()
 
 
 def _write_durably(path: Path, text: str) -> None:

@@ -565,8 +565,10 @@ def build_config(
     sets: list[str] | None = None,
     flags: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Defaults < recipe < --set arguments < explicit flags (already typed, None = not given)."""
+    """Defaults < recipe < --set arguments < explicit flags (already typed, None = not given).
+    `config.given` keeps the keys the command line set (--set and flags): what `--resume` checks."""
     config = RunConfig()
+    given: dict[str, Any] = {}
     if recipe:
         apply_mapping(config, recipe)
     for argument in sets or []:
@@ -575,10 +577,20 @@ def build_config(
             # "prompt.query=Review: {text}" reads as a YAML mapping; a text field takes it verbatim.
             value = argument.partition("=")[2]
         set_value(config, key, value)
+        given[key] = get_value(config, key)
     for key, value in (flags or {}).items():
         if value is not None:
             set_value(config, key, value)
+            given[key] = get_value(config, key)
+    config.given = given  # not a field: never saved in config.yaml
     return config
+
+
+def get_value(config: RunConfig, dotted_key: str) -> Any:
+    target: Any = config
+    for part in dotted_key.split("."):
+        target = target[part] if isinstance(target, dict) else getattr(target, part)
+    return target
 
 
 def config_from_yaml(path: Path) -> RunConfig:

@@ -156,6 +156,36 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+# -- inputs that must not change under a run -----------------------------------------------------
+
+def fingerprint(source: str) -> dict:
+    """What identifies a data source: a file's size and hash; a folder's files (names, sizes, times);
+    anything else (a catalogue alias, a Hub id) by its name."""
+    path = Path(str(source)).expanduser()
+    if path.is_file():
+        return {"file": str(source), **digest(path)}
+    if path.is_dir():
+        sha, files = hashlib.sha256(), 0
+        for root, dirs, names in sorted(os.walk(path)):
+            dirs.sort()
+            for name in sorted(names):
+                stat = (Path(root) / name).stat()
+                sha.update(f"{(Path(root) / name).relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                files += 1
+        return {"folder": str(source), "files": files, "sha256": sha.hexdigest()}
+    return {"name": str(source)}
+
+
+def describe_change(was: dict, now: dict) -> str:
+    if "size" in was and "size" in now and was["size"] != now["size"]:
+        return f"{was['size']:,} bytes then, {now['size']:,} now"
+    if "files" in was and "files" in now and was["files"] != now["files"]:
+        return f"{was['files']:,} files then, {now['files']:,} now"
+    if set(was) != set(now):
+        return "it is no longer what it was (file, folder or name)"
+    return "same size, other content"
+
+
 # -- single output files ---------------------------------------------------------------------------
 
 def _written_files_record() -> Path:

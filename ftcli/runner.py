@@ -19,13 +19,15 @@ from accelerate.utils import set_seed
 
 from ftcli import assets
 from ftcli.checkpoints import CheckpointStore
-from ftcli.config import RunConfig, apply_mapping, check_ranges
+from ftcli.config import RunConfig, apply_mapping, check_ranges, get_value
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
 from ftcli.distributed import LAUNCHED_COMMAND_ENV, barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
+from ftcli.ownership import describe_change, fingerprint
+from ftcli.paths import write_text_atomically
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
 from ftcli.strategies import get_strategy
@@ -56,11 +58,15 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     run_dir.check()
     barrier()  # every process has checked before the main one creates anything
     if resume:
-        # A resumed run continues with the settings it started with.
+        # A resumed run continues with the settings and data it started with, or is refused.
         output_dir = config.output_dir
-        config = RunConfig()
-        apply_mapping(config, run_dir.saved_config())
-        config.output_dir = output_dir
+        saved = RunConfig()
+        apply_mapping(saved, run_dir.saved_config())
+        check_same_settings(getattr(config, "given", {}), saved)
+        config, config.output_dir = saved, output_dir
+        check_same_inputs(run_dir.staging, config)
+        if finished_in(run_dir.staging):  # killed while putting the finished run in place
+            return _put_in_place(run_dir, config)
         CheckpointStore(run_dir.staging).verify()
     check_ranges(config)
     data_cfg = config.data
@@ -129,6 +135,8 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
 
     # One run directory, written by the main process; the others write their checkpoint parts into it.
     path = run_dir.create(config.to_dict()) if accelerator.is_main_process else run_dir.staging
+    if accelerator.is_main_process and not resume:
+        write_text_atomically(path / INPUTS_FILE, json.dumps(input_fingerprints(config), indent=1) + "\n")
     accelerator.wait_for_everyone()
     try:  # the staging folder's lock is held from here until the run is in place
         model_dir = path / "model"
@@ -198,6 +206,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
                 loss_plot="loss.png" if plotted else None,
             )
             (path / "README.md").write_text(card)
+            CheckpointStore(path).finish(config.train.keep_checkpoints)
             final = run_dir.finalize()
         else:
             final = run_dir.destination
@@ -205,6 +214,66 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         return RunResult(path=final, metrics=metrics)
     finally:
         run_dir.release()
+
+
+INPUTS_FILE = "inputs.json"
+"""Size and hash of the run's data files when it started: `--resume` refuses data that changed since."""
+SETTINGS_FIXED_AT_RUNTIME = {"output_dir"}
+
+
+def check_same_settings(given: dict[str, Any], saved: RunConfig) -> None:
+    """`--resume` with a setting other than the run's (--lr, --model, --set ...) is refused, naming each."""
+    differences = []
+    for key, value in given.items():
+        if key in SETTINGS_FIXED_AT_RUNTIME or (key == "train.mixed_precision" and value == "auto"):
+            continue
+        theirs = get_value(saved, key)
+        if value != theirs:
+            differences.append(f"{key} {value!r} (the run: {theirs!r})")
+    if differences:
+        raise UserError(f"--resume continues a run with the settings it started with, and these differ: "
+                        f"{'; '.join(differences)}; drop them, or start a new run (another --output-dir, or --overwrite)")
+
+
+def input_fingerprints(config: RunConfig) -> dict[str, Any]:
+    return {key: fingerprint(value) for key, value in
+            (("data.train", config.data.train), ("data.eval", config.data.eval), ("data.validation", config.data.validation))
+            if value}
+
+
+def check_same_inputs(staging: Path, config: RunConfig) -> None:
+    """The data files are those the run started on (runs from before inputs.json are not checked)."""
+    file = staging / INPUTS_FILE
+    if not file.is_file():
+        return
+    recorded = json.loads(file.read_text())
+    for key, was in recorded.items():
+        now = fingerprint(get_value(config, key))
+        if now != was:
+            raise UserError(f"{key} {get_value(config, key)} changed since this run started ({describe_change(was, now)}); "
+                            "--resume would train on other data than the run began with: start a new run instead")
+
+
+def finished_in(staging: Path) -> bool:
+    return all((staging / name).exists() for name in ("model", "metrics.json", "README.md"))
+
+
+def _put_in_place(run_dir: RunDirectory, config: RunConfig) -> RunResult:
+    """Finish a run that was killed after everything was written: checkpoints pruned, moved into place."""
+    from accelerate import PartialState
+
+    metrics = json.loads((run_dir.staging / "metrics.json").read_text())
+    final = run_dir.destination
+    if PartialState().is_main_process:
+        run_dir.create(config.to_dict())  # takes the lock; a resume clears nothing
+        try:
+            CheckpointStore(run_dir.staging).finish(config.train.keep_checkpoints)
+            final = run_dir.finalize()
+        finally:
+            run_dir.release()
+    barrier()
+    console.print("The run had finished training; it is now in place (nothing was recomputed).")
+    return RunResult(path=final, metrics=metrics)
 
 
 def replaced_head_note(model, labels: list[str] | None) -> str | None:

@@ -25,7 +25,7 @@ LAUNCHER = textwrap.dedent('''
     """python launcher.py MODE N ARGS...: `ftcli ARGS...`, with an accident at the N-th call of
     accelerate's backward (MODE kill / sigint / sigterm: that signal to itself, before the
     backward) or save_state (MODE kill-in-save: SIGKILL once the state files are written, before
-    the checkpoint is complete)."""
+    the checkpoint is complete), or (kill-in-finalize) as the finished run is put in place."""
     import os, signal, sys
     import accelerate
 
@@ -53,6 +53,13 @@ LAUNCHER = textwrap.dedent('''
         return result
 
     setattr(accelerate.Accelerator, name, patched)
+    if mode == "kill-in-finalize":  # everything written, checkpoints pruned, not yet in place
+        import ftcli.rundir
+
+        def killed(self):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        ftcli.rundir.RunDirectory.finalize = killed
     from ftcli.cli.app import main
 
     sys.argv = ["ftcli", *sys.argv[3:]]
@@ -196,3 +203,43 @@ def test_lora_checkpoints_hold_only_the_adapter_and_resume_exactly(setup):
     assert {k: v for k, v in ours.items() if k not in TIMING} == {k: v for k, v in theirs.items() if k not in TIMING}
     a, b = (load_file(run / "model" / "adapter_model.safetensors") for run in (out, reference))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_a_kill_while_the_finished_run_is_put_in_place_resumes_without_recomputing(setup, reference):
+    out = setup[0] / "killed-in-finalize"
+    staging = out.parent / f".{out.name}.partial"
+    assert ftcli(setup, out, mode="kill-in-finalize").returncode == -signal.SIGKILL
+    assert (staging / "metrics.json").is_file() and not out.exists()
+    result = ftcli(setup, out, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "nothing was recomputed" in result.stderr and "Resuming from step" not in result.stderr
+    assert not staging.exists()
+    assert_same_run(out, reference)
+
+
+def test_resume_with_other_settings_or_changed_data_is_refused(setup, tmp_path):
+    root, launcher, train, test, model = setup
+    out = tmp_path / "run"
+    assert ftcli(setup, out, mode="kill", count=5).returncode == -signal.SIGKILL  # after the step-4 checkpoint
+    for extra, named in ((["--lr", "1e-3"], "optim.lr 0.001 (the run: 0.002)"),
+                         (["--set", "optim.weight_decay=0.5"], "optim.weight_decay 0.5 (the run: 0.0)"),
+                         (["--batch-size", "4"], "train.batch_size 4")):
+        result = ftcli(setup, out, "--resume", *extra)
+        assert result.returncode == 2, result.stderr
+        assert named in result.stderr and "settings it started with" in result.stderr
+    # The same file name, fewer rows: the run would go on "on neither" data.
+    cut = tmp_path / "train.csv"
+    write_csv(cut, sentiment_rows(64))
+    out2 = tmp_path / "run2"
+    command = lambda *extra: [sys.executable, str(launcher), *extra[:2], "finetune", "classification", "--model",
+                              str(model), "--train", str(cut), "--eval", str(test), "--output-dir", str(out2),
+                              *SETTINGS, *extra[2:]]
+    assert subprocess.run(command("kill", "5"), capture_output=True).returncode == -signal.SIGKILL
+    write_csv(cut, sentiment_rows(40))
+    result = subprocess.run(command("none", "0", "--resume"), capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "data.train" in result.stderr and "changed since this run started" in result.stderr
+    write_csv(cut, sentiment_rows(64))  # back as it was: the run goes on
+    result = subprocess.run(command("none", "0", "--resume"), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Resuming from step 4" in result.stderr

@@ -116,3 +116,20 @@ def test_an_existing_output_is_replaced_only_with_overwrite_and_only_if_ftcli_wr
     ours.write_text("[1]")  # edited since: no longer provably ftcli's
     with pytest.raises(UserError, match="did not write"):
         check_output_file(ours, overwrite=True)
+
+
+def test_a_latest_pointer_outside_the_run_is_not_followed(tmp_path):
+    from ftcli.checkpoints import STATE_FILE, CheckpointStore
+
+    store = CheckpointStore(tmp_path / "run")
+    own = store.root / "step-00000004"
+    own.mkdir(parents=True)
+    (own / STATE_FILE).write_text("{}")
+    elsewhere = tmp_path / "elsewhere" / "step-00000009"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / STATE_FILE).write_text("{}")
+    for pointer in ("../../elsewhere/step-00000009", str(elsewhere), "step-00000009"):
+        (store.root / "latest").write_text(pointer)
+        assert store.latest() == own
+    (store.root / "step-00000009").symlink_to(elsewhere)  # a link posing as a checkpoint
+    assert store.latest() == own
