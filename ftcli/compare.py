@@ -41,6 +41,8 @@ DEFAULT_SIZES = ("0", "16", "64", "256", "1024", "all")
 MIN_STEPS = 100
 MAX_EPOCHS = 50
 MAX_SHOTS = 4
+SETTINGS_FILE = "settings.json"
+"""In the comparison folder: the settings its cells were computed with."""
 """In-context demonstrations at most (a small encoder's context holds about this many reviews)."""
 MAX_IN_CONTEXT_SIZE = 64
 """In-context learning runs at sizes up to this (k-shot with k = min(size, MAX_SHOTS))."""
@@ -216,8 +218,38 @@ class Comparison:
     def cell_file(self, cell: Cell) -> Path:
         return self.root / "cells" / f"{cell.name}.json"
 
+    def result_settings(self) -> dict:
+        """Everything that changes a cell's result (the plan, strategies x sizes x seeds, does not): a cell
+        saved under other values is not reused."""
+        from ftcli.ownership import fingerprint
+
+        s = self.settings
+        return {"task": s.task, "model": s.model, "train": fingerprint(s.train), "eval": fingerprint(self.eval_source),
+                "limit_eval": s.limit_eval, "max_length": s.max_length, "sets": sorted(s.sets),
+                "columns": dict(sorted(s.columns.items()))}
+
+    def check_same_settings(self) -> None:
+        """A folder holds the cells of one set of result settings: recorded at the first run, compared after."""
+        record = self.root / SETTINGS_FILE
+        now = self.result_settings()
+        if record.is_file():
+            try:
+                then = json.loads(record.read_text())
+            except ValueError:
+                then = None
+            if then != now:
+                changed = ", ".join(key for key in now if not isinstance(then, dict) or then.get(key) != now[key])
+                raise UserError(f"{self.root} holds results of other settings ({changed or 'unreadable record'} "
+                                f"differ), which would be mixed with these: choose another --output-dir")
+        elif any((self.root / "cells").glob("*.json")):
+            raise UserError(f"{self.root} holds results whose settings were not recorded (an earlier ftcli); "
+                            "choose another --output-dir")
+        else:
+            write_text_atomically(record, json.dumps(now, indent=1) + "\n")
+
     def run(self) -> dict:
         self.root.mkdir(parents=True, exist_ok=True)
+        self.check_same_settings()
         cells = plan(self.settings, self._training[0].num_rows)
         done = [c for c in cells if self.cell_file(c).is_file()]
         console.print(f"[bold]compare[/] {self.settings.task} on {self.settings.model}: {len(cells)} runs "
@@ -363,8 +395,11 @@ def _worker(settings_json: str, cell_json: str) -> None:
     try:
         Comparison(settings).finish_cell(Cell(**json.loads(cell_json)))
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        if err.exit_code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            print(f"error: {err}", file=sys.stderr)  # a signal: `ftcli compare` says how to continue, not the cell
         sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(128 + signal.SIGINT)
 
 
 if __name__ == "__main__":

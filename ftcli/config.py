@@ -338,6 +338,7 @@ RANGES: dict[str, str] = {
     "optim.adam_beta2": "[0, 1)",
     "optim.adam_epsilon": "(0, inf)",
     "train.epochs": "[1, inf)",
+    "train.seed": "[0, 4294967295]",  # numpy's and the data shuffles' seeds are 32-bit
     "train.batch_size": "[1, inf)",
     "train.eval_batch_size": "[1, inf)",
     "train.grad_accum_steps": "[1, inf)",
@@ -377,7 +378,7 @@ RANGES: dict[str, str] = {
 
 _FLAGS = {"model.max_length": "--max-length", "train.epochs": "--epochs", "train.batch_size": "--batch-size",
           "optim.lr": "--lr", "optim.head_lr": "--head-lr", "data.limit_train": "--limit-train",
-          "data.limit_eval": "--limit-eval"}
+          "data.limit_eval": "--limit-eval", "train.seed": "--seed"}
 
 
 def in_range(value: float, interval: str) -> bool:
@@ -394,10 +395,11 @@ def check_ranges(config: RunConfig) -> None:
         value = getattr(section, name)
         if value is None:
             continue
-        if value != value or not in_range(value, interval):  # value != value: NaN
+        if value != value or value in (float("inf"), float("-inf")) or not in_range(value, interval):
             flag = _FLAGS.get(key)
             shown = f"{flag} ({key})" if flag else key
-            raise UserError(f"{shown} must be {_describe(interval)}, got {value}")
+            finite = "a finite number " if value != value or value in (float("inf"), float("-inf")) else ""
+            raise UserError(f"{shown} must be {finite}{_describe(interval)}, got {value}")
 
 
 def _describe(interval: str) -> str:
@@ -535,7 +537,7 @@ def parse_set_argument(argument: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise UserError(f"--set expects key=value, got {argument!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     # YAML reads "5e-5" (no dot) as a string; accept it as the number the user meant.
@@ -547,17 +549,43 @@ def parse_set_argument(argument: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: settings never need them, and nested aliases (a "billion laughs"
+    file of a few hundred bytes) expand to gigabytes as soon as anything prints or copies them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_NoAliasLoader)
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a recipe, a run's config.yaml, an accelerate config):
+    invalid YAML, aliases, Python tags and anything but a mapping are one-line UserErrors."""
+    try:
+        data = parse_yaml(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UserError(f"{what} {path} is not valid YAML{where}: {problem[:200]}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read {what} {path}: {getattr(err, 'strerror', None) or err}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} {path} must be a mapping of keys to values, not a {type(data).__name__}")
+    return data
+
+
 def load_recipe(path: Path) -> dict[str, Any]:
     """Read a recipe YAML file into a mapping (validated when applied)."""
     if not path.is_file():
         raise UserError(f"recipe file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"recipe {path} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"recipe {path} must be a mapping of config keys")
-    return data
+    return read_yaml_mapping(path, "recipe")
 
 
 def build_config(

@@ -53,7 +53,7 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
         raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
                         "run keeps a soft prompt or a head on a frozen body: export it as transformers")
     with atomic_directory(destination, marker=MARKER, details={"exported_from": str(run.resolve())}) as staging:
-        if config.strategy == "lora":
+        if config.strategy == "lora" and (run / "model" / "adapter_config.json").is_file():  # an adapter-only run
             base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
             task = get_task(config.task, config.options).bind(base_config)
             model = get_strategy("lora").load(run / "model", task, config)

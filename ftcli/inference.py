@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from ftcli.errors import UserError
 from ftcli.batching import length_sorted_loader
 from ftcli.evaluation import collect_outputs
 from ftcli.models.outputs import enable_packing
-from ftcli.models.loading import check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
+from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.tasks import get_task
@@ -33,6 +33,8 @@ class LoadedModel:
     max_length: int
     labels: list[str] | None
     source: str
+    untrained_head: list[str] = field(default_factory=list)
+    """Task-head weights that would start random (a bare checkpoint): predicting with it is refused."""
 
 
 def _pretrained_as(objective: str, path: Path) -> str:
@@ -93,22 +95,22 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         model = get_strategy(saved.strategy).load(Path(checkpoint), task, saved)
     else:
         model = load_model(checkpoint, task.auto_class_for)
-    if saved is None or saved.strategy == "full":  # adapters and feature heads bring their own head
-        untrained = head_weights_not_loaded(model)
-        if untrained:
-            raise UserError(f"{run_or_model} has no trained {task.name} head ({', '.join(untrained[:2])} would start "
-                            f"random, so its answers would be noise); fine-tune it first: ftcli finetune {task.name} "
-                            f"--model {run_or_model} ...")
+    # Adapters and feature heads bring their own head; a merged LoRA run is a full checkpoint.
+    full_weights = saved is None or saved.strategy == "full" or (
+        saved.strategy == "lora" and not (Path(checkpoint) / "adapter_config.json").is_file())
+    untrained = head_weights_not_loaded(model) if full_weights else []
     processor = task.load_processor(checkpoint)
     check_tokenizer_matches(processor, model.config, checkpoint)
+    align_tokenizer_inputs(processor, model)
     id2label = getattr(model.config, "id2label", None) or {}
     labels = [id2label[i] for i in sorted(id2label)] if id2label else None
     mapped = resolve_columns(task.fields, {**run_columns, **(columns or {})}, task.name)
     limit = min(max_length or 512, getattr(processor, "model_max_length", 512) or 512)
-    return LoadedModel(task, model, processor, mapped, limit, labels, checkpoint)
+    return LoadedModel(task, model, processor, mapped, limit, labels, checkpoint, untrained)
 
 
 def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
+    refuse_untrained_head(loaded)  # once the input is known to be fine, so input errors come first
     accelerator = make_accelerator(TrainConfig())
     # Rows of similar length batched together, packed where the model supports it; results in input order.
     loader = length_sorted_loader(model_inputs(features, loaded.task), batch_size, loaded.task.collator(loaded.processor))
@@ -117,9 +119,17 @@ def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
     return collect_outputs(model, prepared, accelerator, loaded.task, order=loader.order)
 
 
+def refuse_untrained_head(loaded: LoadedModel) -> None:
+    if loaded.untrained_head:
+        raise UserError(f"{loaded.source} has no trained {loaded.task.name} head ({', '.join(loaded.untrained_head[:2])} "
+                        f"would start random, so its answers would be noise); fine-tune it first: "
+                        f"ftcli finetune {loaded.task.name} --model {loaded.source} ...")
+
+
 def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_size: int = 64) -> dict[str, float]:
     task = loaded.task
     check_columns(dataset, loaded.columns, task.required_for(dataset, loaded.columns), where)
+    refuse_untrained_head(loaded)  # before the labels are compared with a random head's placeholder names
     label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
     task.validate(dataset, loaded.columns, label2id, where)
     features = task.preprocess(dataset, loaded.processor, loaded.columns, label2id, loaded.max_length)

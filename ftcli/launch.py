@@ -129,9 +129,9 @@ def local_processes(options: LaunchOptions) -> int:
     """Processes this machine starts (the config file's counts when the options leave them out)."""
     processes, machines = options.num_processes, options.num_machines
     if options.accelerate_config is not None and (processes is None or machines is None):
-        import yaml
+        from ftcli.config import read_yaml_mapping
 
-        settings = yaml.safe_load(options.accelerate_config.read_text()) or {}
+        settings = read_yaml_mapping(options.accelerate_config, "--accelerate-config")
         processes = processes or settings.get("num_processes", 1)
         machines = machines or settings.get("num_machines", 1)
     machines = machines or 1

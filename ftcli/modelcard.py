@@ -84,8 +84,22 @@ or `ftcli predict <this run> --input "some text"`.
 
 
 def _usage(strategy: str, auto_class: str, processor_class: str, base_model: str) -> str:
-    if strategy in ("lora", "prompt-tuning"):
-        return f"""`model/` holds the {strategy} adapter and the task head (peft), not the full weights:
+    if strategy == "lora":
+        return f"""`model/` holds the LoRA adapter merged into full weights: plain transformers loads it.
+
+```python
+from transformers import {auto_class}, {processor_class}
+
+model = {auto_class}.from_pretrained("model")
+processor = {processor_class}.from_pretrained("model")
+```
+
+The adapter alone (peft, a few MB) is in `model/adapter/`:
+`PeftModel.from_pretrained({auto_class}.from_pretrained("{base_model}", num_labels=...), "model/adapter")`.
+"""
+    if strategy == "prompt-tuning":
+        return f"""`model/` holds a soft prompt and the task head (peft), not full weights: **it needs peft**
+(a soft prompt is an input, so nothing merges it into the weights; plain `pipeline` cannot load it):
 
 ```python
 from peft import PeftModel
@@ -95,7 +109,7 @@ base = {auto_class}.from_pretrained("{base_model}", num_labels=...)  # the head'
 model = PeftModel.from_pretrained(base, "model")
 processor = {processor_class}.from_pretrained("model")
 ```
-""" + ("\n`ftcli export <this run> --to DIR` merges the adapter into full weights.\n" if strategy == "lora" else "")
+"""
     if strategy == "feature-extraction":
         return f"""`model/` holds the head trained on frozen features of `{base_model}`
 (`feature_head.safetensors`, settings in `feature_head.json`); ftcli loads both.

@@ -195,7 +195,7 @@ def _written_files_record() -> Path:
 def _written_files() -> dict:
     try:
         record = json.loads(_written_files_record().read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, UserError):
         return {}
     return record if isinstance(record, dict) else {}
 
@@ -223,10 +223,9 @@ def _wrote(path: Path) -> bool:
 def record_output_file(path: Path) -> None:
     """Remember what ftcli wrote to `path`, so a later --overwrite can prove it (best effort: a cache that
     cannot be written only means that file will not be replaced later)."""
-    record = _written_files()
-    record[str(path.resolve())] = digest(path)
     try:
-        _written_files_record().parent.mkdir(parents=True, exist_ok=True)
+        record = _written_files()
+        record[str(path.resolve())] = digest(path)
         write_text_atomically(_written_files_record(), json.dumps(record, indent=1) + "\n")
-    except OSError:
+    except (OSError, UserError):
         pass

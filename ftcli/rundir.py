@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from ftcli.checkpoints import CheckpointStore
+from ftcli.config import read_yaml_mapping
 from ftcli.errors import UserError
 from ftcli.ownership import describe, sign, unproven
 
@@ -95,7 +96,7 @@ class RunDirectory:
                             "only a run it wrote, unchanged: move those files away or choose another --output-dir")
 
     def saved_config(self) -> dict:
-        return yaml.safe_load((self.staging / CONFIG_FILE).read_text())
+        return read_yaml_mapping(self.staging / CONFIG_FILE, "the interrupted run's settings")
 
     def create(self, config: dict) -> Path:
         """Lock the staging folder (creating it), then start it afresh unless resuming: a stale

@@ -24,7 +24,7 @@ from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
 from ftcli.distributed import LAUNCHED_COMMAND_ENV, barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
-from ftcli.models.loading import check_tokenizer_matches, read_config
+from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.ownership import describe_change, fingerprint
 from ftcli.paths import write_text_atomically
@@ -54,6 +54,8 @@ def default_output_dir(config: RunConfig) -> str:
 def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> RunResult:
     if config.output_dir is None:
         config.output_dir = default_output_dir(config)
+    # A local model folder is stored absolute: the run (a LoRA adapter names its base) works from anywhere.
+    config.model.name = _absolute_if_local(config.model.name)
     run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
     run_dir.check()
     barrier()  # every process has checked before the main one creates anything
@@ -87,7 +89,10 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     check_columns(splits.train, columns, task.required_for(splits.train, columns), f"training data {data_cfg.train}")
     for rows, where in held_out.values():
         check_columns(rows, columns, task.required_for(rows, columns), where)
-    labels = task.label_list(splits.all_train, columns)
+    try:
+        labels = task.label_list(splits.all_train, columns)
+    except UserError as problem:
+        raise held_out_explained(problem, splits, columns) from None
     label2id = {label: i for i, label in enumerate(labels)} if labels else None
     task.validate(splits.train, columns, label2id, f"training data {data_cfg.train}")
     for rows, where in held_out.values():
@@ -102,6 +107,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     pad_id = getattr(processor, "pad_token_id", None)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
     model = strategy.build(checkpoint, task, labels, config)
+    align_tokenizer_inputs(processor, model)
     head = replaced_head_note(model, labels)
     if head:
         console.print(f"head: new ({head})")
@@ -228,11 +234,17 @@ def check_same_settings(given: dict[str, Any], saved: RunConfig) -> None:
         if key in SETTINGS_FIXED_AT_RUNTIME or (key == "train.mixed_precision" and value == "auto"):
             continue
         theirs = get_value(saved, key)
-        if value != theirs:
+        if _absolute_if_local(value) != _absolute_if_local(theirs):
             differences.append(f"{key} {value!r} (the run: {theirs!r})")
     if differences:
         raise UserError(f"--resume continues a run with the settings it started with, and these differ: "
                         f"{'; '.join(differences)}; drop them, or start a new run (another --output-dir, or --overwrite)")
+
+
+def _absolute_if_local(value: Any) -> Any:
+    if isinstance(value, str) and value and Path(value).expanduser().exists():
+        return str(Path(value).expanduser().resolve())
+    return value
 
 
 def input_fingerprints(config: RunConfig) -> dict[str, Any]:
@@ -252,6 +264,22 @@ def check_same_inputs(staging: Path, config: RunConfig) -> None:
         if now != was:
             raise UserError(f"{key} {get_value(config, key)} changed since this run started ({describe_change(was, now)}); "
                             "--resume would train on other data than the run began with: start a new run instead")
+
+
+def held_out_explained(problem: UserError, splits, columns: dict[str, str]) -> UserError:
+    """A label set too small for training because the seeded test hold-out took a label's only rows:
+    say so, instead of blaming the file for what the split did."""
+    label = columns.get("label")
+    if "held out" not in splits.eval_source or label not in splits.eval.column_names:
+        return problem
+    from ftcli.data.labels import label_key
+
+    seen = {label_key(v) for v in splits.all_train[label]}
+    only_held_out = sorted({label_key(v) for v in splits.eval[label]} - seen)
+    if not only_held_out:
+        return problem
+    return UserError(f"{problem}: label(s) {', '.join(map(repr, only_held_out))} occur only in the rows held out for "
+                     f"testing ({splits.eval_source}); give more rows of each label, or test data with --eval DATA")
 
 
 def finished_in(staging: Path) -> bool:

@@ -8,8 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ftcli.rundir import CONFIG_FILE, MARKER_FILE, is_run_directory
 
 MAX_DEPTH = 4
@@ -47,10 +45,23 @@ def find_runs(root: Path) -> list[Path]:
 
 
 def summarize_run(path: Path) -> RunSummary:
+    """One run's line; a damaged config.yaml or metrics.json shows as such instead of failing the list."""
+    from ftcli.config import read_yaml_mapping
+    from ftcli.errors import UserError
     from ftcli.tasks import get_task
 
-    config = yaml.safe_load((path / CONFIG_FILE).read_text()) or {}
-    metrics = read_metrics(path)
+    try:
+        config = read_yaml_mapping(path / CONFIG_FILE, "config")
+    except UserError:
+        config = {"task": "damaged config.yaml"}
+    try:
+        metrics = read_metrics(path)
+    except (OSError, ValueError):
+        metrics = {}
+    if not isinstance(metrics, dict):
+        metrics = {}
+    if not isinstance(config.get("model"), dict):
+        config["model"] = {"name": str(config.get("model", "?"))}
     task = config.get("task", "?")
     try:
         metric = get_task(task).best_metric

@@ -25,6 +25,7 @@ from ftcli.errors import UserError
 
 ALGORITHMS = ("bpe", "wordpiece", "unigram")
 MARKER = "ftcli_tokenizer.json"
+MAX_VOCAB_SIZE = 2**20  # four times the largest vocabularies in use (about 256k entries)
 """Written beside the tokenizer files: how it was trained; marks a folder ftcli may replace."""
 BATCH = 1000
 
@@ -146,6 +147,8 @@ def train(algorithm: str, texts: list[str], vocab_size: int, lowercase: bool | N
     algorithm = check_algorithm(algorithm)
     if vocab_size < 1:
         raise UserError(f"--vocab-size must be positive, got {vocab_size}")
+    if vocab_size > MAX_VOCAB_SIZE:  # the trainers reserve memory for the whole size up front (an abort, not an error)
+        raise UserError(f"--vocab-size must be at most {MAX_VOCAB_SIZE:,}, got {vocab_size:,}")
     if min_frequency < 0:
         raise UserError(f"--min-frequency must be 0 or more, got {min_frequency}")
     if not texts:

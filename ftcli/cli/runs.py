@@ -40,18 +40,26 @@ def show(run: Annotated[Path, typer.Argument(help="A finished run directory.")])
     import yaml
 
     from ftcli.cli.output import print_metrics, result_console
+    from ftcli.config import read_yaml_mapping
     from ftcli.errors import UserError
     from ftcli.rundir import CONFIG_FILE, is_run_directory
     from ftcli.runs import human_size, read_metrics, summarize_run
 
     if not is_run_directory(run):
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
+    settings = read_yaml_mapping(run / CONFIG_FILE, "the run's settings")
+    try:
+        metrics = read_metrics(run)
+    except ValueError as err:
+        raise UserError(f"{run / 'metrics.json'} is damaged ({err}); the run's other files are intact") from None
+    if not isinstance(metrics, dict):
+        raise UserError(f"{run / 'metrics.json'} is damaged (a {type(metrics).__name__}, not a mapping of metrics)")
     summary = summarize_run(run)
     out = result_console()
     out.print(f"[bold]{run}[/]: {summary.task} / {summary.strategy} on {summary.model}, {summary.created}, "
               f"{human_size(summary.bytes)}")
-    out.print(yaml.safe_dump(yaml.safe_load((run / CONFIG_FILE).read_text()), sort_keys=False).rstrip())
-    print_metrics(read_metrics(run), title=f"{run.name}: test metrics")
+    out.print(yaml.safe_dump(settings, sort_keys=False).rstrip())
+    print_metrics(metrics, title=f"{run.name}: test metrics")
     for name, what in (("loss.png", "loss plot"), ("README.md", "model card"), ("model", "model"),
                        ("log.jsonl", "training log"), ("logs", "tracker logs")):
         if (run / name).exists():

@@ -41,8 +41,8 @@ def train(
     from ftcli.progress import console
 
     algorithm = training.check_algorithm(algorithm)
-    if vocab_size < 1:
-        raise UserError(f"--vocab-size must be positive, got {vocab_size}")
+    if not 1 <= vocab_size <= training.MAX_VOCAB_SIZE:
+        raise UserError(f"--vocab-size must be between 1 and {training.MAX_VOCAB_SIZE:,}, got {vocab_size:,}")
     training.check_output(out, overwrite)  # before reading and training, which take a while
     text_column = parse_columns(column).get("text", "text")
     texts = training.corpus_texts(train_data, text_column, limit=limit_train, seed=seed)

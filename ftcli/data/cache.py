@@ -22,5 +22,18 @@ def cached_map(dataset: Dataset, function, **map_kwargs) -> Dataset:
     folder.mkdir(parents=True, exist_ok=True)
     # datasets logs "Loading cached processed dataset at ..." at INFO: not on the terminal.
     logging.getLogger("datasets.arrow_dataset").setLevel(logging.WARNING)
-    return dataset.map(function, cache_file_name=str(folder / f"{key}.arrow"), load_from_cache_file=True,
-                       new_fingerprint=key, **map_kwargs)
+    cached = folder / f"{key}.arrow"
+    try:
+        return dataset.map(function, cache_file_name=str(cached), load_from_cache_file=True, new_fingerprint=key,
+                           **map_kwargs)
+    except Exception:
+        if not cached.is_file():
+            raise  # the function itself failed: nothing cached to blame
+        # A damaged cache file (a disk that filled, a copy cut short) would fail every later run: it is
+        # ftcli's own derived file, so it goes and the rows are tokenized again.
+        from ftcli.progress import console
+
+        console.print(f"[yellow]warning:[/] the tokenized-data cache {cached} was damaged; tokenizing again")
+        cached.unlink()
+        return dataset.map(function, cache_file_name=str(cached), load_from_cache_file=False, new_fingerprint=key,
+                           **map_kwargs)

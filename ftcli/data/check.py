@@ -51,8 +51,21 @@ def check_data(spec: str, task_name: str, column_overrides: dict[str, str] | Non
                 report.problems.append(str(problem))
     summary = task.summary(dataset, columns)
     report.labels = dict(summary["labels"].most_common())
+    look_alike = near_duplicate_labels(report.labels)
+    if look_alike:
+        shown = "; ".join(" = ".join(repr(label) for label in group) for group in look_alike[:3])
+        report.problems.append(f"{where}: labels that differ only in case or spaces count as different labels "
+                               f"({shown}); write each label one way")
     report.length_unit = summary.get("length_unit", "words")
     for name, values in summary["lengths"].items():
         if values:
             report.lengths[name] = {f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES}
     return report
+
+
+def near_duplicate_labels(labels) -> list[list[str]]:
+    """Groups of labels equal but for case and surrounding spaces ("positive", "Positive", "positive ")."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        groups.setdefault(str(label).strip().casefold(), []).append(str(label))
+    return [group for group in groups.values() if len(group) > 1]

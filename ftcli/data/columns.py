@@ -15,7 +15,16 @@ def resolve_columns(defaults: dict[str, str], overrides: dict[str, str], task: s
             f"unknown column field(s) {', '.join(unknown)} for task {task}; "
             f"its fields are {', '.join(defaults)}"
         )
-    return {**defaults, **overrides}
+    mapped = {**defaults, **overrides}
+    readers: dict[str, list[str]] = {}
+    for field_name, column in mapped.items():
+        readers.setdefault(column, []).append(field_name)
+    shared = {column: names for column, names in readers.items() if len(names) > 1}
+    if shared:
+        column, names = next(iter(shared.items()))
+        raise UserError(f"the {' and '.join(names)} fields both read the column '{column}' (data.columns); "
+                        "each field needs its own column (a model given its label as input learns nothing)")
+    return mapped
 
 
 def check_columns(dataset: Dataset, columns: dict[str, str], fields: list[str], where: str) -> None:

@@ -103,6 +103,8 @@ def load_image(value: Any, base_folder: Path | None = None):
             return image.convert("RGB")
     except UnidentifiedImageError:
         raise ImageError(source, "is not an image Pillow can read") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(source, f"is too large to decode safely ({err})") from None
     except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ImageError(source, f"cannot be decoded ({reason})") from None
@@ -116,6 +118,8 @@ def image_size(value: Any, base_folder: Path | None = None) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
+    except Image.DecompressionBombError as err:
+        raise ImageError(source, f"is too large to decode safely ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise ImageError(source, "is not an image Pillow can read") from None
 

@@ -198,6 +198,8 @@ def _check_jsonl(path: Path) -> None:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise UserError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise UserError(f"{path}: line {number} nests lists or objects too deeply to read") from None
         if not isinstance(record, dict):
             raise UserError(f"{path}: line {number} is not a JSON object")
 
@@ -208,6 +210,8 @@ def _check_json(path: Path) -> None:
     text = "".join(line for _, line in _text_lines(path))
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise UserError(f"{path}: nests lists or objects too deeply to read") from None
     except json.JSONDecodeError as err:
         if err.msg == "Extra data":  # several values: JSON Lines in a .json file
             return _check_jsonl(path)

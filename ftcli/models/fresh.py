@@ -58,10 +58,12 @@ def build_config(spec: dict[str, Any], tokenizer, max_positions: int):
     values.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id)
     for name in ("bos", "eos"):  # the tokenizer's, or none (an architecture's default may lie outside this vocabulary)
         values[f"{name}_token_id"] = getattr(tokenizer, f"{name}_token_id")
+    from huggingface_hub.errors import StrictDataclassError
+
     try:
         config = architectures()[spec["model_type"]].config_class(**values)
-    except (TypeError, ValueError) as err:
-        raise UserError(f"--config: {err}") from None
+    except (TypeError, ValueError, StrictDataclassError) as err:  # transformers' configs validate field types
+        raise UserError(f"--config: {str(err).splitlines()[0]}") from None
     hidden, heads = config.hidden_size, config.num_attention_heads
     if hidden % heads:
         raise UserError(f"--config: hidden size {hidden} is not a multiple of the {heads} attention heads")

@@ -57,6 +57,21 @@ def check_tokenizer_matches(tokenizer, model_config, checkpoint: str) -> None:
                         f"{vocab_size:,} embeddings (config vocab_size); use the tokenizer saved with this model")
 
 
+def align_tokenizer_inputs(tokenizer, model) -> None:
+    """Let the tokenizer emit only the inputs the model's forward takes (a BART classifier saved with a
+    BERT-style tokenizer would get `token_type_ids` it has no parameter for), as the Trainer drops them."""
+    import inspect
+
+    names = getattr(tokenizer, "model_input_names", None)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps it in (**kwargs)
+    parameters = inspect.signature(base.forward).parameters
+    if not names or any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return
+    kept = [name for name in names if name in parameters]
+    if kept and kept != list(names):
+        tokenizer.model_input_names = kept
+
+
 def model_class(model_type: str, auto_class_name: str):
     """(class, config class): ours when an architecture package declares `model_type` with that
     Auto class (`ftcli.models.registry`), else transformers' Auto class and None. Our class names
@@ -127,7 +142,7 @@ def check_weights_fit(model, info: dict, checkpoint: str) -> None:
     from ftcli.progress import console
 
     body = body_keys(model)
-    for key, theirs, ours in info.get("mismatched_keys", []):
+    for key, theirs, ours in sorted(info.get("mismatched_keys", []), key=lambda item: item[0]):
         if key in body:
             raise UserError(f"the weights in {checkpoint} do not fit its config.json: {key} is {tuple(theirs)} in the "
                             f"weights but {tuple(ours)} by the config; save the config that belongs to these weights")

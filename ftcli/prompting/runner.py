@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import random
+import string
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from accelerate import PartialState
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ftcli import assets
-from ftcli.config import RunConfig
+from ftcli.config import RunConfig, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_single, load_train_split
 from ftcli.distributed import sharded, world_size
@@ -55,6 +56,7 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     settings = config.prompt
     if shots < 0:
         raise UserError(f"--shots must be 0 or more, got {shots}")
+    check_ranges(config)
     prompt_format = format_for(config.task)
     task = get_task(config.task)
     columns = resolve_columns(task.fields, config.data.columns, task.name)
@@ -280,8 +282,26 @@ def describe_prior(method: str, priors: list[list[float]] | None, labels: list) 
     return described
 
 
+class _FieldsOnly(string.Formatter):
+    """str.format that fills named fields only: `{text.__class__}` or `{text[0]}` would reach into
+    Python objects from a template a user (or a shared recipe) wrote."""
+
+    def get_field(self, field_name, args, kwargs):
+        if not field_name.isidentifier():
+            raise UserError(f"the prompt template field {{{field_name}}} is not a plain name; a template names "
+                            "fields only, like {text}")
+        return super().get_field(field_name, args, kwargs)
+
+
+def fill(template: str, **fields) -> str:
+    try:
+        return _FieldsOnly().vformat(template, (), fields)
+    except (ValueError, IndexError) as err:
+        raise UserError(f"the prompt template {template[:60]!r} is not a valid template ({err})") from None
+
+
 def answer_text(settings, answer: str, chat: bool) -> str:
-    text = settings.answer.format(answer=answer)
+    text = fill(settings.answer, answer=answer)
     return text.lstrip() if chat else text  # the assistant turn starts fresh
 
 
@@ -295,7 +315,7 @@ def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, cha
 
     def query_of(example: dict, own_template: str = template) -> str:
         try:
-            return own_template.format(**prompt_format.fields(example), mask=mask)
+            return fill(own_template, **prompt_format.fields(example), mask=mask)
         except KeyError as err:
             raise UserError(f"the prompt template names {err} but the rows have "
                             f"{', '.join(prompt_format.fields(example))}; fix --set prompt.query") from None
@@ -303,8 +323,8 @@ def render(prompt_format, settings, row: dict, demos: list[dict], tokenizer, cha
     def demo_text(example: dict) -> str:
         answer = prompt_format.gold_text(example, settings)
         if scoring == "cloze":  # the demonstration fills its own slot
-            return template.format(**prompt_format.fields(example), mask=answer)
-        return query_of(example) + settings.answer.format(answer=answer)
+            return fill(template, **prompt_format.fields(example), mask=answer)
+        return query_of(example) + fill(settings.answer, answer=answer)
 
     shown = [demo_text(d) for d in demos]
     instruction = prompt_format.instruction(settings)

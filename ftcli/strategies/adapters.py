@@ -2,9 +2,12 @@
 task head trained and saved beside the adapter (`modules_to_save`), and saving / loading a run
 that holds only the adapter, the head and a pointer to its base model.
 
-A saved run's model/ folder: adapter_config.json + adapter_model.safetensors (peft), labels.json
-(the head's label names), and the tokenizer. The base model is the run's `model.name` (an alias
-is resolved again on load), so a run stays small whatever the size of the base.
+A prompt-tuning run's model/ folder: adapter_config.json + adapter_model.safetensors (peft),
+labels.json (the head's label names), and the tokenizer; the base model is the run's `model.name`
+(an alias is resolved again on load). A soft prompt is an input, not a weight: nothing merges it,
+so plain transformers cannot load it (the model card says how to, with peft). A LoRA run's model/
+is the adapter merged into full weights, which plain transformers and `pipeline` load, with the
+adapter itself in model/adapter/ (see `LoraStrategy`).
 """
 
 from __future__ import annotations
@@ -41,12 +44,7 @@ class AdapterStrategy(Strategy):
         return peft_model
 
     def save(self, model, model_dir: Path) -> None:
-        peft_model = unwrap(model)
-        peft_model.save_pretrained(model_dir, safe_serialization=True)
-        # Language models carry transformers' default label map; only new heads have real labels.
-        id2label = peft_model.get_base_model().config.id2label if peft_model.modules_to_save else None
-        labels = [id2label[i] for i in sorted(id2label)] if id2label else None
-        (model_dir / LABELS_FILE).write_text(json.dumps({"labels": labels}, indent=2) + "\n")
+        save_adapter(unwrap(model), model_dir)
 
     def load(self, model_dir: Path, task: Task, config: RunConfig | None) -> nn.Module:
         if config is None:
@@ -58,6 +56,17 @@ class AdapterStrategy(Strategy):
         peft_model = PeftModel.from_pretrained(base, str(model_dir))
         peft_model.eval()
         return self.wrap(peft_model, task)
+
+
+def save_adapter(peft_model, folder: Path) -> None:
+    """The adapter and its head (peft's files) and labels.json; peft's empty model-card template is
+    left out (the run's README.md is the card)."""
+    peft_model.save_pretrained(folder, safe_serialization=True)
+    (folder / "README.md").unlink(missing_ok=True)
+    # Language models carry transformers' default label map; only new heads have real labels.
+    id2label = peft_model.get_base_model().config.id2label if peft_model.modules_to_save else None
+    labels = [id2label[i] for i in sorted(id2label)] if id2label else None
+    (folder / LABELS_FILE).write_text(json.dumps({"labels": labels}, indent=2) + "\n")
 
 
 def peft_task_type(task: Task) -> TaskType | None:

@@ -243,10 +243,15 @@ def cached_features(model: FeatureHeadModel, inputs, collator, config: RunConfig
     targets = {key: inputs[key] for key in TARGET_KEYS if key in inputs.column_names}
     bare = inputs.remove_columns(list(targets))
     path = cache_dir() / "features" / f"{cache_key(model, bare, config)}.safetensors"
+    tensors = None
     if path.is_file():
-        console.print(f"Using cached {what} features: {path}")
-        tensors = load_file(str(path))
-    else:
+        try:
+            tensors = load_file(str(path))
+            console.print(f"Using cached {what} features: {path}")
+        except Exception:  # a damaged cache file (cut short, disk full): ftcli's own, so it is recomputed
+            console.print(f"[yellow]warning:[/] the cached {what} features {path} were damaged; encoding again")
+            path.unlink(missing_ok=True)
+    if tensors is None:
         tensors = encode(model, bare, collator, config.train.eval_batch_size, what, accelerator)
         if accelerator.is_main_process:
             path.parent.mkdir(parents=True, exist_ok=True)

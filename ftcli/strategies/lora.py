@@ -1,6 +1,10 @@
 """LoRA (Hu et al., 2021): low-rank update matrices beside the attention projections train; the
 pretrained weights stay fixed. The new task head trains in full and is saved with the adapter.
 
+A run's model/ holds the adapter merged into the weights (`merge_and_unload`): a plain transformers
+checkpoint that `from_pretrained` and `pipeline` load with the same predictions as ftcli, no peft
+needed; the adapter itself (peft's files, a few MB) is in model/adapter/.
+
 Target modules come from peft's table for the architecture (query/value projections: `query`,
 `value` in BERT-style models, `q_proj`, `v_proj` in Llama-style ones, `c_attn` in GPT-2)
 unless `peft.target_modules` names others. `ftcli export` merges the adapter into the weights.
@@ -8,12 +12,18 @@ unless `peft.target_modules` names others. `ftcli export` merges the adapter int
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 from peft import LoraConfig
 from torch import nn
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
 
 from ftcli.errors import UserError
-from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type
+from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type, save_adapter, unwrap
+from ftcli.strategies.base import Strategy
+
+ADAPTER_DIR = "adapter"
 
 # Query/value projection names across transformers' implementations, tried in turn when peft's
 # table has no entry for the architecture (ViT, ALBERT, DistilBERT) or its names are not in the
@@ -33,6 +43,17 @@ class LoraStrategy(AdapterStrategy):
             lora_dropout=settings.lora_dropout, target_modules=target_modules(model, settings.target_modules),
             modules_to_save=modules_to_save(model, task),
         )
+
+    def save(self, model, model_dir: Path) -> None:
+        peft_model = unwrap(model)
+        save_adapter(peft_model, model_dir / ADAPTER_DIR)
+        merged = copy.deepcopy(peft_model).merge_and_unload()  # a copy: the trained model stays as it is
+        merged.save_pretrained(model_dir, safe_serialization=True)
+
+    def load(self, model_dir, task, config):
+        if (Path(model_dir) / "adapter_config.json").is_file():  # a run saved before model/ was merged
+            return super().load(model_dir, task, config)
+        return Strategy.load(self, model_dir, task, config)
 
 
 def target_modules(model, requested: str | None) -> list[str]:

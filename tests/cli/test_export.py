@@ -40,6 +40,23 @@ def ftcli_predictions(cli, run, tmp_path) -> list[dict]:
 
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])
+def test_a_run_s_own_model_folder_runs_in_a_plain_transformers_pipeline(cli, tmp_path, runs, strategy):
+    """No export needed: model/ itself is what `pipeline` loads (LoRA merged, its adapter in model/adapter/)."""
+    from transformers import pipeline
+
+    run = runs[1][strategy]
+    classify = pipeline("text-classification", model=str(run / "model"), device="cpu")
+    theirs = classify(TEXTS)
+    ours = ftcli_predictions(cli, run, tmp_path)
+    assert [t["label"] for t in theirs] == [o["label"] for o in ours]
+    assert [t["score"] for t in theirs] == pytest.approx([o["score"] for o in ours], abs=1e-5)
+    assert not (run / "model" / "README.md").exists()  # no peft template beside the run's own card
+    if strategy == "lora":
+        assert (run / "model" / "adapter" / "adapter_model.safetensors").is_file()
+        assert "merged into full weights" in (run / "README.md").read_text()
+
+
+@pytest.mark.parametrize("strategy", ["full", "lora"])
 def test_exported_model_runs_in_a_plain_transformers_pipeline(cli, tmp_path, runs, strategy):
     from transformers import pipeline
 

@@ -182,7 +182,9 @@ def test_interrupted_run_resumes(cli, tmp_path, tiny_bert, sentiment_csv, monkey
 
     assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), out), "--resume")
     monkeypatch.setattr(ftcli.training, "collect_outputs", real)
-    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")  # FAST says 6 epochs, the run 2
+    assert_user_error(result, "train.epochs 6 (the run: 2)")
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "2", "--resume")
     assert result.exit_code == 0, result.stderr
     assert "Resuming from step" in result.stderr
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
@@ -228,7 +230,7 @@ def test_tampered_checkpoint_is_refused_in_one_line(cli, tmp_path, tiny_bert, se
     monkeypatch.undo()
     checkpoint = next((tmp_path / ".run.partial" / "checkpoints").glob("step-*"))
     (checkpoint / "optimizer.bin").write_bytes(b"\x80\x04cos\nsystem\n(S'echo pwned'\ntR.")
-    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--resume")
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), out, "--epochs", "1", "--resume")
     assert_user_error(result, f"checkpoint {checkpoint} cannot be loaded")
     assert (tmp_path / ".run.partial").is_dir()  # nothing deleted: the user decides
 

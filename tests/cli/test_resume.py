@@ -201,7 +201,7 @@ def test_lora_checkpoints_hold_only_the_adapter_and_resume_exactly(setup):
     assert result.returncode == 0, result.stderr
     ours, theirs = (json.loads((run / "metrics.json").read_text()) for run in (out, reference))
     assert {k: v for k, v in ours.items() if k not in TIMING} == {k: v for k, v in theirs.items() if k not in TIMING}
-    a, b = (load_file(run / "model" / "adapter_model.safetensors") for run in (out, reference))
+    a, b = (load_file(run / "model" / "adapter" / "adapter_model.safetensors") for run in (out, reference))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 

@@ -70,6 +70,9 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     else:
         assert trainable < total / 2, (trainable, total)
     assert f"strategy **{strategy}**" in (out / "README.md").read_text()
+    assert not (out / "model" / "README.md").exists()  # peft's empty template is not left beside the card
+    if strategy == "prompt-tuning":  # nothing merges a soft prompt: the card says loudly what loads it
+        assert "it needs peft" in (out / "README.md").read_text()
 
     key = HEADLINE[task]
     evaluated = cli("evaluate", out, "--data", eval_, "--output", tmp_path / "m.json")

@@ -183,8 +183,9 @@ def test_output_folder_rules(cli, corpus, tmp_path):
 
 @pytest.mark.parametrize("args, fragments", [
     (["sentencepiece", "--vocab-size", "100"], ["unknown tokenizer algorithm 'sentencepiece'", "bpe, wordpiece, unigram"]),
-    (["bpe", "--vocab-size", "0"], ["--vocab-size must be positive, got 0"]),
-    (["bpe", "--vocab-size", "-5"], ["--vocab-size must be positive"]),
+    (["bpe", "--vocab-size", "0"], ["--vocab-size must be between 1 and 1,048,576, got 0"]),
+    (["bpe", "--vocab-size", "-5"], ["--vocab-size must be between 1"]),
+    (["bpe", "--vocab-size", "100000000000"], ["--vocab-size must be between 1 and 1,048,576, got 100,000,000,000"]),
     (["bpe", "--vocab-size", "200"], ["--vocab-size 200 is too small", "256 byte symbols", "at least 257"]),
     (["wordpiece", "--vocab-size", "10"], ["--vocab-size 10 is too small", "5 special tokens", "distinct characters"]),
     (["unigram", "--vocab-size", "100", "--limit-train", "0"], ["--limit-train must be at least 1"]),

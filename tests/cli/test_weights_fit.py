@@ -35,7 +35,7 @@ def test_a_config_of_another_width_is_refused(cli, tmp_path, tiny_bert, mismatch
     (mismatched / "config.json").write_text(json.dumps(config))
     shutil.copy(tiny_bert / "model.safetensors", mismatched / "model.safetensors")
     result = finetune(cli, mismatched, sentiment_csv, tmp_path / "run", "--epochs", "1")
-    assert_user_error(result, "do not fit its config.json", "(32,)", "(64,)")
+    assert_user_error(result, "do not fit its config.json", "in the weights but", "by the config")
 
 
 def test_a_fine_tuned_model_gets_a_new_head_for_a_new_label_set(cli, tmp_path, tiny_bert):

@@ -31,7 +31,7 @@ def test_lora_on_minilm_targets_query_and_value(cli, tmp_path):
     out = tmp_path / "lora"
     result = cli("finetune", "classification", "--strategy", "lora", *SMALL, "--epochs", "1", "--output-dir", out)
     assert result.exit_code == 0, result.stderr
-    adapter = json.loads((out / "model" / "adapter_config.json").read_text())
+    adapter = json.loads((out / "model" / "adapter" / "adapter_config.json").read_text())
     assert sorted(adapter["target_modules"]) == ["query", "value"]
     metrics = json.loads((out / "metrics.json").read_text())
     # r=8 on a 384x384 query and value in 6 layers, plus the 384x2 head.

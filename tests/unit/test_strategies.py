@@ -232,7 +232,7 @@ def test_export_merges_lora_into_plain_transformers_weights(cli, tmp_path, tiny_
     result = cli("finetune", "classification", "--strategy", "lora", "--model", tiny_bert, "--train", train,
                  "--output-dir", run, "--epochs", "1", "--lr", "1e-2", "--batch-size", "8")
     assert result.exit_code == 0, result.stderr
-    assert (run / "model" / "adapter_model.safetensors").is_file() and not (run / "model" / "config.json").exists()
+    assert (run / "model" / "adapter" / "adapter_model.safetensors").is_file() and (run / "model" / "config.json").exists()
     exported = cli("export", run, "--to", tmp_path / "merged")
     assert exported.exit_code == 0, exported.stderr
     merged = AutoModelForSequenceClassification.from_pretrained(tmp_path / "merged").eval()
@@ -242,7 +242,7 @@ def test_export_merges_lora_into_plain_transformers_weights(cli, tmp_path, tiny_
     with torch.no_grad():
         assert torch.allclose(merged(**batch).logits, adapter(**batch).logits, atol=1e-5)
     assert merged.config.id2label == {0: "negative", 1: "positive"}
-    assert_user_error(cli("export", run, "--to", tmp_path / "merged"), "already exists")
+    assert_user_error(cli("export", run, "--to", tmp_path / "merged"), "earlier export", "--overwrite")
     assert_user_error(cli("export", tmp_path, "--to", tmp_path / "x"), "not a finished ftcli run")
 
 
