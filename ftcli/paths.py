@@ -30,5 +30,9 @@ def write_text_atomically(path: Path, text: str) -> None:
     """Write `path` through a hidden temporary file renamed into place: a reader (or a run that is
     killed midway) never sees half a file."""
     partial = path.with_name(f".{path.name}.tmp")
-    partial.write_text(text)
-    partial.replace(path)
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    except BaseException:  # a full disk, a kill signal: no half-written file is left beside the real one
+        partial.unlink(missing_ok=True)
+        raise

@@ -133,3 +133,42 @@ def test_a_latest_pointer_outside_the_run_is_not_followed(tmp_path):
         assert store.latest() == own
     (store.root / "step-00000009").symlink_to(elsewhere)  # a link posing as a checkpoint
     assert store.latest() == own
+
+
+def test_a_failed_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from ftcli.paths import write_text_atomically
+
+    target = tmp_path / "predictions.json"
+    target.write_text("old")
+    real = Path.write_text
+
+    def full_disk(self, *args, **kwargs):
+        real(self, "half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError):
+        write_text_atomically(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["predictions.json"]
+
+
+def test_a_full_disk_is_one_line_not_an_internal_error(cli, tmp_path, monkeypatch):
+    import errno
+
+    import ftcli.cli.data
+
+    def full_disk(*args, **kwargs):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "cache" / "x.arrow"))
+        except OSError as err:
+            raise RuntimeError("arrow could not write the file") from err
+
+    monkeypatch.setattr("ftcli.data.check.check_data", full_disk)
+    result = cli("data", "check", tmp_path / "x.jsonl", "--task", "classification")
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the disk is full (writing" in lines[0] and "internal error" not in lines[0]
