@@ -41,11 +41,11 @@ DEFAULT_SIZES = ("0", "16", "64", "256", "1024", "all")
 MIN_STEPS = 100
 MAX_EPOCHS = 50
 MAX_SHOTS = 4
-SETTINGS_FILE = "settings.json"
-"""In the comparison folder: the settings its cells were computed with."""
 """In-context demonstrations at most (a small encoder's context holds about this many reviews)."""
 MAX_IN_CONTEXT_SIZE = 64
 """In-context learning runs at sizes up to this (k-shot with k = min(size, MAX_SHOTS))."""
+SETTINGS_FILE = "settings.json"
+"""In the comparison folder: the settings its cells were computed with."""
 
 
 @dataclass

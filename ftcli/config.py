@@ -7,6 +7,7 @@ such as `--lr`. Unknown keys and values of the wrong type are user errors, never
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -395,11 +396,11 @@ def check_ranges(config: RunConfig) -> None:
         value = getattr(section, name)
         if value is None:
             continue
-        if value != value or value in (float("inf"), float("-inf")) or not in_range(value, interval):
+        finite = not isinstance(value, float) or math.isfinite(value)  # ints of any size are finite
+        if not finite or not in_range(value, interval):
             flag = _FLAGS.get(key)
             shown = f"{flag} ({key})" if flag else key
-            finite = "a finite number " if value != value or value in (float("inf"), float("-inf")) else ""
-            raise UserError(f"{shown} must be {finite}{_describe(interval)}, got {value}")
+            raise UserError(f"{shown} must be {'' if finite else 'a finite number '}{_describe(interval)}, got {value}")
 
 
 def _describe(interval: str) -> str:

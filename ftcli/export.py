@@ -20,10 +20,10 @@ from ftcli import assets
 from ftcli.config import config_from_yaml
 from ftcli.errors import UserError
 from ftcli.models.loading import read_config
-from ftcli.ownership import describe, overlaps, unproven
-from ftcli.ownership import atomic_directory
+from ftcli.ownership import atomic_directory, overlaps, require_replaceable
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
+from ftcli.strategies.adapters import holds_adapter
 from ftcli.tasks import get_task
 
 
@@ -41,19 +41,15 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
     links = [p for p in (run / "model").rglob("*") if p.is_symlink()]
     if links:
         raise UserError(f"{links[0]} is a symbolic link; ftcli exports only the files a run holds itself")
-    if destination.is_dir() and any(destination.iterdir()):
-        foreign = unproven(destination, MARKER)
-        if foreign:
-            raise UserError(f"{destination} holds files ftcli did not write ({describe(foreign)}); ftcli replaces only "
-                            "an export it wrote, unchanged: choose another folder")
-        if not overwrite:
-            raise UserError(f"{destination} holds an earlier export; pass --overwrite to replace it, or choose another folder")
+    require_replaceable(destination, MARKER, "an export")
+    if destination.is_dir() and any(destination.iterdir()) and not overwrite:
+        raise UserError(f"{destination} holds an earlier export; pass --overwrite to replace it, or choose another folder")
     config = config_from_yaml(run / CONFIG_FILE)
     if format == "onnx" and config.strategy not in ("full", "lora"):
         raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
                         "run keeps a soft prompt or a head on a frozen body: export it as transformers")
     with atomic_directory(destination, marker=MARKER, details={"exported_from": str(run.resolve())}) as staging:
-        if config.strategy == "lora" and (run / "model" / "adapter_config.json").is_file():  # an adapter-only run
+        if config.strategy == "lora" and holds_adapter(run / "model"):  # a LoRA run saved before model/ was merged
             base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
             task = get_task(config.task, config.options).bind(base_config)
             model = get_strategy("lora").load(run / "model", task, config)

@@ -19,6 +19,7 @@ from ftcli.models.outputs import enable_packing
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
+from ftcli.strategies.adapters import holds_adapter
 from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData, Task, model_inputs
 from ftcli.training import make_accelerator
@@ -96,8 +97,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     else:
         model = load_model(checkpoint, task.auto_class_for)
     # Adapters and feature heads bring their own head; a merged LoRA run is a full checkpoint.
-    full_weights = saved is None or saved.strategy == "full" or (
-        saved.strategy == "lora" and not (Path(checkpoint) / "adapter_config.json").is_file())
+    full_weights = saved is None or saved.strategy == "full" or (saved.strategy == "lora" and not holds_adapter(checkpoint))
     untrained = head_weights_not_loaded(model) if full_weights else []
     processor = task.load_processor(checkpoint)
     check_tokenizer_matches(processor, model.config, checkpoint)

@@ -97,14 +97,14 @@ def describe(paths: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
 
 
-def require_replaceable(folder: Path, marker: str, what: str) -> None:
+def require_replaceable(folder: Path, marker: str, what: str, instead: str = "choose another folder") -> None:
     """Refuse, in one line, to replace a non-empty `folder` that holds anything ftcli cannot prove it wrote."""
     if not folder.is_dir() or not any(folder.iterdir()):
         return
     foreign = unproven(folder, marker)
     if foreign:
         raise UserError(f"{folder} holds files ftcli did not write ({describe(foreign)}); ftcli replaces only "
-                        f"{what} it wrote itself, unchanged: move those files away or choose another folder")
+                        f"{what} it wrote itself, unchanged: move those files away or {instead}")
 
 
 def overlaps(a: Path, b: Path) -> bool:

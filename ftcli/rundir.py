@@ -26,7 +26,7 @@ import yaml
 from ftcli.checkpoints import CheckpointStore
 from ftcli.config import read_yaml_mapping
 from ftcli.errors import UserError
-from ftcli.ownership import describe, sign, unproven
+from ftcli.ownership import require_replaceable, sign, unproven
 
 CONFIG_FILE = "config.yaml"
 MARKER_FILE = ".ftcli-run"
@@ -90,10 +90,7 @@ class RunDirectory:
 
     def _require_own_run(self) -> None:
         """The destination holds nothing but a run ftcli finished there, unchanged (its manifest proves it)."""
-        foreign = unproven(self.destination, MARKER_FILE)
-        if foreign:
-            raise UserError(f"{self.destination} holds files ftcli did not write ({describe(foreign)}); ftcli replaces "
-                            "only a run it wrote, unchanged: move those files away or choose another --output-dir")
+        require_replaceable(self.destination, MARKER_FILE, "a run", instead="choose another --output-dir")
 
     def saved_config(self) -> dict:
         return read_yaml_mapping(self.staging / CONFIG_FILE, "the interrupted run's settings")
@@ -116,9 +113,12 @@ class RunDirectory:
             (self.staging / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
         return self.staging
 
-    def finalize(self) -> Path:
-        """Sign the finished run (the manifest of its files), move it into place; an old run is removed only
-        after that succeeded, and only when it is still provably ftcli's (checked again: hours may have passed)."""
+    def finalize(self, keep_checkpoints: int) -> Path:
+        """Prune the finished run's checkpoints to the newest `keep_checkpoints` (they go only now, so a kill
+        before this resumes), sign it (the manifest of its files) and move it into place; an old run is removed
+        only after that succeeded, and only when it is still provably ftcli's (checked again: hours may have
+        passed)."""
+        CheckpointStore(self.staging).finish(keep_checkpoints)
         sign(self.staging, MARKER_FILE)
         if self.destination.is_dir() and any(self.destination.iterdir()):
             if not (self.overwrite and is_ftcli_run(self.destination)):

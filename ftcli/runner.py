@@ -212,8 +212,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
                 loss_plot="loss.png" if plotted else None,
             )
             (path / "README.md").write_text(card)
-            CheckpointStore(path).finish(config.train.keep_checkpoints)
-            final = run_dir.finalize()
+            final = run_dir.finalize(config.train.keep_checkpoints)
         else:
             final = run_dir.destination
         accelerator.wait_for_everyone()
@@ -295,8 +294,7 @@ def _put_in_place(run_dir: RunDirectory, config: RunConfig) -> RunResult:
     if PartialState().is_main_process:
         run_dir.create(config.to_dict())  # takes the lock; a resume clears nothing
         try:
-            CheckpointStore(run_dir.staging).finish(config.train.keep_checkpoints)
-            final = run_dir.finalize()
+            final = run_dir.finalize(config.train.keep_checkpoints)
         finally:
             run_dir.release()
     barrier()

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ftcli.errors import UserError
 from ftcli.rundir import CONFIG_FILE, MARKER_FILE, is_run_directory
 
 MAX_DEPTH = 4
@@ -47,7 +48,6 @@ def find_runs(root: Path) -> list[Path]:
 def summarize_run(path: Path) -> RunSummary:
     """One run's line; a damaged config.yaml or metrics.json shows as such instead of failing the list."""
     from ftcli.config import read_yaml_mapping
-    from ftcli.errors import UserError
     from ftcli.tasks import get_task
 
     try:
@@ -56,9 +56,7 @@ def summarize_run(path: Path) -> RunSummary:
         config = {"task": "damaged config.yaml"}
     try:
         metrics = read_metrics(path)
-    except (OSError, ValueError):
-        metrics = {}
-    if not isinstance(metrics, dict):
+    except UserError:
         metrics = {}
     if not isinstance(config.get("model"), dict):
         config["model"] = {"name": str(config.get("model", "?"))}
@@ -75,8 +73,17 @@ def summarize_run(path: Path) -> RunSummary:
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
+    """The run's metrics.json ({} when there is none); a damaged one is a UserError."""
     file = path / "metrics.json"
-    return json.loads(file.read_text()) if file.is_file() else {}
+    if not file.is_file():
+        return {}
+    try:
+        metrics = json.loads(file.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{file} is damaged ({err}); the run's other files are intact") from None
+    if not isinstance(metrics, dict):
+        raise UserError(f"{file} is damaged (a {type(metrics).__name__}, not a mapping of metrics)")
+    return metrics
 
 
 def created(path: Path) -> str:

@@ -313,7 +313,7 @@ def train(
     if accelerator.is_main_process:
         save_model(accelerator.unwrap_model(model))
         store.remove_best()
-        # The checkpoints go only once the run is complete (runner): a kill before that resumes.
+        # The checkpoints go only once the run is complete (RunDirectory.finalize): a kill before that resumes.
     if log.trackers:
         accelerator.end_training()
     accelerator.wait_for_everyone()

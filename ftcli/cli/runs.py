@@ -48,12 +48,7 @@ def show(run: Annotated[Path, typer.Argument(help="A finished run directory.")])
     if not is_run_directory(run):
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
     settings = read_yaml_mapping(run / CONFIG_FILE, "the run's settings")
-    try:
-        metrics = read_metrics(run)
-    except ValueError as err:
-        raise UserError(f"{run / 'metrics.json'} is damaged ({err}); the run's other files are intact") from None
-    if not isinstance(metrics, dict):
-        raise UserError(f"{run / 'metrics.json'} is damaged (a {type(metrics).__name__}, not a mapping of metrics)")
+    metrics = read_metrics(run)
     summary = summarize_run(run)
     out = result_console()
     out.print(f"[bold]{run}[/]: {summary.task} / {summary.strategy} on {summary.model}, {summary.created}, "

@@ -58,6 +58,11 @@ class AdapterStrategy(Strategy):
         return self.wrap(peft_model, task)
 
 
+def holds_adapter(folder: str | Path) -> bool:
+    """A peft adapter folder (a prompt-tuning run's model/, or a LoRA run saved before model/ was merged)."""
+    return (Path(folder) / "adapter_config.json").is_file()
+
+
 def save_adapter(peft_model, folder: Path) -> None:
     """The adapter and its head (peft's files) and labels.json; peft's empty model-card template is
     left out (the run's README.md is the card)."""

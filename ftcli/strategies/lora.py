@@ -20,7 +20,8 @@ from torch import nn
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
 
 from ftcli.errors import UserError
-from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type, save_adapter, unwrap
+from ftcli.strategies.adapters import (AdapterStrategy, holds_adapter, modules_to_save, peft_task_type, save_adapter,
+                                      unwrap)
 from ftcli.strategies.base import Strategy
 
 ADAPTER_DIR = "adapter"
@@ -51,7 +52,7 @@ class LoraStrategy(AdapterStrategy):
         merged.save_pretrained(model_dir, safe_serialization=True)
 
     def load(self, model_dir, task, config):
-        if (Path(model_dir) / "adapter_config.json").is_file():  # a run saved before model/ was merged
+        if holds_adapter(model_dir):  # a run saved before model/ was merged
             return super().load(model_dir, task, config)
         return Strategy.load(self, model_dir, task, config)
 
