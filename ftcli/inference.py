@@ -17,6 +17,7 @@ from ftcli.batching import length_sorted_loader
 from ftcli.evaluation import collect_outputs
 from ftcli.models.outputs import enable_packing
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
+from ftcli.paths import check_huggingface_caches
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
 from ftcli.strategies.adapters import holds_adapter
@@ -130,6 +131,7 @@ def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_si
     task = loaded.task
     check_columns(dataset, loaded.columns, task.required_for(dataset, loaded.columns), where)
     refuse_untrained_head(loaded)  # before the labels are compared with a random head's placeholder names
+    check_huggingface_caches()  # the metric is loaded after the model pass
     label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
     task.validate(dataset, loaded.columns, label2id, where)
     features = task.preprocess(dataset, loaded.processor, loaded.columns, label2id, loaded.max_length)

@@ -15,14 +15,36 @@ def cache_dir() -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME")
         folder = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ftcli"
         source = "XDG_CACHE_HOME" if xdg else "the home folder"
+    return usable_folder(folder, f"ftcli's cache {folder} (from {source})", "point FTCLI_CACHE at a writable folder")
+
+
+def huggingface_cache(folder: str | Path, what: str) -> Path:
+    """A Hugging Face library's cache folder (datasets', evaluate's), created; one that cannot be (a home
+    folder that is a file, unreadable or gone) is named as such, not blamed on the data or the model."""
+    folder = Path(folder)
+    source = next((f"from {name}" for name in ("HF_DATASETS_CACHE", "HF_MODULES_CACHE", "HF_HOME", "XDG_CACHE_HOME")
+                   if os.environ.get(name) and str(folder).startswith(os.environ[name])), "under the home folder")
+    return usable_folder(folder, f"the Hugging Face {what} cache {folder} ({source})", "set HF_HOME to a writable folder")
+
+
+def check_huggingface_caches() -> None:
+    """Before long work: the caches datasets (reading data files) and evaluate (loading a metric) write to
+    can be created, so a home folder that is unusable stops a run before it trains, not after."""
+    import datasets.config
+    import evaluate.config
+
+    huggingface_cache(datasets.config.HF_DATASETS_CACHE, "datasets")
+    huggingface_cache(evaluate.config.HF_MODULES_CACHE, "modules")
+
+
+def usable_folder(folder: Path, described: str, way_out: str) -> Path:
+    """`folder`, created if need be, or a UserError: `described` cannot be created (why); `way_out`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UserError(f"ftcli's cache {folder} (from {source}) is a file, or under one; point FTCLI_CACHE at a "
-                        "folder") from None
+        raise UserError(f"{described} is a file, or under one; {way_out}") from None
     except OSError as err:
-        raise UserError(f"ftcli's cache {folder} (from {source}) cannot be created ({err.strerror}); point "
-                        "FTCLI_CACHE at a writable folder") from None
+        raise UserError(f"{described} cannot be created ({err.strerror}); {way_out}") from None
     return folder
 
 

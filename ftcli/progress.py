@@ -21,6 +21,11 @@ from rich.progress import (
 console = Console(stderr=True)
 
 
+def warn(message: str) -> None:
+    """One `warning:` line on stderr, never wrapped (paths in it stay whole for grep and copy)."""
+    console.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+
+
 class _Bar:
     def __init__(self, progress: Progress | None, task_id):
         self._progress, self._task_id = progress, task_id

@@ -27,7 +27,7 @@ from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.ownership import describe_change, fingerprint
-from ftcli.paths import write_text_atomically
+from ftcli.paths import check_huggingface_caches, write_text_atomically
 from ftcli.progress import console
 from ftcli.rundir import RunDirectory
 from ftcli.strategies import get_strategy
@@ -58,6 +58,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     config.model.name = _absolute_if_local(config.model.name)
     run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
     run_dir.check()
+    check_huggingface_caches()
     barrier()  # every process has checked before the main one creates anything
     if resume:
         # A resumed run continues with the settings and data it started with, or is refused.

@@ -28,7 +28,7 @@ from ftcli.cli.recipes import recipes_app
 from ftcli.cli.runs import runs_app
 from ftcli.cli.tokenizer import tokenizer_app
 from ftcli.distributed import is_main_process, report_error, setup_process, world_size
-from ftcli.errors import UserError
+from ftcli.errors import UserError, disk_full
 from ftcli.launch import launchable
 
 def _flags_without_type() -> None:
@@ -130,7 +130,7 @@ def main() -> None:
     except Exception as err:
         if os.environ.get("FTCLI_DEBUG", "") not in ("", "0"):
             raise
-        full = _disk_full(err)
+        full = disk_full(err)
         if full is not None:
             _fail(f"the disk is full{f' (writing {full})' if full else ''}: free some space and run the command again "
                   "(an interrupted run continues with --resume; nothing half-written is kept as a result)", 2)
@@ -144,22 +144,6 @@ def main() -> None:
         log = _save_traceback(err)
         where = f"full traceback in {log}" if log else "set FTCLI_DEBUG=1 to see the traceback"
         _fail(f"internal error ({what}); {where}", 1)
-
-
-def _disk_full(err: BaseException) -> str | None:
-    """The file being written when the disk (or quota) ran out ("" when unknown), or None: any error in the
-    chain that is ENOSPC / EDQUOT, or a library's message saying so (safetensors, arrow and tokenizers wrap it)."""
-    import errno
-
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
-            return err.filename or ""
-        if "no space left on device" in str(err).lower() or "disk quota exceeded" in str(err).lower():
-            return ""
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _fail(message: str, exit_code: int) -> None:

@@ -11,6 +11,7 @@ import datasets
 from datasets import Dataset
 
 from ftcli.errors import UserError
+from ftcli.paths import huggingface_cache
 
 SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll", ".txt")
 
@@ -147,7 +148,7 @@ def _is_text_folder(folder: Path) -> bool:
 
 
 def _read(path: Path, suffix: str) -> Dataset:
-    cache = str(Path(datasets.config.HF_DATASETS_CACHE))
+    cache = str(huggingface_cache(datasets.config.HF_DATASETS_CACHE, "datasets"))
     try:
         if suffix == ".csv":
             return Dataset.from_csv(str(path), cache_dir=cache)

@@ -24,4 +24,8 @@ def load_metric(name: str):
     path = METRICS_DIR / name
     if not (path / f"{name}.py").is_file():
         raise ValueError(f"no shipped metric named {name!r} (have: {', '.join(available())})")
+    from ftcli.paths import huggingface_cache
+
+    # evaluate copies the metric's script into its modules cache, under the home folder by default.
+    huggingface_cache(evaluate.config.HF_MODULES_CACHE, "modules")
     return evaluate.load(str(path))

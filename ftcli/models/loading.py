@@ -139,7 +139,7 @@ def check_weights_fit(model, info: dict, checkpoint: str) -> None:
     """Refuse weights that belong to another model than their config.json says: a body tensor of
     another shape (a config of hidden 64 over weights of hidden 32), or no body tensor loaded at all
     (GPT-2's weights under a BERT config). Body tensors that are merely missing are reported."""
-    from ftcli.progress import console
+    from ftcli.progress import warn
 
     body = body_keys(model)
     for key, theirs, ours in sorted(info.get("mismatched_keys", []), key=lambda item: item[0]):
@@ -153,8 +153,8 @@ def check_weights_fit(model, info: dict, checkpoint: str) -> None:
         raise UserError(f"none of the weights in {checkpoint} fit its config.json ({model.config.model_type} expects "
                         f"{sorted(body)[0]}, ...; {holds}): the config and the weights belong to different models")
     if missing:
-        console.print(f"[yellow]warning:[/] {len(missing)} weights of the {model.config.model_type} body are not in "
-                      f"{checkpoint} and start random (e.g. {sorted(missing)[0]})")
+        warn(f"{len(missing)} weights of the {model.config.model_type} body are not in "
+             f"{checkpoint} and start random (e.g. {sorted(missing)[0]})")
 
 
 def is_masked_lm_encoder(model_config) -> bool:

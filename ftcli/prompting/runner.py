@@ -26,8 +26,9 @@ from ftcli.data.sources import load_single, load_train_split
 from ftcli.distributed import sharded, world_size
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder, load_model, load_tokenizer, read_config
+from ftcli.paths import check_huggingface_caches
 from ftcli.precision import half_dtype, resolve_mixed_precision
-from ftcli.progress import console, progress_bar
+from ftcli.progress import console, progress_bar, warn
 from ftcli.prompting import stats
 from ftcli.prompting.calibration import (CONTENT_FREE, answer_cue, blank_fields, calibrate, contextual_prior,
                                          resolve_method)
@@ -57,6 +58,7 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     if shots < 0:
         raise UserError(f"--shots must be 0 or more, got {shots}")
     check_ranges(config)
+    check_huggingface_caches()  # the metric is loaded after the model pass
     prompt_format = format_for(config.task)
     task = get_task(config.task)
     columns = resolve_columns(task.fields, config.data.columns, task.name)
@@ -91,9 +93,9 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
     model = load_model(checkpoint, auto_class, config.model.trust_remote_code).eval()
     untrained = getattr(model, "ftcli_new_weights", [])
     if untrained:
-        console.print(f"[yellow]warning:[/] {config.model.name} has no trained {auto_class.removeprefix('AutoModelFor')} "
-                      f"head ({len(untrained)} weights, e.g. {untrained[0]}, start random); its answers are "
-                      "close to chance")
+        warn(f"{config.model.name} has no trained {auto_class.removeprefix('AutoModelFor')} "
+             f"head ({len(untrained)} weights, e.g. {untrained[0]}, start random); its answers are "
+             "close to chance")
     # Each process of a launched job scores its share of the prompts (`sharded`), on its own device.
     device = PartialState().device if world_size() > 1 else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     precision, why = resolve_mixed_precision(config.train.mixed_precision)
@@ -144,8 +146,8 @@ def run_prompt(config: RunConfig, data: str, demos: str | None, shots: int, limi
                                       "gold": stats.distribution([row["label"] for row in rows])}
         label, share = stats.dominant_share(predictions)
         if share > stats.SKEW_WARNING:
-            console.print(f"[yellow]warning:[/] {share:.0%} of the predictions are {label!r}: the model barely "
-                          "tells the labels apart (try prompt.calibrate, other label words or more shots)")
+            warn(f"{share:.0%} of the predictions are {label!r}: the model barely "
+                 "tells the labels apart (try prompt.calibrate, other label words or more shots)")
     comparisons = {method: {"metrics": prompt_format.metrics(method_predictions, rows, settings),
                             "predicted": stats.distribution(method_predictions)}
                    for method, (_, method_predictions) in by_calibration.items() if method in compare_calibrations}

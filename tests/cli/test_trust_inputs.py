@@ -5,6 +5,7 @@ import json
 import sys
 
 import pytest
+from pathlib import Path
 
 from tests.cli.test_finetune_cli import assert_user_error
 from tests.conftest import sentiment_rows, write_jsonl
@@ -147,6 +148,75 @@ def test_a_damaged_tokenized_cache_file_is_rebuilt(tmp_path, monkeypatch):
     (cached,) = (tmp_path / "cache" / "tokenized").glob("*.arrow")
     cached.write_bytes(cached.read_bytes()[:100])
     assert list(cached_map(rows, lengths, batched=True)["length"]) == first == [5] * 10 + [6] * 40
+
+
+def _full_disk_after_a_partial(path):
+    """What a disk that fills midway does: part of the file is written, then ENOSPC."""
+    import errno
+
+    Path(path).write_bytes(b"half a file")
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_a_full_cache_disk_leaves_no_partial_file_and_tokenizes_in_memory(tmp_path, monkeypatch, capsys):
+    from datasets import Dataset
+
+    from ftcli.data.cache import cached_map
+
+    monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+    real_map = Dataset.map
+
+    def map_on_a_full_disk(self, function, *args, cache_file_name=None, **kwargs):
+        if cache_file_name:  # datasets writes a tmp* file beside the entry, renamed when complete
+            _full_disk_after_a_partial(Path(cache_file_name).parent / "tmpk2d9x1")
+        return real_map(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(Dataset, "map", map_on_a_full_disk)
+    rows = Dataset.from_dict({"text": ["a", "bb", "ccc"]})
+    result = cached_map(rows, lambda batch: {"length": [len(t) for t in batch["text"]]}, batched=True)
+    assert list(result["length"]) == [1, 2, 3]
+    assert list((tmp_path / "cache" / "tokenized").iterdir()) == []
+    assert "is full; tokenizing in memory" in capsys.readouterr().err
+
+
+def test_a_full_cache_disk_for_features_leaves_no_partial_file_and_the_run_goes_on(
+        cli, tiny_bert, sentiment_csv, sentiment_eval_csv, tmp_path, monkeypatch):
+    monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
+    from ftcli.strategies import feature_extraction
+
+    real_save = feature_extraction.save_file
+
+    def save_on_a_full_cache_disk(tensors, path, *args, **kwargs):
+        if "features" in Path(path).parts:  # the cache; the run's own model is written as usual
+            _full_disk_after_a_partial(path)
+        return real_save(tensors, path, *args, **kwargs)
+
+    monkeypatch.setattr(feature_extraction, "save_file", save_on_a_full_cache_disk)
+    result = cli("finetune", "classification", "--strategy", "feature-extraction", "--model", tiny_bert,
+                 "--train", sentiment_csv, "--eval", sentiment_eval_csv, "--epochs", "1", "--max-length", "16",
+                 "--output-dir", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    assert "training features are not cached" in " ".join(result.stderr.split())
+    assert list((tmp_path / "cache" / "features").iterdir()) == []
+    assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("unusable", ["datasets", "modules"])
+def test_an_unusable_home_folder_is_named_before_any_work_not_blamed_on_the_data(
+        cli, tiny_bert, sentiment_csv, sentiment_eval_csv, tmp_path, monkeypatch, unusable):
+    """HOME a file (or unreadable, or gone): the Hugging Face caches under it cannot be created."""
+    import datasets.config
+    import evaluate.config
+
+    home = tmp_path / "home"
+    home.write_text("a file, not a folder")
+    setting = {"datasets": (datasets.config, "HF_DATASETS_CACHE"), "modules": (evaluate.config, "HF_MODULES_CACHE")}
+    module, name = setting[unusable]
+    monkeypatch.setattr(module, name, str(home / ".cache" / "huggingface" / unusable))
+    result = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "run", "--eval", sentiment_eval_csv)
+    assert_user_error(result, f"the Hugging Face {unusable} cache {home}/.cache/huggingface/{unusable}")
+    assert "set HF_HOME to a writable folder" in result.stderr and "could not read" not in result.stderr
+    assert "Epoch" not in result.stderr and not (tmp_path / "run").exists()
 
 
 def test_a_model_gets_only_the_inputs_its_forward_takes(tiny_bert):
