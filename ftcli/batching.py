@@ -67,6 +67,9 @@ def length_sorted_loader(features, batch_size: int, collator, **kwargs) -> DataL
     loader's `order` (the feature index of each row it yields) lets `in_input_order` put results back."""
     lengths = token_lengths(features)
     order = list(range(len(features))) if lengths is None else sorted(range(len(features)), key=lambda i: -lengths[i])
+    # Its own generator: a loader without one draws a seed from the global RNG each time it is iterated,
+    # so validating would shift the dropout masks of the training that follows (and a resumed run's).
+    kwargs.setdefault("generator", torch.Generator())
     loader = DataLoader(features, batch_size=batch_size, sampler=order, collate_fn=collator, **kwargs)
     loader.order = order
     return loader

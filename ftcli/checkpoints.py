@@ -68,6 +68,16 @@ class CheckpointStore:
         accelerator.wait_for_everyone()
         return final
 
+    def update_state(self, accelerator, state: dict[str, Any]) -> None:
+        """Record in the latest checkpoint a phase finished after it was written (the epoch validated, the
+        test scores, model/ saved): the weights and RNG states in it stay as they are."""
+        if accelerator.is_main_process:
+            latest = self.latest()
+            if latest is not None:
+                _write_durably(latest / STATE_FILE, json.dumps(state, indent=2))
+                self._drop_best(keep=self._best_path(state.get("best_epoch") or 0))
+        accelerator.wait_for_everyone()
+
     def attach(self, accelerator, model) -> None:
         """Make accelerate's checkpoints of a partly frozen model hold only its trainable weights
         (through its save/load hooks; FSDP and DeepSpeed shard and save the model their own way)."""

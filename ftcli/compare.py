@@ -241,9 +241,11 @@ class Comparison:
                 changed = ", ".join(key for key in now if not isinstance(then, dict) or then.get(key) != now[key])
                 raise UserError(f"{self.root} holds results of other settings ({changed or 'unreadable record'} "
                                 f"differ), which would be mixed with these: choose another --output-dir")
-        elif any((self.root / "cells").glob("*.json")):
-            raise UserError(f"{self.root} holds results whose settings were not recorded (an earlier ftcli); "
-                            "choose another --output-dir")
+        elif any(self.root.iterdir()):
+            # Not a comparison's folder (its first act is writing the record): compare.md, data/, runs/ ... there
+            # are someone else's, and ftcli writes nothing beside them.
+            raise UserError(f"{self.root} holds files and is not a folder `ftcli compare` made (no {SETTINGS_FILE} "
+                            "of its settings): choose another --output-dir")
         else:
             write_text_atomically(record, json.dumps(now, indent=1) + "\n")
 

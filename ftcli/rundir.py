@@ -72,10 +72,16 @@ class RunDirectory:
             if owner is not None:
                 raise UserError(f"{self.destination} is being written by another ftcli process (PID {owner}); "
                                 "wait for it to finish or choose another --output-dir")
+        if self.resume and holds_files and not (self.staging / CONFIG_FILE).is_file():
+            raise UserError(f"nothing to resume: {self.destination} is already complete")
+        if self.resume and not (self.staging / CONFIG_FILE).is_file():
+            # Stopped before the run folder was made (while loading the model or tokenizing, which is cached):
+            # there is nothing to continue, so the run starts; said, in case the path is not the one meant.
+            from ftcli.progress import console
+
+            console.print(f"Nothing of {self.destination} had been written yet: starting the run.", soft_wrap=True)
+            self.resume = False
         if self.resume:
-            if not (self.staging / CONFIG_FILE).is_file():
-                state = "is already complete" if holds_files else "has no interrupted run"
-                raise UserError(f"nothing to resume: {self.destination} {state}")
             return
         if holds_files and not self.overwrite:
             raise UserError(

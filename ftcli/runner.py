@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,7 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     config.model.name = _absolute_if_local(config.model.name)
     run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
     run_dir.check()
+    resume = run_dir.resume  # --resume of a run stopped before it wrote anything starts it
     check_huggingface_caches()
     barrier()  # every process has checked before the main one creates anything
     if resume:
@@ -149,8 +151,15 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
         model_dir = path / "model"
 
         def save_model(unwrapped) -> None:
-            strategy.save(unwrapped, model_dir)
-            processor.save_pretrained(model_dir)
+            # Written beside model/ and renamed: a kill while saving leaves no half model/ (both are
+            # inside the run's own staging folder, so replacing them deletes only what this run wrote).
+            partial = path / ".model.partial"
+            for stale in (partial, model_dir):
+                if stale.exists():
+                    shutil.rmtree(stale)
+            strategy.save(unwrapped, partial)
+            processor.save_pretrained(partial)
+            partial.rename(model_dir)
 
         def eval_set(name: str, features) -> EvalSet:
             data = EvalData(examples=held_out[name][0], features=eval_features[name], columns=columns, labels=labels)

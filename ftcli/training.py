@@ -215,6 +215,34 @@ def train(
             state["log_lines"] = log.lines
             store.save(accelerator, state)
 
+    def record_progress() -> None:
+        """A phase after the checkpoint finished (validation, the test pass, saving the model): said in the
+        checkpoint's state, so a kill after it resumes without doing it again."""
+        if train_cfg.save_checkpoint:
+            state["log_lines"] = log.lines
+            store.update_state(accelerator, state)
+
+    def close_epoch() -> None:
+        """Validate the epoch whose training is done and checkpointed; log it; keep it if it is the best."""
+        record = state["unvalidated"]
+        epoch = record["epoch"]
+        if validation is not None:
+            metrics, _ = _score(model, loaders["validation"], orders["validation"], validation, accelerator, task,
+                                "Validating")
+            record.update({f"validation_{k}": v for k, v in metrics.items()})
+            _select(state, metrics, epoch, task, train_cfg, store, accelerator, model)
+            console.print(f"Epoch {epoch}/{train_cfg.epochs}: validation {_summary(metrics)}")
+        else:
+            console.print(f"Epoch {epoch}/{train_cfg.epochs}: train loss {record['train_loss']:.4f}")
+        log.write(record)
+        state["history"].append(record)
+        state["unvalidated"] = None
+        record_progress()
+
+    if state.get("unvalidated"):  # killed while validating: the epoch's training is not done again
+        console.print(f"Epoch {state['epoch']} had finished training: validating it.")
+        close_epoch()
+
     examples_per_step = global_batch_size(train_cfg, accelerator)
     losses = DeviceLosses(accelerator)
     with StopSignals() as stop:
@@ -286,34 +314,39 @@ def train(
             losses.flush_into(state, epoch, store, run_path)
             state["train_seconds"] += time.perf_counter() - clock
 
-            record = {"step": state["global_step"], "epoch": epoch,
-                      "train_loss": round(state["epoch_loss_sum"] / max(state["epoch_loss_batches"], 1), 6)}
-            if validation is not None:
-                metrics, _ = _score(model, loaders["validation"], orders["validation"], validation, accelerator, task,
-                                    "Validating")
-                record.update({f"validation_{k}": v for k, v in metrics.items()})
-                _select(state, metrics, epoch, task, train_cfg, store, accelerator, model)
-                console.print(f"Epoch {epoch}/{train_cfg.epochs}: validation {_summary(metrics)}")
-            else:
-                console.print(f"Epoch {epoch}/{train_cfg.epochs}: train loss {record['train_loss']:.4f}")
-            log.write(record)
-            state["history"].append(record)
+            # The epoch's training is checkpointed before it is validated (evaluation draws no random
+            # numbers, so the checkpoint's RNG states are the same either way).
+            state["unvalidated"] = {"step": state["global_step"], "epoch": epoch,
+                                    "train_loss": round(state["epoch_loss_sum"] / max(state["epoch_loss_batches"], 1), 6)}
             state.update(epoch=epoch, epoch_batches=0, epoch_loss_sum=0.0, epoch_loss_batches=0,
                          window_loss_sum=0.0, window_batches=0, window_parts={})
             checkpoint()
+            close_epoch()
             if stop.agree(accelerator.device):
                 raise Interrupted(stop.signal, state["global_step"], train_cfg.save_checkpoint)
 
     kept_epoch = state["best_epoch"] if validation is not None else state["epoch"]
-    if kept_epoch != state["epoch"]:
-        accelerator.wait_for_everyone()
-        store.load_best(accelerator.unwrap_model(model), kept_epoch)
-    test_metrics, test_seconds = _score(model, loaders["test"], orders["test"], test, accelerator, task, "Testing")
-    log.write({"step": state["global_step"], "epoch": kept_epoch, **{f"test_{k}": v for k, v in test_metrics.items()}})
+    if not state.get("model_saved"):
+        if kept_epoch != state["epoch"]:
+            accelerator.wait_for_everyone()
+            store.load_best(accelerator.unwrap_model(model), kept_epoch)
+        if state.get("test") is None:
+            test_metrics, test_seconds = _score(model, loaders["test"], orders["test"], test, accelerator, task,
+                                                "Testing")
+            log.write({"step": state["global_step"], "epoch": kept_epoch,
+                       **{f"test_{k}": v for k, v in test_metrics.items()}})
+            state["test"] = {"metrics": test_metrics, "seconds": test_seconds}
+            record_progress()
+        else:
+            console.print("The test pass had finished: its scores are kept.")
+        if accelerator.is_main_process:
+            save_model(accelerator.unwrap_model(model))
+        state["model_saved"] = True
+        record_progress()
     if accelerator.is_main_process:
-        save_model(accelerator.unwrap_model(model))
         store.remove_best()
         # The checkpoints go only once the run is complete (RunDirectory.finalize): a kill before that resumes.
+    test_metrics, test_seconds = state["test"]["metrics"], state["test"]["seconds"]
     if log.trackers:
         accelerator.end_training()
     accelerator.wait_for_everyone()
@@ -418,7 +451,9 @@ def _new_state() -> dict[str, Any]:
     return {"epoch": 0, "global_step": 0, "epoch_batches": 0, "epoch_loss_sum": 0.0, "epoch_loss_batches": 0,
             "window_loss_sum": 0.0, "window_batches": 0, "window_parts": {},
             "best_epoch": 0, "best_metrics": {}, "evals_without_improvement": 0, "stopped_early": False,
-            "history": [], "log_lines": 0, "skipped_batches": 0, "train_seconds": 0.0, "train_examples": 0}
+            "history": [], "log_lines": 0, "skipped_batches": 0, "train_seconds": 0.0, "train_examples": 0,
+            # the phases after training: an epoch trained but not yet validated, the test scores, model/ written
+            "unvalidated": None, "test": None, "model_saved": False}
 
 
 def _score(model, loader, order, eval_set: EvalSet, accelerator: Accelerator, task,

@@ -11,7 +11,7 @@ import typer
 def export(
     run: Annotated[Path, typer.Argument(help="A finished run directory.")],
     to: Annotated[Path, typer.Option("--to", help="Folder to write (must not exist or be empty).")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --to folder.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an export ftcli wrote to --to, unchanged since (never another folder).")] = False,
     format: Annotated[str, typer.Option("--format", help="transformers (a folder transformers' from_pretrained and pipeline load) or onnx (that folder plus model.onnx, checked against PyTorch's outputs).")] = "transformers",
 ) -> None:
     """Export a run's model: LoRA adapters are merged into full weights that transformers loads

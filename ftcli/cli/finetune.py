@@ -67,3 +67,6 @@ def finetune(
     print_metrics(result.metrics, title=f"{config.task} / {config.strategy}: test metrics "
                                         f"(epoch {result.metrics['kept_epoch']}, {result.metrics['selected_on']})")
     console.print(f"Run saved to [bold]{result.path}[/]")
+    needs = get_strategy(config.strategy).plain_transformers
+    if needs:
+        console.print(f"[yellow]note:[/] {needs}", soft_wrap=True, highlight=False)

@@ -40,6 +40,8 @@ class Strategy:
     """The task output kinds (`Task.output_kind`) this strategy can train; None: all of them."""
     modalities: frozenset[str] = frozenset({"text", "image"})
     """The inputs (`Task.modality`) it can work with."""
+    plain_transformers: str | None = None
+    """None when a run's model/ loads in plain transformers; else what it needs instead (said after the run)."""
 
     def supports(self, task: Task) -> bool:
         # None means every downstream output kind; pre-training objectives ("pretrain") run only under

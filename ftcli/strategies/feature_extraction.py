@@ -53,6 +53,8 @@ TARGET_KEYS = ("labels", "start_positions", "end_positions")
 
 class FeatureExtractionStrategy(Strategy):
     name = "feature-extraction"
+    plain_transformers = ("model/ holds only the head trained on the frozen model's features, which plain "
+                          "transformers cannot load: use `ftcli predict` / `ftcli evaluate` on the run")
     # Language modelling has no new head to train on frozen features.
     output_kinds = frozenset({"sequence", "token", "span"})
 

@@ -23,6 +23,8 @@ from ftcli.models.heads import span_loss
 
 class PromptTuningStrategy(AdapterStrategy):
     name = "prompt-tuning"
+    plain_transformers = ("model/ holds a soft prompt and the task head, not full weights: it needs peft "
+                          "(README.md in the run shows how), or use `ftcli predict` / `ftcli evaluate` on the run")
     # Images have no token embeddings to prepend to.
     modalities = frozenset({"text"})
 

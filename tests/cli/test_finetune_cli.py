@@ -235,9 +235,15 @@ def test_tampered_checkpoint_is_refused_in_one_line(cli, tmp_path, tiny_bert, se
     assert (tmp_path / ".run.partial").is_dir()  # nothing deleted: the user decides
 
 
-def test_resume_with_nothing_to_resume(cli, tmp_path, tiny_bert, sentiment_csv):
-    assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), tmp_path / "run", "--resume"),
-                      "nothing to resume")
+def test_resume_of_a_run_that_wrote_nothing_starts_it_and_of_a_finished_run_is_refused(
+        cli, tmp_path, tiny_bert, sentiment_csv):
+    # Stopped before its folder was made (loading the model, tokenizing): --resume starts the run, and says so.
+    result = finetune(cli, str(tiny_bert), str(sentiment_csv), tmp_path / "run", "--epochs", "1", "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert f"Nothing of {tmp_path / 'run'} had been written yet: starting the run" in result.stderr
+    assert (tmp_path / "run" / "metrics.json").is_file()
+    assert_user_error(finetune(cli, str(tiny_bert), str(sentiment_csv), tmp_path / "run", "--epochs", "1", "--resume"),
+                      "nothing to resume", "is already complete")
 
 
 def test_recipes_and_models_commands(cli, tmp_path):

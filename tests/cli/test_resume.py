@@ -22,44 +22,66 @@ SETTINGS = ["--epochs", "2", "--lr", "2e-3", "--batch-size", "8", "--max-length"
 TIMING = {"train_samples_per_second", "train_runtime", "eval_samples_per_second", "peak_memory_mb"}
 
 LAUNCHER = textwrap.dedent('''
-    """python launcher.py MODE N ARGS...: `ftcli ARGS...`, with an accident at the N-th call of
-    accelerate's backward (MODE kill / sigint / sigterm: that signal to itself, before the
-    backward) or save_state (MODE kill-in-save: SIGKILL once the state files are written, before
-    the checkpoint is complete), or (kill-in-finalize) as the finished run is put in place."""
-    import os, signal, sys
+    """python launcher.py MODE N ARGS...: `ftcli ARGS...`, with an accident the N-th time a phase is
+    reached: MODE kill / sigint / sigterm (that signal to itself, before the N-th backward), kill-in-save
+    (SIGKILL once the N-th checkpoint's state files are written, before it is complete), kill-tokenizing
+    (once the N-th tokenized set is cached), kill-before-training (the run folder made, no step taken),
+    kill-validating / kill-testing (as the N-th validation / the test pass starts), kill-saving-model
+    (once model/'s weights are written, before the rest), kill-in-finalize (as the finished run is put in
+    place), or pause (at the N-th backward, until $PAUSE_FLAG.go exists). With $TRACE set, every phase
+    begun is appended to that file, one name a line."""
+    import os, signal, sys, time
     import accelerate
+    import transformers
+
+    import ftcli.data.cache
+    import ftcli.rundir
+    import ftcli.training
 
     mode, count = sys.argv[1], int(sys.argv[2])
-    calls = {"n": 0}
-    name = "save_state" if mode == "kill-in-save" else "backward"
-    real = getattr(accelerate.Accelerator, name)
-    sent = {"kill": signal.SIGKILL, "kill-in-save": signal.SIGKILL, "sigint": signal.SIGINT,
-            "sigterm": signal.SIGTERM}.get(mode)
+    KILLED_AT = {"kill": "step", "sigint": "step", "sigterm": "step", "pause": "step", "kill-in-save": "checkpoint",
+                 "kill-tokenizing": "tokenize", "kill-before-training": "train", "kill-validating": "Validating",
+                 "kill-testing": "Testing", "kill-saving-model": "save-model", "kill-in-finalize": "finalize"}
+    ONCE_WRITTEN = {"checkpoint", "tokenize", "save-model"}  # these die after the phase's work, not before
+    SENT = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM}.get(mode, signal.SIGKILL)
+    calls = {}
 
-    def patched(self, *args, **kwargs):
-        calls["n"] += 1
-        if name == "backward" and sent is not None and calls["n"] == count:
-            os.kill(os.getpid(), sent)
-        if mode == "pause" and calls["n"] == count:  # until the test says go on (at most 5 min)
-            import time
-            open(os.environ["PAUSE_FLAG"], "w").close()
-            for _ in range(3000):
-                if os.path.exists(os.environ["PAUSE_FLAG"] + ".go"):
-                    break
-                time.sleep(0.1)
-        result = real(self, *args, **kwargs)
-        if name == "save_state" and calls["n"] == count:
-            os.kill(os.getpid(), sent)
-        return result
+    def accident():
+        if mode != "pause":
+            os.kill(os.getpid(), SENT)
+            return
+        open(os.environ["PAUSE_FLAG"], "w").close()
+        for _ in range(3000):  # at most 5 minutes
+            if os.path.exists(os.environ["PAUSE_FLAG"] + ".go"):
+                break
+            time.sleep(0.1)
 
-    setattr(accelerate.Accelerator, name, patched)
-    if mode == "kill-in-finalize":  # everything written, not yet in place
-        import ftcli.rundir
+    def wrap(owner, name, phase_of):
+        real = getattr(owner, name)
 
-        def killed(self, *args):
-            os.kill(os.getpid(), signal.SIGKILL)
+        def patched(*args, **kwargs):
+            phase = phase_of(*args)
+            calls[phase] = calls.get(phase, 0) + 1
+            if os.environ.get("TRACE"):
+                with open(os.environ["TRACE"], "a") as trace:
+                    trace.write(phase + "\\n")
+            due = KILLED_AT.get(mode) == phase and calls[phase] == count
+            if due and phase not in ONCE_WRITTEN:
+                accident()
+            result = real(*args, **kwargs)
+            if due and phase in ONCE_WRITTEN:
+                accident()
+            return result
 
-        ftcli.rundir.RunDirectory.finalize = killed
+        setattr(owner, name, patched)
+
+    wrap(accelerate.Accelerator, "backward", lambda *args: "step")
+    wrap(accelerate.Accelerator, "save_state", lambda *args: "checkpoint")
+    wrap(ftcli.data.cache, "cached_map", lambda *args: "tokenize")
+    wrap(ftcli.training, "train", lambda *args: "train")
+    wrap(ftcli.training, "_score", lambda *args: args[-1])  # its description: "Validating" or "Testing"
+    wrap(transformers.PreTrainedModel, "save_pretrained", lambda *args: "save-model")
+    wrap(ftcli.rundir.RunDirectory, "finalize", lambda *args: "finalize")
     from ftcli.cli.app import main
 
     sys.argv = ["ftcli", *sys.argv[3:]]
@@ -205,16 +227,41 @@ def test_lora_checkpoints_hold_only_the_adapter_and_resume_exactly(setup):
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
-def test_a_kill_while_the_finished_run_is_put_in_place_resumes_without_recomputing(setup, reference):
-    out = setup[0] / "killed-in-finalize"
-    staging = out.parent / f".{out.name}.partial"
-    assert ftcli(setup, out, mode="kill-in-finalize").returncode == -signal.SIGKILL
-    assert (staging / "metrics.json").is_file() and not out.exists()
-    result = ftcli(setup, out, "--resume")
+# A kill in each phase of a run, and what the resumed run does (the phases it begins, counted by the
+# launcher): nothing that had finished is done again. 2 epochs of 6 steps; checkpoints at steps 4, 6, 8, 12.
+PHASES = {
+    # before training: tokenizing (nothing written yet), then with the run folder made and no step taken
+    "tokenizing": ("kill-tokenizing", 1, {"step": 12, "Validating": 2, "Testing": 1, "save-model": 1}),
+    "before the first step": ("kill-before-training", 1, {"step": 12, "Validating": 2, "Testing": 1, "save-model": 1}),
+    "mid-epoch": ("kill", 5, {"step": 8, "Validating": 2, "Testing": 1, "save-model": 1}),  # after step 4's checkpoint
+    "validating epoch 2": ("kill-validating", 2, {"Validating": 1, "Testing": 1, "save-model": 1}),
+    "the test pass": ("kill-testing", 1, {"Testing": 1, "save-model": 1}),
+    "saving model/": ("kill-saving-model", 1, {"save-model": 1}),
+    "finalisation": ("kill-in-finalize", 1, {}),
+}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_kill_in_any_phase_resumes_to_the_same_run_without_redoing_finished_work(setup, reference, tmp_path, phase):
+    import os
+
+    mode, count, redone = PHASES[phase]
+    out = tmp_path / "run"
+    env = {**os.environ, "FTCLI_CACHE": str(tmp_path / "cache")}  # empty: this run tokenizes
+    assert ftcli(setup, out, mode=mode, count=count, env=env).returncode == -signal.SIGKILL
+    assert not out.exists()
+    cached = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "tokenized").glob("*.arrow")}
+    trace = tmp_path / "trace"
+    result = ftcli(setup, out, "--resume", env={**env, "TRACE": str(trace)})
     assert result.returncode == 0, result.stderr
-    assert "nothing was recomputed" in result.stderr and "Resuming from step" not in result.stderr
-    assert not staging.exists()
     assert_same_run(out, reference)
+    phases = trace.read_text().split()
+    begun = {name: phases.count(name) for name in ("step", "Validating", "Testing", "save-model") if name in phases}
+    assert begun == redone, result.stderr
+    # The tokenized sets cached before the kill are read, not written again.
+    assert all((tmp_path / "cache" / "tokenized" / name).stat().st_mtime_ns == mtime for name, mtime in cached.items())
+    assert len(cached) == (1 if mode == "kill-tokenizing" else 3)  # training, validation and test rows
+    assert not (out.parent / f".{out.name}.partial").exists()
 
 
 def test_resume_with_other_settings_or_changed_data_is_refused(setup, tmp_path):

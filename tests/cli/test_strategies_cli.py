@@ -73,6 +73,13 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     assert not (out / "model" / "README.md").exists()  # peft's empty template is not left beside the card
     if strategy == "prompt-tuning":  # nothing merges a soft prompt: the card says loudly what loads it
         assert "it needs peft" in (out / "README.md").read_text()
+    # A model/ plain transformers cannot load is said after the run, in one line; the others load in `pipeline`
+    # (tests/cli/test_export.py compares their predictions with ftcli's).
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: model/")]
+    if strategy in ("prompt-tuning", "feature-extraction"):
+        assert len(notes) == 1 and ("it needs peft" in notes[0] or "plain transformers cannot load" in notes[0])
+    else:
+        assert notes == []
 
     key = HEADLINE[task]
     evaluated = cli("evaluate", out, "--data", eval_, "--output", tmp_path / "m.json")

@@ -254,3 +254,10 @@ def test_compare_refuses_to_mix_results_of_other_settings(cli, tmp_path, tiny_be
     assert cli(*common, "--limit-eval", "10").exit_code == 0
     assert_user_error(cli(*common, "--limit-eval", "5"), "holds results of other settings", "limit_eval")
     assert cli(*common, "--limit-eval", "10").exit_code == 0  # the same settings reuse the finished cell
+    # A folder compare did not make: nothing is written beside the user's files (their compare.md least of all).
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "compare.md").write_text("my notes")
+    result = cli(*common[:-1], mine)
+    assert_user_error(result, f"{mine} holds files and is not a folder `ftcli compare` made")
+    assert [p.name for p in mine.iterdir()] == ["compare.md"] and (mine / "compare.md").read_text() == "my notes"
