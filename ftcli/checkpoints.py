@@ -28,7 +28,7 @@ from accelerate.utils.other import load as load_safely
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from ftcli.errors import UserError
+from ftcli.errors import UserError, named_if_disk_full
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
@@ -54,12 +54,19 @@ class CheckpointStore:
             if tmp.exists():
                 shutil.rmtree(tmp)  # left by a run killed while writing it
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
-        # Every process writes its own files into `tmp` (its RNG state at least), and accelerate
-        # does not wait for the others: the folder is renamed only once all of them are done.
-        accelerator.wait_for_everyone()
+        try:
+            with named_if_disk_full(f"checkpoint {final}", writing=tmp):
+                accelerator.save_state(str(tmp))
+                # Every process writes its own files into `tmp` (its RNG state at least), and accelerate
+                # does not wait for the others: the folder is renamed only once all of them are done.
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    _write_durably(tmp / STATE_FILE, json.dumps(state, indent=2))
+        except BaseException:  # a full disk, a kill: the half checkpoint goes, the last complete one stays
+            if accelerator.is_main_process:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
         if accelerator.is_main_process:
-            _write_durably(tmp / STATE_FILE, json.dumps(state, indent=2))
             if final.exists():  # the same step saved again (an epoch end right after a step save)
                 shutil.rmtree(final)
             tmp.rename(final)
@@ -225,8 +232,12 @@ def _is_checkpoint(folder: Path) -> bool:
 def _write_durably(path: Path, text: str) -> None:
     """Write `path` via a temporary file and an atomic rename, flushed to disk first."""
     partial = path.with_name(f"{TMP_PREFIX}{path.name}")
-    with partial.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
+    try:
+        with partial.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ftcli.errors import UserError
+from ftcli.errors import UserError, named_if_disk_full
 from ftcli.paths import cache_dir, write_text_atomically
 
 IGNORED = {".lock"}  # the run lock: rewritten while a run is live, never content
@@ -137,9 +137,10 @@ def atomic_directory(target: Path, marker: str | None = None, details: dict | No
     except OSError as err:
         raise UserError(f"cannot write the folder {target}: {target.parent} is not writable ({err.strerror})") from None
     try:
-        yield staging
-        if marker is not None:
-            sign(staging, marker, details)
+        with named_if_disk_full(target, writing=staging):
+            yield staging
+            if marker is not None:
+                sign(staging, marker, details)
         if target.exists():
             if marker is not None:
                 require_replaceable(target, marker, "a folder")

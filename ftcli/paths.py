@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from ftcli.errors import UserError
+from ftcli.errors import UserError, named_if_disk_full
 
 
 def cache_dir() -> Path:
@@ -53,8 +53,9 @@ def write_text_atomically(path: Path, text: str) -> None:
     killed midway) never sees half a file."""
     partial = path.with_name(f".{path.name}.tmp")
     try:
-        partial.write_text(text)
-        partial.replace(path)
+        with named_if_disk_full(path, writing=path.parent):
+            partial.write_text(text)
+            partial.replace(path)
     except BaseException:  # a full disk, a kill signal: no half-written file is left beside the real one
         partial.unlink(missing_ok=True)
         raise

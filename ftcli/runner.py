@@ -35,7 +35,7 @@ from ftcli.strategies import get_strategy
 from ftcli.strategies.base import parameter_counts
 from ftcli.tasks import get_task
 from ftcli.tasks.base import EvalData
-from ftcli.errors import UserError
+from ftcli.errors import UserError, named_if_disk_full
 from ftcli.precision import resolve_mixed_precision
 from ftcli.training import EvalSet, Interrupted, global_batch_size, make_accelerator, train
 
@@ -157,8 +157,13 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
             for stale in (partial, model_dir):
                 if stale.exists():
                     shutil.rmtree(stale)
-            strategy.save(unwrapped, partial)
-            processor.save_pretrained(partial)
+            try:
+                with named_if_disk_full(model_dir, writing=partial):
+                    strategy.save(unwrapped, partial)
+                    processor.save_pretrained(partial)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
             partial.rename(model_dir)
 
         def eval_set(name: str, features) -> EvalSet:

@@ -261,3 +261,34 @@ def test_compare_refuses_to_mix_results_of_other_settings(cli, tmp_path, tiny_be
     result = cli(*common[:-1], mine)
     assert_user_error(result, f"{mine} holds files and is not a folder `ftcli compare` made")
     assert [p.name for p in mine.iterdir()] == ["compare.md"] and (mine / "compare.md").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("writing", ["checkpoint", "model"])
+def test_a_disk_that_fills_while_a_run_writes_is_one_line_naming_it_and_leaves_no_half_file(
+        cli, tiny_bert, sentiment_csv, tmp_path, monkeypatch, writing):
+    """torch's writer says only "unexpected pos" when the disk fills: with no space left where it was
+    writing, that is a full disk; the half-written checkpoint or model/ goes."""
+    import accelerate
+    import transformers
+
+    import ftcli.errors
+
+    def fills_up(self, folder, *args, **kwargs):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "model.safetensors").write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1464832 vs 1464724")
+
+    if writing == "checkpoint":
+        monkeypatch.setattr(accelerate.Accelerator, "save_state", fills_up)
+        extra, named = ["--set", "train.save_every=2"], f"checkpoint {tmp_path}/.run.partial/checkpoints/step-00000002"
+    else:
+        monkeypatch.setattr(transformers.PreTrainedModel, "save_pretrained", fills_up)
+        extra, named = ["--set", "train.save_checkpoint=false"], f"{tmp_path}/.run.partial/model"
+    monkeypatch.setattr(ftcli.errors, "_no_space_left", lambda path: True)  # what a full file system reports
+    result = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "run", *extra)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(errors) == 1 and f"the disk is full (writing {named})" in errors[0], result.stderr
+    staging = tmp_path / ".run.partial"
+    assert not list(staging.rglob(".tmp-step-*")) and not (staging / ".model.partial").exists()
+    assert not (staging / "model").exists() and not (tmp_path / "run").exists()
