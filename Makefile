@@ -30,10 +30,13 @@ demo: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/ftcli finetune classification --model minilm --train rt-sentiment \
 		--limit-train 3000 --epochs 1 --max-length 64 --output-dir $(DEMO_DIR) --overwrite
 
+# lint-imports checks the layers declared in pyproject.toml ([tool.importlinter]): no upward import.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q
 
 test-unit: install
+	$(VENV)/bin/lint-imports --no-cache
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q -m "not integration"
 
 # The benchmarks compare ftcli with other tools (lm-eval among them: the `bench` extra).

@@ -52,7 +52,7 @@ def prepare(folder: Path, rows: int, seed: int, shots: int) -> tuple[Path, Path]
     """test.jsonl (the evaluated rows) and fewshot.jsonl (ftcli's demonstrations, in its order)."""
     from ftcli.data.sources import load_splits
     from ftcli.prompting.demos import draw, exclude_evaluated
-    from ftcli.prompting.runner import canonical_rows, row_key
+    from ftcli.prompting.rows import canonical_rows, row_key
 
     splits = load_splits("rt-sentiment", None, 0.1, seed, None, rows)
     columns = {"text": "text", "label": "label"}

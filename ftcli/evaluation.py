@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,22 @@ def collect_outputs(model, dataloader, accelerator: Accelerator, task, descripti
         gathered=in_input_order({key: concat_padded(arrays) for key, arrays in pieces.items()}, order),
         loss=torch.cat(losses).mean().item() if losses else None,
     )
+
+
+def score_dataset(model, dataloader, accelerator: Accelerator, task, data, description: str = "Evaluating",
+                  order: list[int] | None = None, collect=None) -> tuple[dict[str, float], float]:
+    """The one way a model is scored on held-out rows (validation, test, `evaluate`, a teacher): the task's
+    metrics of `model` over `dataloader` (`data`: the `EvalData` its features came from), with the mean
+    `loss` when the batches carry labels; and the seconds the model pass took (post-processing and
+    metrics apart, as the Trainer's `eval_samples_per_second` counts). `collect` replaces
+    `collect_outputs` (the training loop passes its own reference)."""
+    start = time.perf_counter()
+    outputs = (collect or collect_outputs)(model, dataloader, accelerator, task, description, order)
+    seconds = time.perf_counter() - start
+    metrics = task.compute_metrics(outputs.gathered, data)
+    if outputs.loss is not None:
+        metrics["loss"] = outputs.loss
+    return metrics, seconds
 
 
 def concat_padded(arrays: list[np.ndarray], pad: float = PAD) -> np.ndarray:

@@ -12,19 +12,15 @@ its files (`.ftcli-export`): `--overwrite` replaces only such a folder, unchange
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from pathlib import Path
 
-from ftcli import assets
 from ftcli.config import config_from_yaml
 from ftcli.errors import UserError
-from ftcli.models.loading import read_config
 from ftcli.ownership import atomic_directory, overlaps, require_replaceable
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
-from ftcli.strategies.adapters import holds_adapter
-from ftcli.tasks import get_task
+from ftcli.objectives import task_or_objective
 
 
 def export_run(run: Path, destination: Path, overwrite: bool = False, format: str = "transformers") -> str:
@@ -45,24 +41,14 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
     if destination.is_dir() and any(destination.iterdir()) and not overwrite:
         raise UserError(f"{destination} holds an earlier export; pass --overwrite to replace it, or choose another folder")
     config = config_from_yaml(run / CONFIG_FILE)
-    if format == "onnx" and config.strategy not in ("full", "lora"):
+    strategy = get_strategy(config.strategy)
+    if format == "onnx" and not strategy.exports_onnx:
         raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
                         "run keeps a soft prompt or a head on a frozen body: export it as transformers")
     with atomic_directory(destination, marker=MARKER, details={"exported_from": str(run.resolve())}) as staging:
-        if config.strategy == "lora" and holds_adapter(run / "model"):  # a LoRA run saved before model/ was merged
-            base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
-            task = get_task(config.task, config.options).bind(base_config)
-            model = get_strategy("lora").load(run / "model", task, config)
-            merged = model.merge_and_unload()
-            merged.save_pretrained(staging, safe_serialization=True)
-            processor = task.load_processor(str(run / "model"))
-            processor.save_pretrained(staging)
-            how = "merged"
-        else:
-            shutil.copytree(run / "model", staging, dirs_exist_ok=True)
-            how = "copied"
+        how = strategy.export_model(run / "model", staging, config)
         if format == "onnx":
-            to_onnx(staging, get_task(config.task, config.options), config.model.max_length)
+            to_onnx(staging, task_or_objective(config.task, config.options), config.model.max_length)
             how = "onnx"
         return how
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,13 @@ from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
 from ftcli.batching import length_sorted_loader
-from ftcli.evaluation import collect_outputs
+from ftcli.evaluation import collect_outputs, score_dataset
 from ftcli.models.outputs import enable_packing
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, check_weights_file, head_weights_not_loaded, load_model, read_config
 from ftcli.paths import check_huggingface_caches
 from ftcli.rundir import CONFIG_FILE, is_run_directory
 from ftcli.strategies import get_strategy
-from ftcli.strategies.adapters import holds_adapter
-from ftcli.tasks import get_task
+from ftcli.objectives import task_or_objective
 from ftcli.tasks.base import EvalData, Task, model_inputs
 from ftcli.training import make_accelerator
 
@@ -37,16 +35,6 @@ class LoadedModel:
     source: str
     untrained_head: list[str] = field(default_factory=list)
     """Task-head weights that would start random (a bare checkpoint): predicting with it is refused."""
-
-
-def _pretrained_as(objective: str, path: Path) -> str:
-    from ftcli.objectives import get_objective
-
-    task = get_objective(objective).serves_as
-    if task is None:
-        raise UserError(f"{path} is a {objective} pre-training run, which predicts nothing by itself: "
-                        f"fine-tune it first (ftcli finetune TASK --model {path / 'model'})")
-    return task
 
 
 def with_option_sets(options: TaskOptions, sets: list[str] | None) -> TaskOptions:
@@ -74,8 +62,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     saved = None
     if is_run_directory(path):
         saved = config_from_yaml(path / CONFIG_FILE)
-        if saved.strategy == "pretrain":  # a clm run generates as a generation model; others are fine-tuned first
-            saved.task, saved.strategy = _pretrained_as(saved.task, path), "full"
+        saved.task, saved.strategy = get_strategy(saved.strategy).served_as(saved.task, path)
         if task_name is not None and task_name != saved.task:
             raise UserError(f"{path} is a {saved.task} run, not {task_name}")
         task_name, run_columns, options = saved.task, saved.data.columns, saved.options
@@ -87,7 +74,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
         checkpoint = assets.resolve_model(run_or_model)
         if task_name is None:
             raise UserError(f"{run_or_model} is not an ftcli run directory; say which task with --task")
-    task = get_task(task_name, with_option_sets(options, option_sets))
+    task = task_or_objective(task_name, with_option_sets(options, option_sets))
     # Adapter and feature-head runs keep no config.json of their own: the base checkpoint decides.
     own_config = saved is None or (Path(checkpoint) / "config.json").is_file()
     task = task.bind(read_config(checkpoint if own_config else assets.resolve_model(saved.model.name)))
@@ -98,7 +85,7 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     else:
         model = load_model(checkpoint, task.auto_class_for)
     # Adapters and feature heads bring their own head; a merged LoRA run is a full checkpoint.
-    full_weights = saved is None or saved.strategy == "full" or (saved.strategy == "lora" and not holds_adapter(checkpoint))
+    full_weights = saved is None or get_strategy(saved.strategy).holds_full_weights(Path(checkpoint))
     untrained = head_weights_not_loaded(model) if full_weights else []
     processor = task.load_processor(checkpoint)
     check_tokenizer_matches(processor, model.config, checkpoint)
@@ -110,14 +97,21 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     return LoadedModel(task, model, processor, mapped, limit, labels, checkpoint, untrained)
 
 
-def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
+def _prepared(loaded: LoadedModel, features: Dataset, batch_size: int):
+    """(model, loader, accelerator): rows of similar length batched together, packed where the model supports
+    it (`collect_outputs` puts results back in input order)."""
     refuse_untrained_head(loaded)  # once the input is known to be fine, so input errors come first
     accelerator = make_accelerator(TrainConfig())
-    # Rows of similar length batched together, packed where the model supports it; results in input order.
     loader = length_sorted_loader(model_inputs(features, loaded.task), batch_size, loaded.task.collator(loaded.processor))
     enable_packing(loaded.model)
     model, prepared = accelerator.prepare(loaded.model, loader)
-    return collect_outputs(model, prepared, accelerator, loaded.task, order=loader.order)
+    prepared.order = loader.order  # the length-sorted order, for putting results back in input order
+    return model, prepared, accelerator
+
+
+def _outputs(loaded: LoadedModel, features: Dataset, batch_size: int):
+    model, loader, accelerator = _prepared(loaded, features, batch_size)
+    return collect_outputs(model, loader, accelerator, loaded.task, order=loader.order)
 
 
 def refuse_untrained_head(loaded: LoadedModel) -> None:
@@ -135,12 +129,9 @@ def evaluate_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_si
     label2id = {label: i for i, label in enumerate(loaded.labels)} if loaded.labels else None
     task.validate(dataset, loaded.columns, label2id, where)
     features = task.preprocess(dataset, loaded.processor, loaded.columns, label2id, loaded.max_length)
-    start = time.perf_counter()
-    outputs = _outputs(loaded, features, batch_size)
-    seconds = time.perf_counter() - start
-    metrics = task.compute_metrics(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels))
-    if outputs.loss is not None:
-        metrics["loss"] = outputs.loss
+    data = EvalData(dataset, features, loaded.columns, loaded.labels, loaded.processor)
+    model, loader, accelerator = _prepared(loaded, features, batch_size)
+    metrics, seconds = score_dataset(model, loader, accelerator, task, data, order=loader.order)
     metrics["eval_rows"] = dataset.num_rows
     metrics["eval_samples_per_second"] = round(len(features) / seconds, 3)  # features: QA windows, not questions
     return metrics
@@ -154,6 +145,6 @@ def predict_dataset(loaded: LoadedModel, dataset: Dataset, where: str, batch_siz
     features = task.preprocess(dataset, loaded.processor, loaded.columns, None, loaded.max_length,
                                with_labels=False)
     outputs = _outputs(loaded, features, batch_size)
-    records = task.format_predictions(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels))
+    records = task.format_predictions(outputs.gathered, EvalData(dataset, features, loaded.columns, loaded.labels, loaded.processor))
     inputs = {f: dataset[loaded.columns[f]] for f in fields}
     return [{**{f: inputs[f][i] for f in fields}, **record} for i, record in enumerate(records)]

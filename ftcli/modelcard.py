@@ -6,6 +6,7 @@ from typing import Any
 
 from ftcli import __version__
 from ftcli.assets import base_model_id
+from ftcli.strategies import get_strategy
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
@@ -78,46 +79,24 @@ strategy **{strategy}**, base checkpoint `{base_model}`.
 
 ## Use
 
-{_usage(strategy, auto_class, processor_class, base_id or base_model)}
+{get_strategy(strategy).model_usage(auto_class, processor_class, base_id or base_model)}
 or `ftcli predict <this run> --input "some text"`.
 """
 
 
-def _usage(strategy: str, auto_class: str, processor_class: str, base_model: str) -> str:
-    if strategy == "lora":
-        return f"""`model/` holds the LoRA adapter merged into full weights: plain transformers loads it.
+def render_distillation_section(method: str, teacher: str, teacher_metrics: dict[str, Any],
+                                speed: dict[str, Any]) -> str:
+    """The card's `## Distillation` section (`ftcli distill`): the teacher's test scores beside the
+    student's speed-up, written once the teacher has been scored after the run."""
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in teacher_metrics.items() if isinstance(v, float))
+    return ("## Distillation\n\n"
+            f"Distilled ({method}) from the teacher `{teacher}`, which scores "
+            f"{shown} on the same test rows. The student runs "
+            f"{speed['speedup']:.2f}x as fast ({speed['student_examples_per_second']:.1f} vs "
+            f"{speed['teacher_examples_per_second']:.1f} examples/s, batch size "
+            f"{speed['speed_batch_size']}, {speed['speed_device']}).\n")
 
-```python
-from transformers import {auto_class}, {processor_class}
 
-model = {auto_class}.from_pretrained("model")
-processor = {processor_class}.from_pretrained("model")
-```
-
-The adapter alone (peft, a few MB) is in `model/adapter/`:
-`PeftModel.from_pretrained({auto_class}.from_pretrained("{base_model}", num_labels=...), "model/adapter")`.
-"""
-    if strategy == "prompt-tuning":
-        return f"""`model/` holds a soft prompt and the task head (peft), not full weights: **it needs peft**
-(a soft prompt is an input, so nothing merges it into the weights; plain `pipeline` cannot load it):
-
-```python
-from peft import PeftModel
-from transformers import {auto_class}, {processor_class}
-
-base = {auto_class}.from_pretrained("{base_model}", num_labels=...)  # the head's size: model/labels.json
-model = PeftModel.from_pretrained(base, "model")
-processor = {processor_class}.from_pretrained("model")
-```
-"""
-    if strategy == "feature-extraction":
-        return f"""`model/` holds the head trained on frozen features of `{base_model}`
-(`feature_head.safetensors`, settings in `feature_head.json`); ftcli loads both.
-"""
-    return f"""```python
-from transformers import {auto_class}, {processor_class}
-
-model = {auto_class}.from_pretrained("model")
-processor = {processor_class}.from_pretrained("model")
-```
-"""
+def with_section(card: str, section: str) -> str:
+    """`card` with `section` (rendered here, e.g. `render_distillation_section`) added at its end."""
+    return card.rstrip("\n") + "\n\n" + section

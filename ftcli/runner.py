@@ -7,10 +7,7 @@ output directory) is checked before the run directory is created.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import shutil
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,24 +17,25 @@ from accelerate.utils import set_seed
 
 from ftcli import assets
 from ftcli.checkpoints import CheckpointStore
-from ftcli.config import RunConfig, apply_mapping, check_ranges, get_value
+from ftcli.config import RunConfig, apply_mapping, check_ranges
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
-from ftcli.distributed import LAUNCHED_COMMAND_ENV, barrier
+from ftcli.distributed import barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
-from ftcli.ownership import describe_change, fingerprint
 from ftcli.paths import check_huggingface_caches, write_text_atomically
 from ftcli.progress import console
+from ftcli.resume import (INPUTS_FILE, absolute_if_local, check_same_inputs, check_same_settings, command_line,
+                          finished_in, input_fingerprints, resume_command)
 from ftcli.rundir import RunDirectory
 from ftcli.strategies import get_strategy
 from ftcli.strategies.base import parameter_counts
-from ftcli.tasks import get_task
+from ftcli.objectives import task_or_objective
 from ftcli.tasks.base import EvalData
 from ftcli.errors import UserError, named_if_disk_full
 from ftcli.precision import resolve_mixed_precision
-from ftcli.training import EvalSet, Interrupted, global_batch_size, make_accelerator, train
+from ftcli.training import EvalSet, Interrupted, TrainResult, global_batch_size, make_accelerator, train
 
 
 @dataclass
@@ -56,30 +54,84 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     if config.output_dir is None:
         config.output_dir = default_output_dir(config)
     # A local model folder is stored absolute: the run (a LoRA adapter names its base) works from anywhere.
-    config.model.name = _absolute_if_local(config.model.name)
+    config.model.name = absolute_if_local(config.model.name)
     run_dir = RunDirectory(config.output_dir, overwrite=overwrite, resume=resume)
     run_dir.check()
     resume = run_dir.resume  # --resume of a run stopped before it wrote anything starts it
     check_huggingface_caches()
     barrier()  # every process has checked before the main one creates anything
     if resume:
-        # A resumed run continues with the settings and data it started with, or is refused.
-        output_dir = config.output_dir
-        saved = RunConfig()
-        apply_mapping(saved, run_dir.saved_config())
-        check_same_settings(getattr(config, "given", {}), saved)
-        config, config.output_dir = saved, output_dir
-        check_same_inputs(run_dir.staging, config)
+        config = _resumed_config(config, run_dir)
         if finished_in(run_dir.staging):  # killed while putting the finished run in place
             return _put_in_place(run_dir, config)
         CheckpointStore(run_dir.staging).verify()
+    inputs = _checked_inputs(config)
+    model, head = _build_model(inputs, config)
+    requested = config.train.mixed_precision
+    config.train.mixed_precision, precision_reason = resolve_mixed_precision(requested)
+    accelerator = make_accelerator(config.train)
+    train_features, eval_features = _preprocess(inputs, config, accelerator)
+    # Printed once the input is known to be usable (preprocessing can still reject it).
+    trainable, total = parameter_counts(model)
+    _announce(inputs, config, accelerator, trainable, total, requested, precision_reason)
+
+    # One run directory, written by the main process; the others write their checkpoint parts into it.
+    path = run_dir.create(config.to_dict()) if accelerator.is_main_process else run_dir.staging
+    if accelerator.is_main_process and not resume:
+        write_text_atomically(path / INPUTS_FILE, json.dumps(input_fingerprints(config), indent=1) + "\n")
+    accelerator.wait_for_everyone()
+    try:  # the staging folder's lock is held from here until the run is in place
+        reset_peak_memory()
+        result, data = _train(inputs, config, model, train_features, eval_features, accelerator, path, run_dir, resume)
+        metrics = _metrics(result, data.seconds, (trainable, total), config, accelerator, inputs.splits, head)
+        if accelerator.is_main_process:
+            _write_results(path, metrics, inputs, config, model)
+            final = run_dir.finalize(config.train.keep_checkpoints)
+        else:
+            final = run_dir.destination
+        accelerator.wait_for_everyone()
+        return RunResult(path=final, metrics=metrics)
+    finally:
+        run_dir.release()
+
+
+@dataclass
+class _Inputs:
+    """A run's checked inputs: its task (bound to the model's config), strategy and model checkpoint,
+    the data split, its columns and labels, and the model's processor."""
+
+    task: Any
+    strategy: Any
+    checkpoint: str
+    splits: Any
+    columns: dict[str, str]
+    held_out: dict[str, tuple[Any, str]]
+    """"test" (and "validation"): the rows, and how messages name them."""
+    labels: list[str] | None
+    label2id: dict[str, int] | None
+    processor: Any
+
+
+def _resumed_config(config: RunConfig, run_dir: RunDirectory) -> RunConfig:
+    """A resumed run continues with the settings and data it started with, or is refused."""
+    output_dir = config.output_dir
+    saved = RunConfig()
+    apply_mapping(saved, run_dir.saved_config())
+    check_same_settings(getattr(config, "given", {}), saved)
+    config, config.output_dir = saved, output_dir
+    check_same_inputs(run_dir.staging, config)
+    return config
+
+
+def _checked_inputs(config: RunConfig) -> _Inputs:
+    """The settings, task, strategy, model and data, each checked before anything is created."""
     check_ranges(config)
     data_cfg = config.data
     if config.train.early_stopping_patience and data_cfg.validation is None and not data_cfg.validation_fraction:
         raise UserError("train.early_stopping_patience needs a validation split: pass --validation DATA "
                         "or --set data.validation_fraction=0.1")
 
-    task = get_task(config.task, config.options)
+    task = task_or_objective(config.task, config.options, config)
     strategy = get_strategy(config.strategy)
     checkpoint = assets.resolve_model(config.model.name)
 
@@ -107,28 +159,41 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
     if task.processor_auto_class == "AutoTokenizer":
         _check_max_length(config.model.max_length, model_config, config.model.name)
     strategy.check(task, config, model_config)
+    return _Inputs(task, strategy, checkpoint, splits, columns, held_out, labels, label2id, processor)
+
+
+def _build_model(inputs: _Inputs, config: RunConfig):
+    """The strategy's model (its new head seeded by the run's seed), and why the checkpoint's head was replaced."""
+    processor, labels = inputs.processor, inputs.labels
     pad_id = getattr(processor, "pad_token_id", None)
     set_seed(config.train.seed)  # the new head's initial weights are part of the run's seed
-    model = strategy.build(checkpoint, task, labels, config)
+    model = inputs.strategy.build(inputs.checkpoint, inputs.task, labels, config)
     align_tokenizer_inputs(processor, model)
     head = replaced_head_note(model, labels)
     if head:
         console.print(f"head: new ({head})")
     if getattr(model.config, "pad_token_id", None) is None and pad_id is not None:
         model.config.pad_token_id = pad_id
+    return model, head
 
+
+def _preprocess(inputs: _Inputs, config: RunConfig, accelerator) -> tuple[Any, dict[str, Any]]:
+    """The training rows' features and each held-out split's, computed by the main process first (then cached)."""
+    task, processor, columns, label2id = inputs.task, inputs.processor, inputs.columns, inputs.label2id
     max_length = config.model.max_length
-    requested = config.train.mixed_precision
-    config.train.mixed_precision, precision_reason = resolve_mixed_precision(requested)
-    accelerator = make_accelerator(config.train)
     with accelerator.main_process_first():
-        train_features = task.preprocess(splits.train, processor, columns, label2id, max_length)
+        train_features = task.preprocess(inputs.splits.train, processor, columns, label2id, max_length)
         eval_features = {name: task.preprocess(rows, processor, columns, label2id, max_length)
-                         for name, (rows, _) in held_out.items()}
-    # Printed once the input is known to be usable (preprocessing can still reject it).
-    trainable, total = parameter_counts(model)
+                         for name, (rows, _) in inputs.held_out.items()}
+    return train_features, eval_features
+
+
+def _announce(inputs: _Inputs, config: RunConfig, accelerator, trainable: int, total: int, requested: str,
+              precision_reason: str) -> None:
+    """What is about to be trained, on what; the mixed precision chosen by `auto`; the batch when it is not one."""
+    splits = inputs.splits
     console.print(
-        f"[bold]{task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
+        f"[bold]{inputs.task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
         f"{splits.train.num_rows} training rows, "
         + (f"{splits.validation.num_rows} validation rows ({splits.validation_source}), "
            if splits.validation is not None else "no validation split (the last epoch is kept), ")
@@ -142,142 +207,99 @@ def run(config: RunConfig, overwrite: bool = False, resume: bool = False) -> Run
                       f"{config.train.grad_accum_steps} accumulation step(s) = {global_batch_size(config.train, accelerator)} "
                       "examples per optimizer step")
 
-    # One run directory, written by the main process; the others write their checkpoint parts into it.
-    path = run_dir.create(config.to_dict()) if accelerator.is_main_process else run_dir.staging
-    if accelerator.is_main_process and not resume:
-        write_text_atomically(path / INPUTS_FILE, json.dumps(input_fingerprints(config), indent=1) + "\n")
-    accelerator.wait_for_everyone()
-    try:  # the staging folder's lock is held from here until the run is in place
-        model_dir = path / "model"
 
-        def save_model(unwrapped) -> None:
-            # Written beside model/ and renamed: a kill while saving leaves no half model/ (both are
-            # inside the run's own staging folder, so replacing them deletes only what this run wrote).
-            partial = path / ".model.partial"
-            for stale in (partial, model_dir):
-                if stale.exists():
-                    shutil.rmtree(stale)
-            try:
-                with named_if_disk_full(model_dir, writing=partial):
-                    strategy.save(unwrapped, partial)
-                    processor.save_pretrained(partial)
-            except BaseException:
-                shutil.rmtree(partial, ignore_errors=True)
-                raise
-            partial.rename(model_dir)
+def _train(inputs: _Inputs, config: RunConfig, model, train_features, eval_features: dict[str, Any], accelerator,
+           path: Path, run_dir: RunDirectory, resume: bool):
+    """Train in the run's staging folder `path`: the result, and the strategy's training data. A signal that
+    stopped the run is said with the command that resumes it."""
+    task, strategy, processor, model_dir = inputs.task, inputs.strategy, inputs.processor, path / "model"
 
-        def eval_set(name: str, features) -> EvalSet:
-            data = EvalData(examples=held_out[name][0], features=eval_features[name], columns=columns, labels=labels)
-            return EvalSet(features, lambda out: task.compute_metrics(out.gathered, data))
-
-        reset_peak_memory()
+    def save_model(unwrapped) -> None:
+        # Written beside model/ and renamed: a kill while saving leaves no half model/ (both are
+        # inside the run's own staging folder, so replacing them deletes only what this run wrote).
+        partial = path / ".model.partial"
+        for stale in (partial, model_dir):
+            if stale.exists():
+                shutil.rmtree(stale)
         try:
-            data = strategy.training_data(model, train_features, eval_features, task, processor, config, accelerator)
-            result = train(
-                model, data.train, data.collator, task=task, optim=config.optim, train_cfg=config.train,
-                run_path=path, save_model=save_model, test=eval_set("test", data.evals["test"]),
-                validation=eval_set("validation", data.evals["validation"]) if "validation" in data.evals else None,
-                resume=resume, accelerator=accelerator,
-            )
-        except Interrupted as stop:
-            resume_command = _resume_command(run_dir.destination)
-            message = (f"stopped by {stop.signal_name} at step {stop.step}; checkpoint saved in {path}; "
-                       f"continue with: {resume_command}" if stop.saved else
-                       f"stopped by {stop.signal_name} at step {stop.step}; no checkpoint "
-                       "(train.save_checkpoint=false), so the run cannot be resumed")
-            error = UserError(message)
-            error.exit_code = stop.exit_code
-            raise error from None
-        except KeyboardInterrupt:
-            hint = " with --resume" if config.train.save_checkpoint else ""
-            console.print(f"[yellow]Interrupted.[/] The unfinished run is in {path}; run the same command{hint} to continue.")
+            with named_if_disk_full(model_dir, writing=partial):
+                strategy.save(unwrapped, partial)
+                processor.save_pretrained(partial)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
             raise
+        partial.rename(model_dir)
 
-        metrics = {
-            **result.test_metrics,
-            **{f"validation_{k}": v for k, v in result.validation_metrics.items()},
-            "kept_epoch": result.kept_epoch,
-            "selected_on": result.selected_on,
-            "stopped_early": result.stopped_early,
-            **({"skipped_batches": result.skipped_batches} if result.skipped_batches else {}),
-            "train_samples_per_second": round(result.train_samples_per_second, 3),
-            "train_runtime": round(result.train_runtime, 3),
-            "eval_samples_per_second": round(result.eval_samples_per_second, 3),
-            **({"feature_seconds": round(data.seconds, 3)} if data.seconds else {}),
-            "trainable_parameters": trainable,
-            "total_parameters": total,
-            "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
-            "mixed_precision": config.train.mixed_precision,
-            "num_processes": accelerator.num_processes,
-            "global_batch_size": global_batch_size(config.train, accelerator),
-            "train_rows": splits.train.num_rows,
-            **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
-            "eval_rows": splits.eval.num_rows,
-            **({"head": f"new ({head})"} if head else {}),
-        }
-        if accelerator.is_main_process:
-            (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}")
-            card = render_model_card(
-                config.to_dict(), metrics, checkpoint, splits.train.num_rows, splits.eval.num_rows,
-                splits.eval_source, labels,
-                validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
-                            if splits.validation is not None else "the last epoch (no validation split)"),
-                command=_command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
-                loss_plot="loss.png" if plotted else None,
-            )
-            (path / "README.md").write_text(card)
-            final = run_dir.finalize(config.train.keep_checkpoints)
-        else:
-            final = run_dir.destination
-        accelerator.wait_for_everyone()
-        return RunResult(path=final, metrics=metrics)
-    finally:
-        run_dir.release()
+    def eval_set(name: str, features) -> EvalSet:
+        data = EvalData(examples=inputs.held_out[name][0], features=eval_features[name], columns=inputs.columns,
+                        labels=inputs.labels, processor=processor)
+        return EvalSet(features, data)
+
+    try:
+        data = strategy.training_data(model, train_features, eval_features, task, processor, config, accelerator)
+        result = train(
+            model, data.train, data.collator, task=task, optim=config.optim, train_cfg=config.train,
+            run_path=path, save_model=save_model, test=eval_set("test", data.evals["test"]),
+            validation=eval_set("validation", data.evals["validation"]) if "validation" in data.evals else None,
+            resume=resume, accelerator=accelerator,
+        )
+    except Interrupted as stop:
+        message = (f"stopped by {stop.signal_name} at step {stop.step}; checkpoint saved in {path}; "
+                   f"continue with: {resume_command(run_dir.destination)}" if stop.saved else
+                   f"stopped by {stop.signal_name} at step {stop.step}; no checkpoint "
+                   "(train.save_checkpoint=false), so the run cannot be resumed")
+        error = UserError(message)
+        error.exit_code = stop.exit_code
+        raise error from None
+    except KeyboardInterrupt:
+        hint = " with --resume" if config.train.save_checkpoint else ""
+        console.print(f"[yellow]Interrupted.[/] The unfinished run is in {path}; run the same command{hint} to continue.")
+        raise
+    return result, data
 
 
-INPUTS_FILE = "inputs.json"
-"""Size and hash of the run's data files when it started: `--resume` refuses data that changed since."""
-SETTINGS_FIXED_AT_RUNTIME = {"output_dir"}
+def _metrics(result: TrainResult, feature_seconds: float, parameters: tuple[int, int], config: RunConfig,
+             accelerator, splits, head: str | None) -> dict[str, Any]:
+    """metrics.json: the test and kept validation scores, how the epoch was kept, speeds, sizes and settings."""
+    trainable, total = parameters
+    return {
+        **result.test_metrics,
+        **{f"validation_{k}": v for k, v in result.validation_metrics.items()},
+        "kept_epoch": result.kept_epoch,
+        "selected_on": result.selected_on,
+        "stopped_early": result.stopped_early,
+        **({"skipped_batches": result.skipped_batches} if result.skipped_batches else {}),
+        "train_samples_per_second": round(result.train_samples_per_second, 3),
+        "train_runtime": round(result.train_runtime, 3),
+        "eval_samples_per_second": round(result.eval_samples_per_second, 3),
+        **({"feature_seconds": round(feature_seconds, 3)} if feature_seconds else {}),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "peak_memory_mb": round(peak_memory_mb(accelerator.device), 1),
+        "mixed_precision": config.train.mixed_precision,
+        "num_processes": accelerator.num_processes,
+        "global_batch_size": global_batch_size(config.train, accelerator),
+        "train_rows": splits.train.num_rows,
+        **({"validation_rows": splits.validation.num_rows} if splits.validation is not None else {}),
+        "eval_rows": splits.eval.num_rows,
+        **({"head": f"new ({head})"} if head else {}),
+    }
 
 
-def check_same_settings(given: dict[str, Any], saved: RunConfig) -> None:
-    """`--resume` with a setting other than the run's (--lr, --model, --set ...) is refused, naming each."""
-    differences = []
-    for key, value in given.items():
-        if key in SETTINGS_FIXED_AT_RUNTIME or (key == "train.mixed_precision" and value == "auto"):
-            continue
-        theirs = get_value(saved, key)
-        if _absolute_if_local(value) != _absolute_if_local(theirs):
-            differences.append(f"{key} {value!r} (the run: {theirs!r})")
-    if differences:
-        raise UserError(f"--resume continues a run with the settings it started with, and these differ: "
-                        f"{'; '.join(differences)}; drop them, or start a new run (another --output-dir, or --overwrite)")
-
-
-def _absolute_if_local(value: Any) -> Any:
-    if isinstance(value, str) and value and Path(value).expanduser().exists():
-        return str(Path(value).expanduser().resolve())
-    return value
-
-
-def input_fingerprints(config: RunConfig) -> dict[str, Any]:
-    return {key: fingerprint(value) for key, value in
-            (("data.train", config.data.train), ("data.eval", config.data.eval), ("data.validation", config.data.validation))
-            if value}
-
-
-def check_same_inputs(staging: Path, config: RunConfig) -> None:
-    """The data files are those the run started on (runs from before inputs.json are not checked)."""
-    file = staging / INPUTS_FILE
-    if not file.is_file():
-        return
-    recorded = json.loads(file.read_text())
-    for key, was in recorded.items():
-        now = fingerprint(get_value(config, key))
-        if now != was:
-            raise UserError(f"{key} {get_value(config, key)} changed since this run started ({describe_change(was, now)}); "
-                            "--resume would train on other data than the run began with: start a new run instead")
+def _write_results(path: Path, metrics: dict[str, Any], inputs: _Inputs, config: RunConfig, model) -> None:
+    """metrics.json, loss.png and the model card (README.md) in the run's staging folder."""
+    task, splits = inputs.task, inputs.splits
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}")
+    card = render_model_card(
+        config.to_dict(), metrics, inputs.checkpoint, splits.train.num_rows, splits.eval.num_rows,
+        splits.eval_source, inputs.labels,
+        validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
+                    if splits.validation is not None else "the last epoch (no validation split)"),
+        command=command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
+        loss_plot="loss.png" if plotted else None,
+    )
+    (path / "README.md").write_text(card)
 
 
 def held_out_explained(problem: UserError, splits, columns: dict[str, str]) -> UserError:
@@ -294,10 +316,6 @@ def held_out_explained(problem: UserError, splits, columns: dict[str, str]) -> U
         return problem
     return UserError(f"{problem}: label(s) {', '.join(map(repr, only_held_out))} occur only in the rows held out for "
                      f"testing ({splits.eval_source}); give more rows of each label, or test data with --eval DATA")
-
-
-def finished_in(staging: Path) -> bool:
-    return all((staging / name).exists() for name in ("model", "metrics.json", "README.md"))
 
 
 def _put_in_place(run_dir: RunDirectory, config: RunConfig) -> RunResult:
@@ -342,21 +360,3 @@ def _check_max_length(max_length: int, model_config, model_name: str) -> None:
     if isinstance(positions, int) and max_length > positions:
         raise UserError(f"--max-length {max_length} is more than {model_name} has positions for ({positions}); "
                         f"use --max-length {positions} or less")
-
-
-def _resume_command(destination: Path) -> str:
-    """The command that started this run (finetune, pretrain or distill), pointed at its run directory, with --resume."""
-    argv = shlex.split(_command_line())
-    if "--resume" not in argv:
-        argv.append("--resume")
-    if "--output-dir" not in argv and "-o" not in argv:
-        argv += ["--output-dir", str(destination)]
-    return " ".join(shlex.quote(a) for a in argv)
-
-
-def _command_line() -> str:
-    """The user's command: under ftcli's launcher, the one that started it (with --num-processes...)."""
-    argv = shlex.split(os.environ[LAUNCHED_COMMAND_ENV]) if LAUNCHED_COMMAND_ENV in os.environ else list(sys.argv)
-    if argv and argv[0].endswith(("ftcli", "__main__.py")):
-        argv[0] = "ftcli"
-    return " ".join(shlex.quote(a) for a in argv)

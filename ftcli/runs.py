@@ -48,7 +48,7 @@ def find_runs(root: Path) -> list[Path]:
 def summarize_run(path: Path) -> RunSummary:
     """One run's line; a damaged config.yaml or metrics.json shows as such instead of failing the list."""
     from ftcli.config import read_yaml_mapping
-    from ftcli.tasks import get_task
+    from ftcli.objectives import task_or_objective
 
     try:
         config = read_yaml_mapping(path / CONFIG_FILE, "config")
@@ -62,7 +62,7 @@ def summarize_run(path: Path) -> RunSummary:
         config["model"] = {"name": str(config.get("model", "?"))}
     task = config.get("task", "?")
     try:
-        metric = get_task(task).best_metric
+        metric = task_or_objective(task).best_metric
     except Exception:  # a task this version does not know
         metric = next((k for k, v in metrics.items() if isinstance(v, float)), "")
     value = metrics.get(metric)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import tempfile
 import traceback
-import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from ftcli.cli.tokenizer import tokenizer_app
 from ftcli.distributed import is_main_process, report_error, setup_process, world_size
 from ftcli.errors import UserError, disk_full
 from ftcli.launch import launchable
+from ftcli.quiet import quiet_libraries
 
 def _flags_without_type() -> None:
     """Typer's help shows `<bool>` beside on/off flags such as --resume, which take no value; show nothing."""
@@ -77,27 +76,6 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
-def _quiet_libraries() -> None:
-    """Library chatter (loading reports, tokenizer warnings) would bury ftcli's own output."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Deprecation notices between libraries (peft calling transformers) are not the user's to fix.
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    import torch
-    import transformers
-
-    if not torch.cuda.is_available():  # DeepSpeed, which accelerate imports when it is installed, would warn
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    import datasets
-
-    datasets.disable_progress_bars()
-    # accelerate warns on every checkpoint of a model with tied weights ("Removed shared tensor ...");
-    # the tie is restored on load, as the message itself says.
-    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
-
-
 def _save_traceback(err: Exception) -> Path | None:
     """Write the full traceback to <cache>/logs (the temp folder if that cannot be written)."""
     from ftcli.paths import cache_dir
@@ -121,7 +99,7 @@ def main() -> None:
     the traceback instead). KeyboardInterrupt and SystemExit (typer's own usage errors, exit 2)
     are not Exceptions and pass through. One of several processes hands its error to ftcli's
     launcher, which prints the first one once (see ftcli.launch)."""
-    _quiet_libraries()
+    quiet_libraries()
     try:
         setup_process()
         app()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ftcli.cli.options import ColumnOpt, MaxLengthOpt, ModelOpt, SetOpt, parse_columns
+from ftcli.errors import UserError
+from ftcli.quiet import quiet_libraries
+
+WORKER = "ftcli.cli.compare"
+"""`python -m ftcli.cli.compare SETTINGS CELL` runs one cell of a comparison (`run_cell`)."""
 
 
 def compare(
@@ -40,6 +48,28 @@ def compare(
                                strategies=parse_list(strategies, "--strategies"), sizes=parse_list(train_sizes, "--train-sizes"),
                                seeds=seeds, limit_eval=limit_eval, max_length=max_length, sets=list(set_ or []),
                                columns=parse_columns(column))
-    report = Comparison(settings).run()
+    report = Comparison(settings).run(worker=[sys.executable, "-m", WORKER])
     print_summary_table(report)
     console.print(f"Wrote [bold]{out}/compare.md[/], compare.json and compare.png")
+
+
+def run_cell(settings_json: str, cell_json: str) -> None:
+    """One cell, in a worker process of its own, as `ftcli compare` starts it. A UserError is one line and its
+    exit status; a signal's is not printed (`ftcli compare` says how to continue, not the cell)."""
+    quiet_libraries()
+    from ftcli.compare import Cell, CompareSettings, Comparison
+
+    values = json.loads(settings_json)
+    settings = CompareSettings(**{**values, "output_dir": Path(values["output_dir"])})
+    try:
+        Comparison(settings).finish_cell(Cell(**json.loads(cell_json)))
+    except UserError as err:
+        if err.exit_code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+            print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(128 + signal.SIGINT)
+
+
+if __name__ == "__main__":
+    run_cell(*sys.argv[1:3])

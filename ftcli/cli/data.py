@@ -23,7 +23,7 @@ def check(
     from rich.table import Table
 
     from ftcli.cli.output import check_output, write_json
-    from ftcli.data.check import check_data
+    from ftcli.data_check import check_data
     from ftcli.progress import console
 
     check_output(output, overwrite, [data])

@@ -47,30 +47,11 @@ def distill(
     between mapped hidden states (through a learned projection when the widths differ) and
     attention maps, weighted by distill.hidden_weight."""
     from ftcli.config import build_config, load_recipe
-    from ftcli.distillation import METHOD_ALIASES, METHODS, TASK_KINDS, distill as run_distillation
-    from ftcli.distillation import resolve_teacher, teacher_task
-    from ftcli.errors import UserError
+    from ftcli.distillation import check_command, distill as run_distillation
     from ftcli.progress import console
     from ftcli.recipe_store import recipe_path
-    from ftcli.tasks import get_task
 
-    if student is not None and init_from_teacher is not None:
-        raise UserError("give --student M or --init-from-teacher every-other-layer, not both")
-    if student is None and init_from_teacher is None:
-        raise UserError("say which student to train: --student M, or --init-from-teacher every-other-layer")
-    if init_from_teacher is not None and init_from_teacher != "every-other-layer":
-        raise UserError(f"--init-from-teacher must be every-other-layer, got {init_from_teacher!r}")
-    if method is not None:
-        method = METHOD_ALIASES.get(method, method)
-        if method not in METHODS:
-            raise UserError(f"unknown --method {method!r}; use soft-targets (alias distilbert) or tinybert")
-    teacher_ref = resolve_teacher(teacher)
-    task = task or teacher_task(teacher_ref)
-    if task is None:
-        raise UserError(f"teacher {teacher} is not an ftcli run, so say which task with --task")
-    task_obj = get_task(task)
-    if task_obj.output_kind not in TASK_KINDS or task_obj.modality != "text":
-        raise UserError(f"ftcli distill supports the classification, nli and ner tasks, not {task}")
+    task, method = check_command(teacher, task, student, init_from_teacher, method)
     config = build_config(
         recipe=load_recipe(recipe or recipe_path(f"{task}/full")),
         sets=[*(set_ or []), *column_sets(column)],

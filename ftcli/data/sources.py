@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
-from ftcli import assets
+from ftcli.data.catalog.entries import available_datasets
 from ftcli.data.readers import read_file
 from ftcli.errors import UserError
 
@@ -29,7 +29,7 @@ class DataSplits:
 def _looks_like_file(spec: str) -> bool:
     """Anything path-like is a file (so a missing one is reported as missing); a bare name or an
     `owner/name` is a catalogue alias or Hub dataset."""
-    if spec in assets.available_datasets():
+    if spec in available_datasets():
         return False
     return (
         Path(spec).expanduser().exists()
@@ -41,7 +41,7 @@ def _looks_like_file(spec: str) -> bool:
 
 def _load_named(spec: str) -> DatasetDict:
     """A catalogue alias, else a Hub dataset (needs the network)."""
-    catalogue = assets.available_datasets()
+    catalogue = available_datasets()
     if spec in catalogue:
         return catalogue[spec].splits()
     try:

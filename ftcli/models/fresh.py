@@ -102,3 +102,31 @@ def _files_digest(folder: Path) -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# -- a small random ViT to start image tasks from (the `vit-tiny-random` alias) ---------------------
+
+RANDOM_VIT = dict(image_size=32, patch_size=4, num_channels=3, hidden_size=64, num_hidden_layers=4,
+                  num_attention_heads=4, intermediate_size=128)
+RANDOM_VIT_SEED = 0
+
+
+def build_random_vit(target: Path) -> Path:
+    """A ViT body with random weights (fixed seed) and a 32x32 ViT image processor, saved once
+    as safetensors into `target` (the `vit-tiny-random` alias). There is nothing pretrained
+    about it: it is for image tasks small enough to learn from scratch (digits, CIFAR-10)."""
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
+
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(RANDOM_VIT_SEED)
+        # The classification head brings its own pooling (the [CLS] token): no pooler here.
+        model = ViTModel(ViTConfig(**RANDOM_VIT), add_pooling_layer=False)
+    size = RANDOM_VIT["image_size"]
+    processor = ViTImageProcessorPil(size={"height": size, "width": size})
+    with atomic_directory(target) as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        processor.save_pretrained(staging)
+        (staging / "SOURCE").write_text(f"random initialisation (torch seed {RANDOM_VIT_SEED}), not pretrained\n")
+    return target

@@ -20,12 +20,25 @@ OBJECTIVES: dict[str, str] = {
 }
 
 
-def get_objective(name: str):
+def get_objective(name: str, config=None):
+    """The objective, built with the run's `pretrain.*` settings and seed (`config`, a RunConfig), or the defaults."""
     if name not in OBJECTIVES:
         raise UserError(f"unknown pre-training objective '{name}'; available: {', '.join(OBJECTIVES)}")
     module_name, class_name = OBJECTIVES[name].split(":")
-    objective = getattr(importlib.import_module(module_name), class_name)()
+    objective_class = getattr(importlib.import_module(module_name), class_name)
+    objective = objective_class(config.pretrain, config.train.seed) if config is not None else objective_class()
     from ftcli.config import TaskOptions
 
     objective.options = TaskOptions()
     return objective
+
+
+def task_or_objective(name: str, options=None, config=None):
+    """A run's task by the name in its config.yaml: a fine-tuning task, or the objective of a pre-training run
+    (`ftcli pretrain`; built with `config`'s settings when given), for what serves both (the runner, evaluate /
+    predict, export, runs ls)."""
+    if name in OBJECTIVES:
+        return get_objective(name, config)
+    from ftcli.tasks import get_task
+
+    return get_task(name, options)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ftcli.config import PretrainConfig, RunConfig
 from ftcli.errors import UserError
+from ftcli.models.wrappers import TrainingWrapper
 from ftcli.strategies.full import FullStrategy
 from ftcli.tasks.base import IGNORE, EvalData, Task
 
@@ -27,7 +28,7 @@ class ObjectiveOutput:
     """Per-row tensors gathered over the held-out text (e.g. masked tokens right / seen)."""
 
 
-class Objective(nn.Module):
+class Objective(TrainingWrapper):
     """The module the training loop trains: builds the objective's inputs from a batch of plain
     token ids and returns an `ObjectiveOutput`. `model` is what the run saves."""
 
@@ -36,9 +37,6 @@ class Objective(nn.Module):
         self.model = model
         self.config = model.config
         self.base_model_prefix = ""  # no new head: every parameter trains at optim.lr
-
-    def saved_model(self) -> nn.Module:
-        return self.model
 
     def rng(self, input_ids: torch.Tensor) -> torch.Generator | None:
         """Training draws fresh masks from the (seeded, checkpointed) global RNG; evaluation draws
@@ -63,11 +61,11 @@ class PretrainObjective(Task):
     peft_task_type = None
     serves_as: str | None = None
     """The task `predict` and `evaluate` treat a finished run as (clm: generation), if any."""
-    settings: PretrainConfig
-    seed: int = 42
 
-    def configure(self, config: RunConfig) -> None:
-        self.settings, self.seed = config.pretrain, config.train.seed
+    def __init__(self, settings: PretrainConfig | None = None, seed: int = 42):
+        self.settings = settings or PretrainConfig()
+        """`pretrain.*` of the run (masking, NSP / SOP probabilities, the RTD generator's size)."""
+        self.seed = seed
 
     def check_model(self, model_config, model_name: str) -> None:
         """Refuse an architecture that has no head for this objective (one line)."""
@@ -80,11 +78,12 @@ class PretrainObjective(Task):
         return None
 
     def source_of(self, dataset: Dataset) -> str:
-        """What `validate` was told the rows are ("training data FILE"), for errors found later."""
-        return getattr(self, "_sources", {}).get(id(dataset), "the text")
+        """What `validate` was told the rows are ("training data FILE"), for errors found while preprocessing
+        them. Keyed by the rows' fingerprint (their content), not the object's id, which Python reuses."""
+        return getattr(self, "_sources", {}).get(dataset._fingerprint, "the text")
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id, where: str) -> None:
-        self._sources = {**getattr(self, "_sources", {}), id(dataset): where}
+        self._sources = {**getattr(self, "_sources", {}), dataset._fingerprint: where}
         column = columns["text"]
         texts = dataset[column]
         for row, text in enumerate(texts, start=1):
@@ -155,16 +154,28 @@ class PretrainStrategy(FullStrategy):
     """Every weight trains; the objective wraps the model, and the run saves the model inside."""
 
     name = "pretrain"
+    exports_onnx = False  # model/ is a pre-trained body: fine-tune it first
+
+    def task_named(self, name: str) -> Task:
+        from ftcli.objectives import get_objective
+
+        return get_objective(name)
+
+    def served_as(self, task: str, run: Path) -> tuple[str, str]:
+        """A clm run generates as a generation model (full weights); the others are fine-tuned first."""
+        from ftcli.objectives import get_objective
+
+        served = get_objective(task).serves_as
+        if served is None:
+            raise UserError(f"{run} is a {task} pre-training run, which predicts nothing by itself: "
+                            f"fine-tune it first (ftcli finetune TASK --model {run / 'model'})")
+        return served, "full"
     output_kinds = frozenset({"pretrain"})
     modalities = frozenset({"text"})
 
     def check(self, task, config: RunConfig, model_config) -> None:
         self.check_task(task)
-        task.configure(config)
         task.check_model(model_config, config.model.name)
 
     def build(self, checkpoint, task, labels, config):
         return task.training_module(super().build(checkpoint, task, labels, config), config)
-
-    def save(self, model, model_dir: Path) -> None:
-        model.saved_model().save_pretrained(model_dir, safe_serialization=True)

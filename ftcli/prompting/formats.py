@@ -106,17 +106,23 @@ class GenerationFormat(PromptFormat):
         return load_metric("rouge").compute(predictions=predictions, references=references)
 
 
-def format_for(task: str) -> PromptFormat:
+def format_for(task: str, entity_types: frozenset[str] = frozenset()) -> PromptFormat:
+    """The task's format; NER's accepts the `entity_types` given (see `entity_types`), the others ignore them."""
     formats = {
         "classification": LabelFormat("classification", "rank"),
         "nli": LabelFormat("nli", "rank"),
         "qa": QaFormat("qa", "generate"),
-        "ner": NerFormat("ner", "generate"),
+        "ner": NerFormat("ner", "generate", types=entity_types),
         "generation": GenerationFormat("generation", "generate"),
     }
     if task not in formats:
         raise UserError(f"ftcli prompt does not support {task}; it supports {', '.join(formats)}")
     return formats[task]
+
+
+def entity_types(rows: list[dict]) -> frozenset[str]:
+    """The entity types the rows' BIO tags name (none for rows without tags)."""
+    return frozenset(tag[2:] for row in rows for tag in row.get("tags", ()) if tag != "O")
 
 
 def label_word(settings, label: Any) -> str:

@@ -18,7 +18,7 @@ STRATEGIES: dict[str, str] = {
 }
 IN_CONTEXT = "in-context"
 COMMAND_STRATEGIES: dict[str, str] = {
-    "distill": "ftcli.strategies.distill:DistillStrategy",
+    "distill": "ftcli.distillation.strategy:DistillStrategy",
     "pretrain": "ftcli.objectives.base:PretrainStrategy",
 }
 """Strategies that belong to a command of their own (`ftcli distill`, `ftcli pretrain`): found by name (the runner,

@@ -22,6 +22,7 @@ from ftcli import assets
 from ftcli.config import RunConfig
 from ftcli.errors import UserError
 from ftcli.models.loading import load_model
+from ftcli.models.wrappers import saved_model
 from ftcli.strategies.base import Strategy, head_module_names
 from ftcli.tasks.base import Task
 
@@ -85,4 +86,4 @@ def modules_to_save(model: nn.Module, task: Task) -> list[str] | None:
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The PeftModel inside our alignment wrapper (or the model itself)."""
-    return getattr(model, "peft_model", model)
+    return saved_model(model)

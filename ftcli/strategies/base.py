@@ -21,6 +21,7 @@ from torch import nn
 from ftcli.config import RunConfig
 from ftcli.errors import UserError
 from ftcli.models.loading import load_model
+from ftcli.models.wrappers import saved_model
 from ftcli.tasks.base import Task, model_inputs
 
 
@@ -42,6 +43,8 @@ class Strategy:
     """The inputs (`Task.modality`) it can work with."""
     plain_transformers: str | None = None
     """None when a run's model/ loads in plain transformers; else what it needs instead (said after the run)."""
+    exports_onnx: bool = True
+    """Whether `ftcli export --format onnx` can trace its model/ (full weights of a task model)."""
 
     def supports(self, task: Task) -> bool:
         # None means every downstream output kind; pre-training objectives ("pretrain") run only under
@@ -56,12 +59,16 @@ class Strategy:
 
     def check_task(self, task: Task | str) -> None:
         if isinstance(task, str):
-            from ftcli.tasks import get_task
-
-            task = get_task(task)
+            task = self.task_named(task)
         if not self.supports(task):
             raise UserError(f"strategy {self.name} does not support the {task.name} task; it supports "
                             f"{', '.join(self.supported_tasks())}")
+
+    def task_named(self, name: str) -> Task:
+        """The task a recipe or a run's config names, for this strategy (pre-training: an objective)."""
+        from ftcli.tasks import get_task
+
+        return get_task(name)
 
     def check(self, task: Task, config: RunConfig, model_config) -> None:
         """Refuse settings that make no sense for this task and model (before the run starts)."""
@@ -77,8 +84,33 @@ class Strategy:
                             {name: model_inputs(f, task) for name, f in eval_features.items()},
                             task.collator(processor))
 
+    def model_usage(self, auto_class: str, processor_class: str, base_model: str) -> str:
+        """The model card's "Use" section: how to load what `save` wrote (plain transformers by default)."""
+        return f"""```python
+from transformers import {auto_class}, {processor_class}
+
+model = {auto_class}.from_pretrained("model")
+processor = {processor_class}.from_pretrained("model")
+```
+"""
+
+    def served_as(self, task: str, run: Path) -> tuple[str, str]:
+        """(task, strategy) that `evaluate` and `predict` load a finished run of this strategy as."""
+        return task, self.name
+
+    def holds_full_weights(self, model_dir: Path) -> bool:
+        """model/ is a whole task model with its head (not an adapter, a soft prompt or a feature head)."""
+        return self.plain_transformers is None
+
+    def export_model(self, model_dir: Path, target: Path, config: RunConfig) -> str:
+        """Write what `ftcli export` gives for a run's model/ into `target`; says how ("copied", "merged")."""
+        import shutil
+
+        shutil.copytree(model_dir, target, dirs_exist_ok=True)
+        return "copied"
+
     def save(self, model, model_dir: Path) -> None:
-        model.save_pretrained(model_dir, safe_serialization=True)
+        saved_model(model).save_pretrained(model_dir, safe_serialization=True)
 
     def load(self, model_dir: Path, task: Task, config: RunConfig | None) -> nn.Module:
         return load_model(str(model_dir), task.auto_class_for)

@@ -55,6 +55,7 @@ class FeatureExtractionStrategy(Strategy):
     name = "feature-extraction"
     plain_transformers = ("model/ holds only the head trained on the frozen model's features, which plain "
                           "transformers cannot load: use `ftcli predict` / `ftcli evaluate` on the run")
+    exports_onnx = False
     # Language modelling has no new head to train on frozen features.
     output_kinds = frozenset({"sequence", "token", "span"})
 
@@ -89,6 +90,11 @@ class FeatureExtractionStrategy(Strategy):
             evaluation = {name: cached_features(extractor, inputs, collator, config, name, accelerator)
                           for name, inputs in eval_inputs.items()}
         return TrainingData(train, evaluation, FeatureCollator(), seconds=seconds)
+
+    def model_usage(self, auto_class: str, processor_class: str, base_model: str) -> str:
+        return f"""`model/` holds the head trained on frozen features of `{base_model}`
+(`feature_head.safetensors`, settings in `feature_head.json`); ftcli loads both.
+"""
 
     def save(self, model, model_dir: Path) -> None:
         model_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ from ftcli.config import RunConfig
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder
 from ftcli.strategies.base import Strategy
-from ftcli.strategies.layers import freeze_lower_layers
+from ftcli.models.layers import freeze_lower_layers
+from ftcli.models.wrappers import TrainingWrapper
 from ftcli.tasks.base import IGNORE, Task
 
 
@@ -46,17 +47,13 @@ class FullStrategy(Strategy):
             model = AuxiliaryLmLoss(model, config.full.lm_loss_weight)
         return model
 
-    def save(self, model, model_dir):
-        inner = model.model if isinstance(model, AuxiliaryLmLoss) else model
-        inner.save_pretrained(model_dir, safe_serialization=True)
-
 
 def is_decoder(model_config) -> bool:
     """A left-to-right model: neither encoder-decoder nor a masked-LM (bidirectional) encoder."""
     return not getattr(model_config, "is_encoder_decoder", False) and not is_masked_lm_encoder(model_config)
 
 
-class AuxiliaryLmLoss(nn.Module):
+class AuxiliaryLmLoss(TrainingWrapper):
     """Adds GPT-1's auxiliary LM loss while training: the last hidden states, projected onto the
     (tied) input embedding matrix, predict each next input token. Evaluation reports the task
     loss alone; the wrapped model is what gets saved."""

@@ -19,6 +19,7 @@ from peft import LoraConfig
 from torch import nn
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
 
+from ftcli import assets
 from ftcli.errors import UserError
 from ftcli.strategies.adapters import (AdapterStrategy, holds_adapter, modules_to_save, peft_task_type, save_adapter,
                                       unwrap)
@@ -45,11 +46,35 @@ class LoraStrategy(AdapterStrategy):
             modules_to_save=modules_to_save(model, task),
         )
 
+    def model_usage(self, auto_class: str, processor_class: str, base_model: str) -> str:
+        return f"""`model/` holds the LoRA adapter merged into full weights: plain transformers loads it.
+
+{super().model_usage(auto_class, processor_class, base_model)}
+The adapter alone (peft, a few MB) is in `model/adapter/`:
+`PeftModel.from_pretrained({auto_class}.from_pretrained("{base_model}", num_labels=...), "model/adapter")`.
+"""
+
     def save(self, model, model_dir: Path) -> None:
         peft_model = unwrap(model)
         save_adapter(peft_model, model_dir / ADAPTER_DIR)
         merged = copy.deepcopy(peft_model).merge_and_unload()  # a copy: the trained model stays as it is
         merged.save_pretrained(model_dir, safe_serialization=True)
+
+    def holds_full_weights(self, model_dir: Path) -> bool:
+        return not holds_adapter(model_dir)  # merged, unless saved before model/ was merged
+
+    def export_model(self, model_dir: Path, target: Path, config) -> str:
+        if not holds_adapter(model_dir):  # model/ is merged already
+            return super().export_model(model_dir, target, config)
+        # A run saved before model/ was merged: merge its adapter into the base weights now.
+        from ftcli.models.loading import read_config
+        from ftcli.tasks import get_task
+
+        base_config = read_config(assets.resolve_model(config.model.name), config.model.trust_remote_code)
+        task = get_task(config.task, config.options).bind(base_config)
+        self.load(model_dir, task, config).merge_and_unload().save_pretrained(target, safe_serialization=True)
+        task.load_processor(str(model_dir)).save_pretrained(target)
+        return "merged"
 
     def load(self, model_dir, task, config):
         if holds_adapter(model_dir):  # a run saved before model/ was merged

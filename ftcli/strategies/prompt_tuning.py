@@ -16,6 +16,7 @@ from peft import PromptTuningConfig, PromptTuningInit
 from torch import nn
 
 from ftcli.errors import UserError
+from ftcli.models.wrappers import TrainingWrapper
 from ftcli.strategies.adapters import AdapterStrategy, modules_to_save, peft_task_type
 from ftcli.tasks.base import IGNORE
 from ftcli.models.heads import span_loss
@@ -25,8 +26,23 @@ class PromptTuningStrategy(AdapterStrategy):
     name = "prompt-tuning"
     plain_transformers = ("model/ holds a soft prompt and the task head, not full weights: it needs peft "
                           "(README.md in the run shows how), or use `ftcli predict` / `ftcli evaluate` on the run")
+    exports_onnx = False
     # Images have no token embeddings to prepend to.
     modalities = frozenset({"text"})
+
+    def model_usage(self, auto_class: str, processor_class: str, base_model: str) -> str:
+        return f"""`model/` holds a soft prompt and the task head (peft), not full weights: **it needs peft**
+(a soft prompt is an input, so nothing merges it into the weights; plain `pipeline` cannot load it):
+
+```python
+from peft import PeftModel
+from transformers import {auto_class}, {processor_class}
+
+base = {auto_class}.from_pretrained("{base_model}", num_labels=...)  # the head's size: model/labels.json
+model = PeftModel.from_pretrained(base, "model")
+processor = {processor_class}.from_pretrained("model")
+```
+"""
 
     def peft_config(self, model, task, config, checkpoint):
         settings = config.peft
@@ -55,7 +71,7 @@ class PromptTuningStrategy(AdapterStrategy):
         return VirtualTokenAlignment(peft_model, task.output_kind, peft_model.peft_config["default"].num_virtual_tokens)
 
 
-class VirtualTokenAlignment(nn.Module):
+class VirtualTokenAlignment(TrainingWrapper):
     """Keeps targets and outputs on the real tokens of a prompt-tuned model (see the module doc).
 
     kind "token" (NER): labels get `n` ignored (-100) positions in front; logits lose their first n.
@@ -64,6 +80,8 @@ class VirtualTokenAlignment(nn.Module):
     kind "lm" (causal LM): peft already pads the labels; the logits lose their first n.
     kind "sequence" and "seq2seq": nothing to align (one label; the decoder has no virtual tokens).
     """
+
+    wrapped = "peft_model"  # the name a checkpoint's parameters carry
 
     def __init__(self, peft_model: nn.Module, kind: str, num_virtual_tokens: int):
         super().__init__()

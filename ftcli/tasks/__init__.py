@@ -29,10 +29,6 @@ def available_tasks() -> list[str]:
 
 
 def get_task(name: str, options: TaskOptions | None = None) -> Task:
-    from ftcli.objectives import OBJECTIVES, get_objective
-
-    if name in OBJECTIVES:  # a pre-training run (`ftcli pretrain`) resumed or evaluated by its config's task
-        return get_objective(name)
     if name not in available_tasks():
         raise UserError(f"unknown task '{name}'; available: {', '.join(available_tasks())}")
     module_name, class_name = TASKS[name].split(":")

@@ -42,6 +42,8 @@ class EvalData:
     """Task field -> column name."""
     labels: list[str] | None
     """id -> label name for tasks with a label set."""
+    processor: Any = None
+    """The tokenizer (or image processor) the features were made with: generation decodes its outputs with it."""
 
 
 def model_inputs(features: Dataset, task: "Task") -> Dataset:

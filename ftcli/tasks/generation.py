@@ -83,15 +83,17 @@ class GenerationTask(Task):
 
     def __init__(self) -> None:
         self.seq2seq = False
-        """Whether the checkpoint is an encoder-decoder: set by `bind`."""
+        """Whether the checkpoint is an encoder-decoder: set on the copy `bind` returns."""
         self.tokenizer = None
-        """Kept by `load_processor` / `preprocess`: metrics and predictions decode generated ids."""
+        """Kept by `load_processor` / `preprocess` for generating during evaluation (pad and end-of-turn ids);
+        metrics and predictions decode with the processor their `EvalData` carries."""
 
     # -- loading ---------------------------------------------------------------------------
 
     def bind(self, model_config) -> "GenerationTask":
-        self.seq2seq = bool(getattr(model_config, "is_encoder_decoder", False))
-        return self
+        bound = copy.copy(self)
+        bound.seq2seq = bool(getattr(model_config, "is_encoder_decoder", False))
+        return bound
 
     def auto_class_for(self, model_config) -> str:
         seq2seq = bool(getattr(model_config, "is_encoder_decoder", False))
@@ -298,8 +300,9 @@ class GenerationTask(Task):
             new_tokens = sequences[:, input_ids.shape[1]:]
         return mask_after_eos(new_tokens, eos_ids, tokenizer.pad_token_id)
 
-    def _decode(self, ids: np.ndarray) -> list[str]:
-        return [self.tokenizer.decode([int(t) for t in row if t >= 0], skip_special_tokens=True).strip()
+    @staticmethod
+    def _decode(ids: np.ndarray, data: EvalData) -> list[str]:
+        return [data.processor.decode([int(t) for t in row if t >= 0], skip_special_tokens=True).strip()
                 for row in ids]
 
     def compute_metrics(self, gathered: dict[str, np.ndarray], data: EvalData) -> dict[str, float]:
@@ -309,12 +312,12 @@ class GenerationTask(Task):
         if "generated" in gathered:
             layout = self.layout_of(data.examples, data.columns)
             references = list(data.examples[data.columns[LAYOUTS[layout][1]]])
-            metrics.update(load_metric("rouge").compute(predictions=self._decode(gathered["generated"]),
+            metrics.update(load_metric("rouge").compute(predictions=self._decode(gathered["generated"], data),
                                                         references=references))
         return metrics
 
     def format_predictions(self, gathered: dict[str, np.ndarray], data: EvalData) -> list[dict[str, Any]]:
-        return [{"generated_text": text} for text in self._decode(gathered["generated"])]
+        return [{"generated_text": text} for text in self._decode(gathered["generated"], data)]
 
     # -- the terminal ------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ stored, so memory stays flat however large the processor's image size is. Labels
 
 from __future__ import annotations
 
+import copy
+
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +22,6 @@ from ftcli.data.images import ImageError, data_file_folder, describe_image, imag
 from ftcli.data.columns import file_row_numbers
 from ftcli.data.labels import check_known_labels, label_key
 from ftcli.errors import UserError
-from ftcli.ownership import atomic_directory
 from ftcli.tasks.classification import SequenceClassificationTask
 
 
@@ -36,16 +36,20 @@ class ImageClassificationTask(SequenceClassificationTask):
     modality = "image"
     # peft has no image task type: LoRA on a ViT is configured without one.
     peft_task_type = None
-    interpolate_pos_encoding = False
-    """Set by `load_processor` when `options.image_size` differs from the size a ViT-style
-    model was trained at: its position embeddings are then interpolated to the new grid."""
+    trained_size: int | None = None
+    """The image size the checkpoint was trained at, on the copy `bind` returns: when `options.image_size`
+    differs, a ViT-style model's position embeddings are interpolated to the new grid (see `collator`)."""
+
+    def bind(self, model_config) -> "ImageClassificationTask":
+        bound = copy.copy(self)
+        size = getattr(model_config, "image_size", None)
+        bound.trained_size = size if isinstance(size, int) else None
+        return bound
 
     # -- loading -------------------------------------------------------------------------------
 
     def load_processor(self, checkpoint: str, trust_remote_code: bool = False):
         from transformers import AutoImageProcessor
-
-        from ftcli.models.loading import read_config
 
         size = self.options.image_size
         if size is not None and size < 1:
@@ -60,10 +64,6 @@ class ImageClassificationTask(SequenceClassificationTask):
                             "image-classification needs a checkpoint with a preprocessor_config.json") from None
         if size and getattr(processor, "do_center_crop", False):
             processor.crop_size = {"height": size, "width": size}
-        # Adapter and feature-head runs keep no config.json beside their processor.
-        has_config = not Path(checkpoint).is_dir() or (Path(checkpoint) / "config.json").is_file()
-        trained_size = getattr(read_config(checkpoint, trust_remote_code), "image_size", None) if has_config else None
-        self.interpolate_pos_encoding = bool(size) and isinstance(trained_size, int) and trained_size != size
         return processor
 
     # -- data ----------------------------------------------------------------------------------
@@ -104,7 +104,8 @@ class ImageClassificationTask(SequenceClassificationTask):
         return features.with_transform(to_pixel_values)
 
     def collator(self, processor):
-        return ImageCollator(self.interpolate_pos_encoding)
+        size = self.options.image_size
+        return ImageCollator(bool(size) and self.trained_size is not None and self.trained_size != size)
 
     def summary(self, dataset: Dataset, columns: dict[str, str]) -> dict[str, Any]:
         """For `ftcli data check`: label counts and image widths/heights in pixels."""
@@ -145,31 +146,3 @@ class ImageCollator:
         if self.interpolate_pos_encoding:
             batch["interpolate_pos_encoding"] = True
         return batch
-
-
-# -- a small ViT to start from -----------------------------------------------------------------
-
-RANDOM_VIT = dict(image_size=32, patch_size=4, num_channels=3, hidden_size=64, num_hidden_layers=4,
-                  num_attention_heads=4, intermediate_size=128)
-RANDOM_VIT_SEED = 0
-
-
-def build_random_vit(target: Path) -> Path:
-    """A ViT body with random weights (fixed seed) and a 32x32 ViT image processor, saved once
-    as safetensors into `target` (the `vit-tiny-random` alias). There is nothing pretrained
-    about it: it is for image tasks small enough to learn from scratch (digits, CIFAR-10)."""
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
-        return target
-    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
-
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-        torch.manual_seed(RANDOM_VIT_SEED)
-        # The classification head brings its own pooling (the [CLS] token): no pooler here.
-        model = ViTModel(ViTConfig(**RANDOM_VIT), add_pooling_layer=False)
-    size = RANDOM_VIT["image_size"]
-    processor = ViTImageProcessorPil(size={"height": size, "width": size})
-    with atomic_directory(target) as staging:
-        model.save_pretrained(staging, safe_serialization=True)
-        processor.save_pretrained(staging)
-        (staging / "SOURCE").write_text(f"random initialisation (torch seed {RANDOM_VIT_SEED}), not pretrained\n")
-    return target

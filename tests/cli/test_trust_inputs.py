@@ -126,7 +126,7 @@ def test_a_fresh_model_config_with_a_wrong_type_is_named(tiny_bert):
 @pytest.mark.parametrize("template", ["{text.__class__.__mro__}", "{text[0]}", "{}", "{0}"])
 def test_a_prompt_template_reaches_no_further_than_its_fields(template):
     from ftcli.errors import UserError
-    from ftcli.prompting.runner import fill
+    from ftcli.prompting.templates import fill
 
     assert fill("Review: {text}", text="fine") == "Review: fine"
     with pytest.raises(UserError, match="not a plain name|not a valid template"):

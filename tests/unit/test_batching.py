@@ -112,7 +112,7 @@ def test_grouping_is_off_by_default_and_auto_follows_the_loss():
     default) groups rows where the loss is a mean over rows and never where it is a mean over tokens."""
     from ftcli.config import TrainConfig
     from ftcli.tasks import get_task
-    from ftcli.training import _groups_by_length
+    from ftcli.train_loader import groups_by_length as _groups_by_length
 
     for task_name, grouped in (("classification", True), ("qa", True), ("ner", False), ("generation", False)):
         assert _groups_by_length(TrainConfig(), get_task(task_name)) is False, task_name
@@ -131,7 +131,7 @@ def test_default_training_order_is_independent_of_length():
     from ftcli.batching import token_lengths
     from ftcli.config import TrainConfig
     from ftcli.tasks import get_task
-    from ftcli.training import _groups_by_length, _train_loader
+    from ftcli.train_loader import build_train_loader as _train_loader, groups_by_length as _groups_by_length
 
     rng = np.random.RandomState(0)
     row_lengths = rng.randint(5, 128, size=2000)
@@ -158,7 +158,8 @@ def test_grouped_per_token_losses_weigh_every_token_alike():
     """Grouped batches of a per-token loss are scaled by their tokens over the mean per batch, so a
     token in a batch of short rows weighs what a token in a batch of long rows does."""
     from ftcli.tasks import get_task
-    from ftcli.training import _token_scale, _token_weighted
+    from ftcli.train_loader import token_scale as _token_scale
+    from ftcli.training import _token_weighted
 
     from ftcli.batching import token_lengths
 

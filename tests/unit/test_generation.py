@@ -126,12 +126,13 @@ def test_bind_and_auto_class_follow_the_config():
     from transformers import BartConfig, LlamaConfig
 
     task = get_task("generation")
-    # auto_class_for only answers; bind is the one call that changes what the task expects.
+    # auto_class_for only answers; bind returns a copy that expects what the checkpoint decides.
     assert task.auto_class_for(BartConfig()) == "AutoModelForSeq2SeqLM" and task.input_fields == ("prompt",)
-    assert task.bind(LlamaConfig()) is task
+    assert task.bind(LlamaConfig()) is not task and task.bind(LlamaConfig()).input_fields == ("prompt",)
     assert task.auto_class_for(LlamaConfig()) == "AutoModelForCausalLM" and task.input_fields == ("prompt",)
-    task.bind(BartConfig())
+    unbound, task = task, task.bind(BartConfig())
     assert task.input_fields == ("source",) and task.output_kind == "seq2seq"
+    assert unbound.input_fields == ("prompt",)  # the task it was bound from is unchanged
     assert task.input_row("red cat") == {"source": "red cat"}
     assert task.peft_task_type == "SEQ_2_SEQ_LM"
 

@@ -195,9 +195,11 @@ def test_model_runs_on_collated_batch(tmp_path, vit_dir):
 def test_image_size_option_resizes_and_interpolates_positions(tmp_path, vit_dir):
     from ftcli.models.loading import load_model
 
-    task = get_task("image-classification", TaskOptions(image_size=24))
+    from ftcli.models.loading import read_config
+
+    task = get_task("image-classification", TaskOptions(image_size=24)).bind(read_config(str(vit_dir)))
     processor = task.load_processor(str(vit_dir))
-    assert task.interpolate_pos_encoding  # the model was built for 16x16
+    assert task.trained_size == 16  # the model was built for 16x16
     rows = [{"image": str(write_png(tmp_path / "x.png", 100)), "label": "a"}]
     features = task.preprocess(Dataset.from_list(rows), processor, COLUMNS, {"a": 0, "b": 1}, 128)
     batch = task.collator(processor)([features[0]])
@@ -246,7 +248,7 @@ def test_random_vit_is_built_once_and_reproducibly(tmp_path):
     from safetensors.torch import load_file
     from transformers import AutoImageProcessor, AutoConfig
 
-    from ftcli.tasks.image_classification import build_random_vit
+    from ftcli.models.fresh import build_random_vit
 
     first, second = build_random_vit(tmp_path / "a"), build_random_vit(tmp_path / "b")
     weights_a, weights_b = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")

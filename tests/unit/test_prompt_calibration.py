@@ -14,7 +14,7 @@ from ftcli.prompting import stats
 from ftcli.prompting.calibration import answer_cue, calibrate, contextual_prior
 from ftcli.prompting.demos import draw, most_similar
 from ftcli.prompting.formats import format_for
-from ftcli.prompting.runner import choose_demonstrations, row_key
+from ftcli.prompting.rows import choose_demonstrations, row_key
 from tests.conftest import write_jsonl
 from tests.unit.test_generation import one_thread, tiny_causal_lm  # noqa: F401 (one_thread is autouse)
 

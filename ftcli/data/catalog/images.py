@@ -11,9 +11,8 @@ import numpy as np
 from datasets import DatasetDict
 from PIL import Image
 
-from ftcli.assets import DATASETS, required_package_dir
-from ftcli.data import bigbench
-from ftcli.data.catalog import hub_splits, seeded_split
+from ftcli.data.catalog import bigbench, hub_splits, seeded_split
+from ftcli.data.catalog.packages import required_package_dir
 from ftcli.data.images import encode_png_base64
 
 CIFAR10_TEST_ROWS = 2000
@@ -22,17 +21,17 @@ PHOTOS_TEST_ROWS = 4
 DIGITS_TEST_ROWS = 360
 
 
-def load_cifar10():
+def load_cifar10(asset):
     """BIG-bench's copy of the CIFAR-10 test set: 10,000 32x32 PNGs as base64 inputs, the class
     the one with score 1 in `target_scores`. A fixed seeded split holds out 2,000 for testing.
     From the Hub (uoft-cs/cifar10): its 50,000 training and 10,000 test images."""
-    hub = hub_splits("cifar10")
+    hub = hub_splits(asset)
     if hub is not None:
         return DatasetDict({name: split.map(lambda row: {"image": encode_png_base64(row["img"].convert("RGB"))},
                                             remove_columns=["img"]).select_columns(["image", "label"])
                             for name, split in hub.items()})
     rows = []
-    for example in bigbench.examples(DATASETS["cifar10"].bigbench_tasks[0]):
+    for example in bigbench.examples(asset.bigbench_tasks[0]):
         scores = example["target_scores"]
         label = max(scores, key=scores.get)
         if scores[label] > 0 and example["input"].strip():
@@ -40,22 +39,20 @@ def load_cifar10():
     return seeded_split(rows, CIFAR10_TEST_ROWS)
 
 
-def load_cifar10_photos():
+def load_cifar10_photos(asset):
     """The 20 CIFAR-10 test photos in foolbox's data folder (`cifar10_<n>_<class index>.png`, 8 of
     the 10 classes), labelled with CIFAR-10's class names; 4 held out by a fixed seed."""
-    asset = DATASETS["cifar10-photos"]
-    folder = required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'cifar10-photos'") / asset.source
+    folder = required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'") / asset.source
     rows = [{"image": encode_png_base64(Image.open(path).convert("RGB")),
              "label": CIFAR10_CLASSES[int(path.stem.rsplit("_", 1)[1])]}
             for path in sorted(folder.glob("cifar10_*.png"))]
     return seeded_split(rows, PHOTOS_TEST_ROWS)
 
 
-def load_digits():
+def load_digits(asset):
     """1,797 8x8 grayscale digits (0-16 ink levels, stretched to 0-255) as PNGs, labelled "0"-"9".
     A fixed seeded split holds out 360 for testing. The image processor upscales them."""
-    asset = DATASETS["digits"]
-    required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'digits'")
+    required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'")
     from sklearn.datasets import load_digits as sklearn_digits
 
     digits = sklearn_digits()

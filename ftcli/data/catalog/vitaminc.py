@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datasets import DatasetDict
 
-from ftcli.data import bigbench
-from ftcli.data.catalog import hub_splits, seeded_split
+from ftcli.data.catalog import bigbench, hub_splits, seeded_split
 
 TEST_ROWS = 2000
 CLAIM_MARKER = "\nClaim: "
@@ -13,17 +12,17 @@ HUB_LABELS = {"SUPPORTS": "True", "REFUTES": "False", "NOT ENOUGH INFO": "Neithe
 """tals/vitaminc's labels, named as BIG-bench names them."""
 
 
-def load():
+def load(asset):
     """From BIG-bench's copy: inputs read "evidence\\nClaim: claim"; the label is the target with
     score 1 (True / False / Neither); a fixed seeded split holds out 2,000 test pairs. From the Hub
     (tals/vitaminc): its own train and test splits, labels renamed alike."""
-    hub = hub_splits("vitaminc")
+    hub = hub_splits(asset)
     if hub is not None:
         return DatasetDict({name: split.map(
             lambda row: {"premise": row["evidence"], "hypothesis": row["claim"], "label": HUB_LABELS[row["label"]]},
             remove_columns=split.column_names) for name, split in hub.items()})
     rows = []
-    for example in bigbench.examples("vitaminc_fact_verification"):
+    for example in bigbench.examples(asset.bigbench_tasks[0]):
         evidence, marker, claim = example["input"].rpartition(CLAIM_MARKER)
         scores = example["target_scores"]
         best = max(scores, key=scores.get)

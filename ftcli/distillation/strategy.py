@@ -1,5 +1,5 @@
 """Strategy `distill` (`ftcli distill`, not a `finetune --strategy`): full fine-tuning of a student
-that also learns from a frozen teacher (ftcli.distillation has the losses and the details).
+that also learns from a frozen teacher (the rest of ftcli.distillation has the losses and the details).
 
 Every student weight trains, as with `full` (its freezing options and learning rates apply); the
 training module wraps the student with the teacher and, for TinyBERT, a learned projection of the
@@ -10,6 +10,7 @@ student's hidden states. Only the student is saved, as a normal checkpoint: plai
 from __future__ import annotations
 
 from ftcli.config import RunConfig
+from ftcli.distillation.command import MODALITIES, TASK_KINDS, check_distillable
 from ftcli.errors import UserError
 from ftcli.strategies.full import FullStrategy
 from ftcli.tasks.base import Task
@@ -17,8 +18,8 @@ from ftcli.tasks.base import Task
 
 class DistillStrategy(FullStrategy):
     name = "distill"
-    output_kinds = frozenset({"sequence", "token"})
-    modalities = frozenset({"text"})
+    output_kinds = TASK_KINDS
+    modalities = MODALITIES
 
     def check_task(self, task: Task | str) -> None:
         # What `finetune --strategy distill` calls first: distillation needs a teacher, so its own command.
@@ -26,26 +27,19 @@ class DistillStrategy(FullStrategy):
                         "--init-from-teacher every-other-layer) --task TASK --train DATA")
 
     def check(self, task: Task, config: RunConfig, model_config) -> None:
-        from ftcli.distillation import resolve_teacher
+        from ftcli.distillation.teacher import resolve_teacher
 
         if config.distill.teacher is None:
             raise UserError("strategy distill runs under `ftcli distill --teacher RUN_OR_MODEL ...`, which names "
                             "the teacher")
-        if not self.supports(task):
-            raise UserError(f"ftcli distill supports the classification, nli and ner tasks, not {task.name}")
+        check_distillable(task)
         if config.full.lm_loss_weight > 0:
             raise UserError("full.lm_loss_weight (GPT-1's auxiliary LM loss) cannot be combined with distillation; "
                             "set it to 0")
         resolve_teacher(config.distill.teacher)
 
     def build(self, checkpoint, task, labels, config):
-        from ftcli.distillation import build_distillation
+        from ftcli.distillation.teacher import build_distillation
 
         student = super().build(checkpoint, task, labels, config)
         return build_distillation(student, checkpoint, task, labels, config)
-
-    def save(self, model, model_dir):
-        from ftcli.distillation import Distillation
-
-        inner = model.model if isinstance(model, Distillation) else model
-        inner.save_pretrained(model_dir, safe_serialization=True)

@@ -1,167 +1,33 @@
-"""`ftcli compare`: which strategy pays for how much labelled data.
-
-Every chosen strategy runs at every training-set size on class-balanced subsamples, with several
-seeds; in-context learning runs zero-shot at size 0 and k-shot (demonstrations drawn from the
-subsample) at small sizes. Each finished cell is written to `cells/` at once, so an interrupted
-comparison re-run with the same command skips what is done. The result: `compare.json`,
-`compare.md` (mean and standard deviation over seeds per cell) and `compare.png` (a learning curve).
+"""Running a comparison: the plan cell by cell, each trained or prompted in a worker process of its own
+(its peak memory is its own, and a crash loses only that run), each finished cell written at once so a
+re-run skips it; then the report.
 
     OUT/compare.json  compare.md  compare.png
     OUT/cells/STRATEGY-nSIZE-sSEED.json     one finished cell
     OUT/data/train-nSIZE-sSEED.jsonl        the subsample it trained on
     OUT/runs/STRATEGY-nSIZE-sSEED/          the run directory of a trained cell
-
-Training settings come from each strategy's recipe; only the schedule follows the data size, by a
-rule fixed in advance (never tuned on the evaluation rows): batches of min(recipe, max(4, size / 8))
-and at least MIN_STEPS optimizer steps, between the recipe's epochs and MAX_EPOCHS.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
-import random
 import signal
-import statistics
 import subprocess
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ftcli.compare.plan import FULL, MAX_SHOTS, Cell, CompareSettings, balanced_indices, check_settings, plan, schedule
+from ftcli.compare.report import markdown_table, summarize
 from ftcli.errors import UserError
 from ftcli.paths import write_text_atomically
 from ftcli.progress import console
+from ftcli.strategies import IN_CONTEXT
 
-STRATEGIES = ("in-context", "feature-extraction", "prompt-tuning", "lora", "full")
-DEFAULT_STRATEGIES = ("in-context", "feature-extraction", "lora", "full")
-DEFAULT_SIZES = ("0", "16", "64", "256", "1024", "all")
-MIN_STEPS = 100
-MAX_EPOCHS = 50
-MAX_SHOTS = 4
-"""In-context demonstrations at most (a small encoder's context holds about this many reviews)."""
-MAX_IN_CONTEXT_SIZE = 64
-"""In-context learning runs at sizes up to this (k-shot with k = min(size, MAX_SHOTS))."""
 SETTINGS_FILE = "settings.json"
 """In the comparison folder: the settings its cells were computed with."""
-
-
-@dataclass
-class CompareSettings:
-    task: str
-    model: str
-    train: str
-    eval: str | None
-    output_dir: Path
-    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
-    sizes: list[str] = field(default_factory=lambda: list(DEFAULT_SIZES))
-    seeds: int = 3
-    limit_eval: int | None = None
-    max_length: int | None = None
-    sets: list[str] = field(default_factory=list)
-    columns: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Cell:
-    strategy: str
-    size: int
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.strategy}-n{self.size}-s{self.seed}"
-
-
-def parse_list(text: str, option: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise UserError(f"{option} needs a comma-separated list, got {text!r}")
-    return items
-
-
-def check_settings(settings: CompareSettings) -> None:
-    unknown = [s for s in settings.strategies if s not in STRATEGIES]
-    if unknown:
-        raise UserError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {', '.join(STRATEGIES)}")
-    for size in settings.sizes:
-        if size != "all" and (not size.isdigit()):
-            raise UserError(f"--train-sizes takes whole numbers or 'all', got {size!r}")
-    if settings.seeds < 1:
-        raise UserError(f"--seeds must be at least 1, got {settings.seeds}")
-
-
-def plan(settings: CompareSettings, train_rows: int) -> list[Cell]:
-    """The cells to run, smallest sizes first (the quick ones report early)."""
-    sizes = sorted({train_rows if s == "all" else min(int(s), train_rows) for s in settings.sizes})
-    cells = []
-    for size in sizes:
-        for strategy in settings.strategies:
-            if strategy == "in-context" and size > MAX_IN_CONTEXT_SIZE:
-                continue
-            if strategy != "in-context" and size == 0:
-                continue
-            cells += [Cell(strategy, size, 42 + i) for i in range(settings.seeds)]
-    return cells
-
-
-def balanced_indices(labels: list, size: int, seed: int) -> list[int]:
-    """`size` row indices taking the classes in turn (seeded order within each class), so every
-    class is as equally represented as the data allows; rows of unlabelled tasks are drawn at random."""
-    rng = random.Random(seed)
-    by_class: dict[Any, list[int]] = {}
-    for index, label in enumerate(labels):
-        by_class.setdefault(json.dumps(label, sort_keys=True, default=str), []).append(index)
-    for rows in by_class.values():
-        rng.shuffle(rows)
-    queues = [by_class[key] for key in sorted(by_class)]
-    chosen: list[int] = []
-    while len(chosen) < size and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < size:
-                chosen.append(queue.pop())
-    rng.shuffle(chosen)
-    return chosen
-
-
-def schedule(size: int, recipe_batch: int, recipe_epochs: int) -> tuple[int, int]:
-    """(batch size, epochs) for a training set of `size` rows: see the module docstring."""
-    batch = max(1, min(recipe_batch, max(4, size // 8)))
-    steps_per_epoch = math.ceil(size / batch)
-    epochs = max(recipe_epochs, math.ceil(MIN_STEPS / steps_per_epoch))
-    return batch, min(epochs, MAX_EPOCHS)
-
-
-def summarize(results: list[dict]) -> list[dict]:
-    """Per (strategy, size): mean and standard deviation over seeds of the metric and the costs."""
-    groups: dict[tuple[str, int], list[dict]] = {}
-    for result in results:
-        groups.setdefault((result["strategy"], result["size"]), []).append(result)
-    rows = []
-    for (strategy, size), cells in sorted(groups.items(), key=lambda item: (item[0][1], STRATEGIES.index(item[0][0]))):
-        values = [c["value"] for c in cells]
-        rows.append({
-            "strategy": strategy, "size": size, "seeds": len(cells), "metric": cells[0]["metric"],
-            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "shots": cells[0].get("shots"),
-            "trainable_parameters": cells[0]["trainable_parameters"],
-            "seconds": statistics.fmean(c["seconds"] for c in cells),
-            "peak_memory_mb": max(c["peak_memory_mb"] for c in cells),
-        })
-    return rows
-
-
-def markdown_table(summary: list[dict], title: str) -> str:
-    metric = summary[0]["metric"] if summary else "metric"
-    lines = [f"# {title}", "", f"| strategy | labelled examples | {metric} (mean ± std) | seeds | trainable parameters "
-             "| wall time per run (s) | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for row in summary:
-        name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == "in-context" else "")
-        lines.append(f"| {name} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | {row['seeds']} | "
-                     f"{row['trainable_parameters']:,} | {row['seconds']:.1f} | {row['peak_memory_mb']:.0f} |")
-    return "\n".join(lines) + "\n"
 
 
 class Comparison:
@@ -177,7 +43,7 @@ class Comparison:
         self.root = settings.output_dir.expanduser()
         self.task = get_task(settings.task)
         self.recipes = {s: load_recipe(recipe_path(f"{settings.task}/{s}")) for s in settings.strategies}
-        self.base = build_config(recipe=self.recipes.get("full") or next(iter(self.recipes.values())),
+        self.base = build_config(recipe=self.recipes.get(FULL) or next(iter(self.recipes.values())),
                                  sets=settings.sets, flags={"model.name": settings.model, "data.train": settings.train})
         self.eval_source = settings.eval
         if self.eval_source is None:
@@ -249,7 +115,9 @@ class Comparison:
         else:
             write_text_atomically(record, json.dumps(now, indent=1) + "\n")
 
-    def run(self) -> dict:
+    def run(self, worker: list[str]) -> dict:
+        """Every cell of the plan; `worker` is the command that runs one cell, given the settings and the cell
+        (as JSON) as two more arguments."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.check_same_settings()
         cells = plan(self.settings, self._training[0].num_rows)
@@ -266,8 +134,7 @@ class Comparison:
             console.print(f"[bold][{number}/{len(cells)}][/] {cell.strategy}, {cell.size} labelled examples, seed {cell.seed}")
             self.subsample(cell.size, cell.seed)  # written here, once, before any worker reads it
             # Each run in its own process: its peak memory is its own, and a crash loses only that run.
-            returncode, interrupted = run_worker([sys.executable, "-m", "ftcli.compare", json.dumps(self.settings_dict()),
-                                                  json.dumps(asdict(cell))])
+            returncode, interrupted = run_worker([*worker, json.dumps(self.settings_dict()), json.dumps(asdict(cell))])
             if interrupted:
                 error = UserError(f"stopped by {interrupted}; the finished runs are kept in {self.root}: run the same "
                                   "command again to continue")
@@ -299,7 +166,7 @@ class Comparison:
 
         reset_peak_memory()
         start = time.perf_counter()
-        if cell.strategy == "in-context":
+        if cell.strategy == IN_CONTEXT:
             metrics, trainable, shots = self._prompt(cell), 0, min(cell.size, MAX_SHOTS)
             memory = peak_memory_mb(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
         else:
@@ -317,7 +184,7 @@ class Comparison:
         from ftcli.prompting.runner import run_prompt
 
         shots = min(cell.size, MAX_SHOTS)
-        config = build_config(recipe=self.recipes["in-context"], sets=self.settings.sets,
+        config = build_config(recipe=self.recipes[IN_CONTEXT], sets=self.settings.sets,
                               flags={"model.name": self.settings.model, "train.seed": cell.seed})
         config.data.columns.update(self.settings.columns)
         demos = str(self.subsample(cell.size, cell.seed)) if shots else None
@@ -385,24 +252,3 @@ def run_worker(command: list[str]) -> tuple[int, str | None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return returncode, received[0] if received else None
-
-
-def _worker(settings_json: str, cell_json: str) -> None:
-    """`python -m ftcli.compare SETTINGS CELL`: one cell, as `ftcli compare` starts it."""
-    from ftcli.cli.app import _quiet_libraries
-
-    _quiet_libraries()
-    values = json.loads(settings_json)
-    settings = CompareSettings(**{**values, "output_dir": Path(values["output_dir"])})
-    try:
-        Comparison(settings).finish_cell(Cell(**json.loads(cell_json)))
-    except UserError as err:
-        if err.exit_code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-            print(f"error: {err}", file=sys.stderr)  # a signal: `ftcli compare` says how to continue, not the cell
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(128 + signal.SIGINT)
-
-
-if __name__ == "__main__":
-    _worker(*sys.argv[1:3])

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+
 from datasets import ClassLabel, Dataset, DatasetDict, Value
 
-from ftcli.assets import HubCopy
 from ftcli.errors import UserError
+
+
+@dataclass(frozen=True)
+class HubCopy:
+    """The canonical Hugging Face Hub dataset of a catalogue set whose package is gone: loaded
+    (and its columns mapped by the alias's loader) when the Hub is reachable."""
+    repo: str
+    config: str | None = None
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or HF_DATASETS_OFFLINE) set: nothing is fetched from the Hub."""
+    return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
 def load_hub_copy(alias: str, copy: HubCopy) -> DatasetDict:

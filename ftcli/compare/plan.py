@@ -1,0 +1,121 @@
+"""What a comparison runs: the strategies, the training-set sizes and seeds (its cells), the
+class-balanced subsample behind each cell, and the schedule a size trains with.
+
+The schedule follows the data size by a rule fixed in advance (never tuned on the evaluation rows):
+batches of min(recipe, max(4, size / 8)) and at least MIN_STEPS optimizer steps, between the
+recipe's epochs and MAX_EPOCHS.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftcli.errors import UserError
+from ftcli.strategies import IN_CONTEXT
+from ftcli.strategies import STRATEGIES as TRAINED_STRATEGIES
+
+FULL = "full"
+OPT_IN = ("prompt-tuning",)
+"""Strategies that run only when --strategies names them."""
+STRATEGIES = (IN_CONTEXT, *sorted(TRAINED_STRATEGIES, key=lambda name: name == FULL))
+"""Every strategy, from the fewest trained weights to all of them: in-context learning (none), the
+registry's other strategies in its order, full fine-tuning last. Tables list them in this order."""
+DEFAULT_STRATEGIES = tuple(name for name in STRATEGIES if name not in OPT_IN)
+DEFAULT_SIZES = ("0", "16", "64", "256", "1024", "all")
+MIN_STEPS = 100
+MAX_EPOCHS = 50
+MAX_SHOTS = 4
+"""In-context demonstrations at most (a small encoder's context holds about this many reviews)."""
+MAX_IN_CONTEXT_SIZE = 64
+"""In-context learning runs at sizes up to this (k-shot with k = min(size, MAX_SHOTS))."""
+
+
+@dataclass
+class CompareSettings:
+    task: str
+    model: str
+    train: str
+    eval: str | None
+    output_dir: Path
+    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    sizes: list[str] = field(default_factory=lambda: list(DEFAULT_SIZES))
+    seeds: int = 3
+    limit_eval: int | None = None
+    max_length: int | None = None
+    sets: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cell:
+    strategy: str
+    size: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.strategy}-n{self.size}-s{self.seed}"
+
+
+def parse_list(text: str, option: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise UserError(f"{option} needs a comma-separated list, got {text!r}")
+    return items
+
+
+def check_settings(settings: CompareSettings) -> None:
+    unknown = [s for s in settings.strategies if s not in STRATEGIES]
+    if unknown:
+        raise UserError(f"unknown strategy {unknown[0]!r} in --strategies; choose from {', '.join(STRATEGIES)}")
+    for size in settings.sizes:
+        if size != "all" and (not size.isdigit()):
+            raise UserError(f"--train-sizes takes whole numbers or 'all', got {size!r}")
+    if settings.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {settings.seeds}")
+
+
+def plan(settings: CompareSettings, train_rows: int) -> list[Cell]:
+    """The cells to run, smallest sizes first (the quick ones report early)."""
+    sizes = sorted({train_rows if s == "all" else min(int(s), train_rows) for s in settings.sizes})
+    cells = []
+    for size in sizes:
+        for strategy in settings.strategies:
+            if strategy == IN_CONTEXT and size > MAX_IN_CONTEXT_SIZE:
+                continue
+            if strategy != IN_CONTEXT and size == 0:
+                continue
+            cells += [Cell(strategy, size, 42 + i) for i in range(settings.seeds)]
+    return cells
+
+
+def balanced_indices(labels: list, size: int, seed: int) -> list[int]:
+    """`size` row indices taking the classes in turn (seeded order within each class), so every
+    class is as equally represented as the data allows; rows of unlabelled tasks are drawn at random."""
+    rng = random.Random(seed)
+    by_class: dict[Any, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(json.dumps(label, sort_keys=True, default=str), []).append(index)
+    for rows in by_class.values():
+        rng.shuffle(rows)
+    queues = [by_class[key] for key in sorted(by_class)]
+    chosen: list[int] = []
+    while len(chosen) < size and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < size:
+                chosen.append(queue.pop())
+    rng.shuffle(chosen)
+    return chosen
+
+
+def schedule(size: int, recipe_batch: int, recipe_epochs: int) -> tuple[int, int]:
+    """(batch size, epochs) for a training set of `size` rows: see the module docstring."""
+    batch = max(1, min(recipe_batch, max(4, size // 8)))
+    steps_per_epoch = math.ceil(size / batch)
+    epochs = max(recipe_epochs, math.ceil(MIN_STEPS / steps_per_epoch))
+    return batch, min(epochs, MAX_EPOCHS)

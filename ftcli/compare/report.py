@@ -1,0 +1,39 @@
+"""A comparison's result: per strategy and size, the mean and standard deviation over seeds, as rows
+(compare.json) and as a markdown table (compare.md)."""
+
+from __future__ import annotations
+
+import statistics
+
+from ftcli.compare.plan import STRATEGIES
+from ftcli.strategies import IN_CONTEXT
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """Per (strategy, size): mean and standard deviation over seeds of the metric and the costs."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for result in results:
+        groups.setdefault((result["strategy"], result["size"]), []).append(result)
+    rows = []
+    for (strategy, size), cells in sorted(groups.items(), key=lambda item: (item[0][1], STRATEGIES.index(item[0][0]))):
+        values = [c["value"] for c in cells]
+        rows.append({
+            "strategy": strategy, "size": size, "seeds": len(cells), "metric": cells[0]["metric"],
+            "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "shots": cells[0].get("shots"),
+            "trainable_parameters": cells[0]["trainable_parameters"],
+            "seconds": statistics.fmean(c["seconds"] for c in cells),
+            "peak_memory_mb": max(c["peak_memory_mb"] for c in cells),
+        })
+    return rows
+
+
+def markdown_table(summary: list[dict], title: str) -> str:
+    metric = summary[0]["metric"] if summary else "metric"
+    lines = [f"# {title}", "", f"| strategy | labelled examples | {metric} (mean ± std) | seeds | trainable parameters "
+             "| wall time per run (s) | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in summary:
+        name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == IN_CONTEXT else "")
+        lines.append(f"| {name} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | {row['seeds']} | "
+                     f"{row['trainable_parameters']:,} | {row['seconds']:.1f} | {row['peak_memory_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
