@@ -22,13 +22,12 @@ def check(
     """Print rows, label distribution, length percentiles and problems; exit 2 if any problem."""
     from rich.table import Table
 
-    from ftcli.cli.output import check_output, write_json
+    from ftcli.cli.output import check_output, result_console, write_json
     from ftcli.data_check import check_data
-    from ftcli.progress import console
-
     check_output(output, overwrite, [data])
     report = check_data(data, task, parse_columns(column))
-    console.print(f"[bold]{report.source}[/]: {report.rows} rows, columns {', '.join(report.columns)}")
+    out = result_console(output)  # the report: stdout, so it pipes (stderr when --output - takes stdout)
+    out.print(f"[bold]{report.source}[/]: {report.rows} rows, columns {', '.join(report.columns)}")
     if report.labels:
         labels = Table(title="Labels", header_style="bold")
         labels.add_column("label")
@@ -37,7 +36,7 @@ def check(
         total = sum(report.labels.values())
         for name, count in list(report.labels.items())[:30]:
             labels.add_row(name, str(count), f"{count / total:.1%}")
-        console.print(labels)
+        out.print(labels)
     if report.lengths:
         lengths = Table(title=f"Lengths ({report.length_unit})", header_style="bold")
         lengths.add_column("field")
@@ -46,10 +45,10 @@ def check(
             lengths.add_column(key, justify="right")
         for name, values in report.lengths.items():
             lengths.add_row(name, *[f"{values[k]:g}" for k in keys])
-        console.print(lengths)
+        out.print(lengths)
     write_json(output, report.to_dict())
     if report.problems:
         for problem in report.problems:
-            console.print(f"[red]problem:[/] {problem}")
+            out.print(f"[red]problem:[/] {problem}", soft_wrap=True)
         raise typer.Exit(2)
-    console.print("[green]No problems found.[/]")
+    out.print("[green]No problems found.[/]")

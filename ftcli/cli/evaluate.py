@@ -35,5 +35,5 @@ def evaluate(
             raise UserError(f"--limit must be at least 1, got {limit}")
         dataset = dataset.select(range(min(limit, dataset.num_rows)))
     metrics = evaluate_dataset(loaded, dataset, where, batch_size)
-    print_metrics(metrics, title=f"{loaded.task.name}: {run_or_model} on {where}")
+    print_metrics(metrics, title=f"{loaded.task.name}: {run_or_model} on {where}", output=output)
     write_json(output, {"model": run_or_model, "data": data, "task": loaded.task.name, **metrics})

@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import ColumnOpt, column_sets, EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import ColumnOpt, column_sets, run_file, EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, ModelOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 
 def finetune(
-    task: Annotated[str, typer.Argument(help="classification, nli, ner, qa, generation or image-classification.")],
+    task: Annotated[str, typer.Argument(help="classification, nli, ner, qa, generation or image-classification; or a config file (run.yaml) that holds the task and the rest of the run.")],
     strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora.")] = None,
     model: ModelOpt = None,
     train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias.", rich_help_panel="Data")] = None,
@@ -48,6 +48,7 @@ def finetune(
     from ftcli.strategies import get_strategy
     from ftcli.tasks import get_task
 
+    task, strategy, recipe = run_file(task, strategy, recipe, "finetune")
     # Unknown names and unsupported pairs fail here, naming what exists, before any recipe lookup.
     get_strategy(strategy or "full").check_task(get_task(task))
     recipe_file = recipe or recipe_path(f"{task}/{strategy or 'full'}")

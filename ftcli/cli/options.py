@@ -9,7 +9,7 @@ import typer
 
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id.")]
 TaskOpt = Annotated[Optional[str], typer.Option("--task", help="Task name; read from the run directory when omitted.")]
-OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results as JSON to this file (- writes them to stdout); never one of the command's inputs.")]
+OutputFileOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the results to this file: JSON, or for predict CSV / TSV / JSONL by the extension (- writes JSON to stdout); never one of the command's inputs.")]
 OverwriteOutputOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output file that an earlier ftcli command wrote (never another file).")]
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.", rich_help_panel="Data")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Examples per forward pass.")]
@@ -43,6 +43,32 @@ def parse_columns(items: list[str] | None) -> dict[str, str]:
 def column_sets(items: list[str] | None) -> list[str]:
     """--column FIELD=NAME as the `--set data.columns.FIELD=NAME` it stands for (one syntax for every command)."""
     return [f"data.columns.{field}={name}" for field, name in parse_columns(items).items()]
+
+
+def run_file(task: str, strategy: str | None, recipe: Path | None, command: str) -> tuple[str, str | None, Path | None]:
+    """(task, strategy, recipe) for `ftcli COMMAND TASK`: TASK may be a config file (.yaml / .yml) that holds the task
+    and everything else of the run; a --recipe whose `task:` or `strategy:` disagrees with the command line is
+    refused, never silently overridden."""
+    from ftcli.config import load_recipe
+    from ftcli.errors import UserError
+
+    if task.endswith((".yaml", ".yml")):
+        if recipe is not None:
+            raise UserError(f"give the run's config file either as the task ({task}) or as --recipe, not both")
+        recipe = Path(task)
+        settings = load_recipe(recipe)
+        if not settings.get("task"):
+            raise UserError(f"{recipe} has no `task:`; add one, or run `ftcli {command} TASK --recipe {recipe}`")
+        return str(settings["task"]), strategy or settings.get("strategy"), recipe
+    if recipe is not None:
+        settings = load_recipe(recipe)
+        for key, given in (("task", task), ("strategy", strategy)):
+            theirs = settings.get(key)
+            if given is not None and theirs is not None and str(theirs) != given:
+                raise UserError(f"recipe {recipe} is for {key} {theirs}, but the command says {given}: run "
+                                f"`ftcli {command} {recipe}` (its settings), or change `{key}:` in it")
+        strategy = strategy or settings.get("strategy")
+    return task, strategy, recipe
 
 
 def check_batch_size(batch_size: int) -> None:

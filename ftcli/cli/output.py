@@ -27,14 +27,18 @@ GRID_COLUMNS = ("precision", "recall", "f1", "number", "exact", "exact_match", "
 """Per-type metrics (seqeval's LOC_f1, squad_v2's HasAns_exact...) shown as a grid: type x these."""
 
 
-def result_console() -> Console:
-    """Results go to stdout on a terminal; when stdout is piped (for --output -), tables go to stderr."""
+def result_console(output: Path | str | None = None) -> Console:
+    """Results (metrics, listings, predictions) go to stdout, so `| grep` and `> file` get them; progress and
+    messages go to stderr. With `--output -` the JSON takes stdout and the tables go to stderr; processes
+    other than the main one print their tables there too."""
     from ftcli.distributed import is_main_process
 
-    if not sys.stdout.isatty() or not is_main_process():
-        # Not a terminal: rich would assume 80 columns; tables of runs and metrics read better wider.
-        return Console(stderr=True, width=int(os.environ.get("COLUMNS", "120")), quiet=console.quiet)
-    return Console()
+    to_stderr = str(output) == "-" or not is_main_process()
+    stream = sys.stderr if to_stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=to_stderr)
+    # Not a terminal: rich would assume 80 columns; tables of runs and metrics read better wider.
+    return Console(stderr=to_stderr, width=int(os.environ.get("COLUMNS", "120")), quiet=console.quiet)
 
 
 def split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
@@ -58,11 +62,11 @@ def _value(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def print_metrics(metrics: dict[str, Any], title: str) -> None:
+def print_metrics(metrics: dict[str, Any], title: str, output: Path | str | None = None) -> None:
     """Quality metrics, then per-type scores as a grid (NER entity types, QA answerable/unanswerable),
     then the run's statistics (time, memory, sizes) apart. Titles are printed above the tables, so
     they wrap like text, not inside a narrow column."""
-    out = result_console()
+    out = result_console(output)
     quality, grid, stats = split_metrics(metrics)
     out.print(f"[bold]{title}[/]")
     table = Table(show_header=True, header_style="bold")
@@ -105,17 +109,45 @@ def check_output(path: Path | None, overwrite: bool, inputs: list[str | Path | N
 def write_json(path: Path | None, payload: Any) -> None:
     """Write `payload` to `path` atomically (a temporary file renamed into place), or to stdout for
     `-`; by the main process only when several run (each holds the same results)."""
+    if path is not None:
+        _write_text(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_records(path: Path | None, records: list[dict[str, Any]]) -> None:
+    """Rows of results (predictions) in the format `path`'s extension names: .csv (values that are lists or
+    mappings as JSON), .jsonl (one object a line), else a JSON list; `-` writes JSON to stdout."""
+    if path is None:
+        return
+    suffix = Path(str(path)).suffix.lower()
+    if suffix == ".jsonl":
+        _write_text(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+    elif suffix in (".csv", ".tsv"):
+        import csv
+        import io
+
+        columns = list(dict.fromkeys(key for record in records for key in record))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, delimiter="," if suffix == ".csv" else "\t")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v
+                             for k, v in record.items()})
+        _write_text(path, buffer.getvalue())
+    else:
+        write_json(path, records)
+
+
+def _write_text(path: Path | str, text: str) -> None:
     from ftcli.distributed import is_main_process
     from ftcli.ownership import record_output_file
 
-    if path is None or not is_main_process():
+    if not is_main_process():
         return
-    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     if str(path) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    path = path.expanduser()
+    path = Path(path).expanduser()
     if path.is_dir():
         raise UserError(f"--output {path} is a directory; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,11 +21,11 @@ def predict(
     batch_size: BatchSizeOpt = 64,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a task option: --set options.temperature=0.7, options.max_new_tokens=40, options.top_p=0.9 (repeatable).")] = None,
 ) -> None:
-    """Predict with a fine-tuned model; prints a table, or writes JSON with --output (- for stdout)."""
+    """Predict with a fine-tuned model; prints a table, and --output writes every row as CSV, TSV, JSONL or JSON by the file's extension (- for JSON on stdout), the input's other columns kept beside the predictions."""
     from datasets import Dataset
     from rich.table import Table
 
-    from ftcli.cli.output import check_output, result_console, write_json
+    from ftcli.cli.output import check_output, result_console, write_records
     from ftcli.data.sources import load_single
     from ftcli.inference import load_trained, predict_dataset
     from ftcli.progress import console
@@ -49,7 +49,21 @@ def predict(
         table.add_column(name, overflow="fold", justify="right" if name == "score" else "left")
     for row in shown:
         table.add_row(*[value[:200] for value in row.values()])
-    result_console().print(table)
+    result_console(output).print(table)
     if len(records) > 50:
         console.print(f"... {len(records) - 50} more rows (use --output FILE for all)")
-    write_json(output, records)
+    if file:  # the input's other columns (an id, a gold label) stay beside the predictions
+        inputs = {loaded.columns[f] for f in loaded.task.inputs_for(dataset, loaded.columns)}
+        records = [_with_input_columns(row, record, inputs) for row, record in zip(dataset, records)]
+    write_records(output, records)
+
+
+def _with_input_columns(row: dict, record: dict, inputs: set[str]) -> dict:
+    """The row's text, number and boolean values, then the prediction; a column named like a field of the
+    prediction that is not the model's input (a gold `label`) is kept as `input_NAME`."""
+    kept = {}
+    for key, value in row.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            continue  # images and other objects are not written out again
+        kept[f"input_{key}" if key in record and key not in inputs else key] = value
+    return {**kept, **record}

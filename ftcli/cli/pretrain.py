@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
+from ftcli.cli.options import ColumnOpt, column_sets, EpochsOpt, LimitEvalOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ReportToOpt, OverwriteOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt
 
 SizeOpt = Annotated[Optional[int], typer.Option(help="With --config: overrides the architecture's default.")]
 
@@ -27,6 +27,7 @@ def pretrain(
     eval: Annotated[Optional[str], typer.Option("--eval", help="Held-out text. Default: the alias's test split or a seeded held-out fraction.")] = None,
     recipe: Annotated[Optional[Path], typer.Option("--recipe", help="Recipe YAML to start from. Default: recipes/OBJECTIVE/pretrain.yaml.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set pretrain.mlm_probability=0.2 (repeatable).")] = None,
+    column: ColumnOpt = None,
     whole_word_mask: Annotated[Optional[bool], typer.Option("--whole-word-mask/--no-whole-word-mask", help="Mask every sub-token of a chosen word.")] = None,
     epochs: EpochsOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -64,7 +65,7 @@ def pretrain(
         raise UserError("size flags (--hidden-size, --layers...) describe a fresh model: use them with --config")
     run_config = build_config(
         recipe=load_recipe(recipe or recipe_path(f"{objective}/pretrain")),
-        sets=set_,
+        sets=[*(set_ or []), *column_sets(column)],
         flags={
             "task": objective, "strategy": "pretrain", "model.name": model, "data.train": train, "data.eval": eval,
             "pretrain.whole_word_mask": whole_word_mask, "train.epochs": epochs, "optim.lr": lr,

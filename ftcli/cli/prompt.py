@@ -52,7 +52,7 @@ def prompt(
     )
     result = run_prompt(config, data or config.data.train, demos, shots, limit, batch_size)
     print_metrics(result.metrics, title=f"{config.task} / in-context ({shots}-shot, {result.settings['scoring']}) "
-                                        f"on {config.model.name}")
+                                        f"on {config.model.name}", output=output)
     print_label_summary(result.settings)
     write_json(output, {**result.settings, "metrics": result.metrics, "examples": result.records})
 

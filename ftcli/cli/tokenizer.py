@@ -80,7 +80,6 @@ def show(
     from ftcli import tokenizer_training as training
     from ftcli.errors import UserError
     from ftcli.models.loading import load_tokenizer
-    from ftcli.progress import console
 
     if model is not None and tokenizer_dir is not None:
         raise UserError("give --model or --tokenizer, not both")
@@ -107,8 +106,11 @@ def show(
     table.add_row("words", str(len(splits.words)), "", escape(" ".join(splits.words)))
     table.add_row("characters", str(len(splits.characters)), "", escape(" ".join(splits.characters)))
     table.add_row("sub-words", str(len(splits.subwords)), str(splits.unknown), escape(" ".join(splits.subwords)))
-    console.print(table)
+    from ftcli.cli.output import result_console
+
+    out = result_console()  # the result: stdout, so it pipes
+    out.print(table)
     per_word = len(splits.subwords) / max(1, len(splits.words))
     unknown = f"; unknown: {', '.join(splits.unknown_words)}" if splits.unknown_words else ""
-    console.print(f"{len(splits.subwords)} sub-words for {len(splits.words)} words ({per_word:.2f} per word), "
+    out.print(f"{len(splits.subwords)} sub-words for {len(splits.words)} words ({per_word:.2f} per word), "
                   f"{splits.unknown} unknown{unknown}", markup=False, highlight=False)

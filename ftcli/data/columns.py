@@ -34,7 +34,7 @@ def check_columns(dataset: Dataset, columns: dict[str, str], fields: list[str], 
         if column not in dataset.column_names:
             raise UserError(
                 f"{where} has no '{column}' column for the {field_name} (columns: "
-                f"{', '.join(dataset.column_names)}); map it with --set data.columns.{field_name}=NAME"
+                f"{', '.join(dataset.column_names)}); map it with --column {field_name}=NAME"
             )
 
 

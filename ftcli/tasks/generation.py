@@ -125,7 +125,7 @@ class GenerationTask(Task):
                 return layout
         raise UserError(
             f"generation data needs a 'text' column (plain LM), 'prompt' + 'completion' or 'source' + 'target' "
-            f"(columns: {', '.join(dataset.column_names)}); map yours with --set data.columns.prompt=NAME"
+            f"(columns: {', '.join(dataset.column_names)}); map yours with --column prompt=NAME"
         )
 
     def required_for(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:

@@ -284,3 +284,25 @@ def test_compile_and_dataloader_workers_leave_the_result_unchanged(cli, tiny_ber
     assert compiled == ["BertForSequenceClassification"]
     metrics = [json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("plain", "other")]
     assert metrics[0]["accuracy"] == metrics[1]["accuracy"] and metrics[0]["loss"] == pytest.approx(metrics[1]["loss"])
+
+
+def test_a_config_file_is_the_whole_run_and_a_disagreeing_recipe_is_refused(cli, tmp_path, tiny_bert, sentiment_csv):
+    import yaml
+
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(yaml.safe_dump({
+        "task": "classification", "strategy": "full", "model": {"name": str(tiny_bert), "max_length": 16},
+        "data": {"train": str(sentiment_csv)}, "train": {"epochs": 1, "batch_size": 16}, "output_dir": str(tmp_path / "r")}))
+    result = cli("finetune", run_file)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "r" / "metrics.json").is_file()
+    assert "train_rows" in (tmp_path / "r" / "metrics.json").read_text()
+
+    ner = tmp_path / "ner.yaml"
+    ner.write_text(yaml.safe_dump({"task": "ner", "model": {"name": str(tiny_bert)}}))
+    assert_user_error(cli("finetune", "classification", "--recipe", ner, "--train", sentiment_csv),
+                      f"recipe {ner} is for task ner, but the command says classification")
+    assert_user_error(cli("finetune", run_file, "--strategy", "lora", "--recipe", ner), "not both")
+    no_task = tmp_path / "no-task.yaml"
+    no_task.write_text(yaml.safe_dump({"model": {"name": str(tiny_bert)}}))
+    assert_user_error(cli("finetune", no_task), "has no `task:`")

@@ -55,7 +55,7 @@ def test_finetune_evaluate_predict(cli, tmp_path, model_dir):
     records = json.loads((tmp_path / "p.json").read_text())
     assert [r["prompt"] for r in records] == ["say red cat :", "say sun moon :"]
     assert all(isinstance(r["generated_text"], str) and len(r["generated_text"].split()) <= 6 for r in records)
-    assert "output" in predicted.stderr  # the table (the console writes to stderr)
+    assert "output" in predicted.stdout  # the table: results go to stdout
 
 
 def test_rows_missing_fields_exit_2(cli, tmp_path, model_dir):

@@ -143,6 +143,32 @@ def test_ner_and_qa_metrics_show_as_grids_and_run_statistics_apart():
     assert set(grid) == {"HasAns", "NoAns"}
 
 
+def test_results_and_listings_pipe_on_stdout(run, tmp_path):
+    """`ftcli runs ls DIR | cat`, `evaluate ... | cat`, `predict ... | cat`: the results are on stdout (progress
+    and messages on stderr); `predict --output x.csv` writes CSV with the input's other columns."""
+    out, test, trained = run
+    assert "accuracy" in trained.stdout and "run statistics" in trained.stdout  # finetune's own results
+    listed = ftcli_process("runs", "ls", out.parent)
+    assert listed.returncode == 0 and "tiny" in listed.stdout and "accuracy" in listed.stdout, listed.stderr
+    evaluated = ftcli_process("evaluate", out, "--data", test)
+    assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout, evaluated.stderr
+    predicted = ftcli_process("predict", out, "--file", test)
+    assert predicted.returncode == 0 and "score" in predicted.stdout and "label" in predicted.stdout, predicted.stderr
+    assert "Epoch" not in listed.stdout + evaluated.stdout + predicted.stdout  # progress stays on stderr
+    import csv
+
+    for name in ("p.csv", "p.jsonl"):
+        written = ftcli_process("predict", out, "--file", test, "--output", tmp_path / name)
+        assert written.returncode == 0, written.stderr
+    with (tmp_path / "p.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    source = list(csv.DictReader(test.open()))
+    assert len(rows) == len(source) and {"text", "input_label", "label", "score"} <= set(rows[0])
+    assert [(r["text"], r["input_label"]) for r in rows] == [(r["text"], r["label"]) for r in source]
+    lines = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert [line["label"] for line in lines] == [r["label"] for r in rows]
+
+
 def test_runs_ls_and_show(cli, run):
     out = run[0]
     listed = cli("runs", "ls", out.parent)

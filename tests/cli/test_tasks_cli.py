@@ -85,4 +85,4 @@ def test_data_check_reports_problems_with_exit_2(cli, tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"tokens": ["a", "b"], "tags": ["O", "I-X"]}])
     result = cli("data", "check", bad, "--task", "ner")
     assert result.exit_code == 2
-    assert "unknown type: I-X" in result.stderr
+    assert "unknown type: I-X" in result.stdout  # the report is the result: on stdout, so it pipes

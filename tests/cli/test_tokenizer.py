@@ -212,29 +212,29 @@ def test_show_prints_the_three_splits(cli, trained):
     result = cli("tokenizer", "show", "Unbelievably, the directors played!", "--tokenizer", trained["wordpiece"])
     assert result.exit_code == 0, result.stderr
     rows = {line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
-            for line in result.stderr.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
+            for line in result.stdout.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
     assert rows["words"][:2] == ["6", ""] and rows["words"][2].startswith("Unbelievably , the")
     assert rows["characters"][:2] == ["32", ""] and rows["characters"][2].startswith("U n b e l")
     assert rows["sub-words"][1] == "1"  # WordPiece makes a word it cannot spell one [UNK]
     assert rows["sub-words"][2].startswith("[UNK] , the")
-    flat = " ".join(result.stderr.split())
+    flat = " ".join(result.stdout.split())
     assert "7 sub-words for 6 words (1.17 per word), 1 unknown; unknown: Unbelievably" in flat
 
 
 def test_show_counts_unknown_tokens(cli, trained):
     result = cli("tokenizer", "show", "the film 😀", "--tokenizer", trained["wordpiece"])
     assert result.exit_code == 0, result.stderr
-    flat = " ".join(result.stderr.split())
+    flat = " ".join(result.stdout.split())
     assert "1 unknown; unknown: 😀" in flat and "[UNK]" in flat
     bpe = cli("tokenizer", "show", "the film 😀", "--model", trained["bpe"])  # a folder without config.json
     assert bpe.exit_code == 0, bpe.stderr
-    assert "0 unknown" in " ".join(bpe.stderr.split())
+    assert "0 unknown" in " ".join(bpe.stdout.split())
 
 
 def test_show_with_a_model_alias(cli, minilm_dir):
     result = cli("tokenizer", "show", "Tokenization is fun", "--model", "minilm")
     assert result.exit_code == 0, result.stderr
-    flat = " ".join(result.stderr.split())
+    flat = " ".join(result.stdout.split())
     assert "3 words" in flat and "token ##ization" in flat
 
 

@@ -52,7 +52,7 @@ def test_data_check_reports_labels_that_differ_only_in_case_or_spaces(cli, tmp_p
     rows = [{"text": f"text {i}", "label": ["positive", "Positive", "positive ", "negative"][i % 4]} for i in range(12)]
     result = cli("data", "check", write_jsonl(tmp_path / "d.jsonl", rows), "--task", "classification")
     assert result.exit_code == 2
-    assert "differ only in case or spaces" in result.stderr and "No problems found" not in result.stderr
+    assert "differ only in case or spaces" in result.stdout and "No problems found" not in result.stdout
 
 
 def test_runs_ls_lists_the_other_runs_when_one_is_damaged(cli, tmp_path, tiny_bert, sentiment_csv):
@@ -292,3 +292,17 @@ def test_a_disk_that_fills_while_a_run_writes_is_one_line_naming_it_and_leaves_n
     staging = tmp_path / ".run.partial"
     assert not list(staging.rglob(".tmp-step-*")) and not (staging / ".model.partial").exists()
     assert not (staging / "model").exists() and not (tmp_path / "run").exists()
+
+
+def test_a_missing_column_hint_names_a_flag_the_command_takes(cli, tiny_bert, sentiment_csv, tmp_path):
+    """`predict`, `evaluate` and `finetune` on a file whose text column is named otherwise: the hint is
+    `--column text=NAME`, and following it works."""
+    rows = [{"review": r["text"], "label": r["label"]} for r in sentiment_rows(40)]
+    data = write_jsonl(tmp_path / "reviews.jsonl", rows)
+    out = tmp_path / "run"
+    assert_user_error(finetune(cli, tiny_bert, data, out), "map it with --column text=NAME")
+    assert finetune(cli, tiny_bert, data, out, "--column", "text=review").exit_code == 0
+    for command in (["predict", out, "--file", data], ["evaluate", out, "--data", data]):
+        assert_user_error(cli(*command, "--column", "text=nope"), "map it with --column text=NAME")
+        result = cli(*command, "--column", "text=review")
+        assert result.exit_code == 0, result.stderr
