@@ -68,7 +68,7 @@ def test_empty_files(tmp_path, content):
 def test_missing_column_names_existing_columns(files):
     dataset = read_file(files["csv"])
     columns = resolve_columns({"text": "text", "label": "label"}, {"text": "review"}, "classification")
-    with pytest.raises(UserError, match=r"no 'review' column .*columns: text, label.*data.columns.text"):
+    with pytest.raises(UserError, match=r"no 'review' column .*columns: text, label.*--column text=NAME"):
         check_columns(dataset, columns, ["text", "label"], "training data")
 
 
