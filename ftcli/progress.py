@@ -21,6 +21,23 @@ from rich.progress import (
 console = Console(stderr=True)
 
 
+def percent(part: float, whole: float) -> str:
+    """`part` of `whole` as a percentage people read: two decimals, but a small share keeps two significant
+    digits instead of rounding to 0.00% (770 of 22,713,986 parameters: 0.0034%)."""
+    share = 100 * part / whole if whole else 0.0
+    return f"{share:.2f}%" if share == 0 or share >= 1 else f"{share:.2g}%"
+
+
+def number(value) -> str:
+    """A statistic as people read it: integers with thousands separators (22,713,986), floats with one decimal
+    from 10 up (1,369.2 MB) and three below; text as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3f}"
+
+
 def warn(message: str) -> None:
     """One `warning:` line on stderr, never wrapped (paths in it stay whole for grep and copy)."""
     console.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)

@@ -25,7 +25,7 @@ from ftcli.memory import peak_memory_mb, reset_peak_memory
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.paths import check_huggingface_caches, write_text_atomically
-from ftcli.progress import console
+from ftcli.progress import console, percent
 from ftcli.resume import (INPUTS_FILE, absolute_if_local, check_same_inputs, check_same_settings, command_line,
                           finished_in, input_fingerprints, resume_command)
 from ftcli.rundir import RunDirectory
@@ -198,7 +198,7 @@ def _announce(inputs: _Inputs, config: RunConfig, accelerator, trainable: int, t
         + (f"{splits.validation.num_rows} validation rows ({splits.validation_source}), "
            if splits.validation is not None else "no validation split (the last epoch is kept), ")
         + f"test on {splits.eval_source}; "
-        f"training {trainable:,} of {total:,} parameters ({100 * trainable / max(total, 1):.2f}%)"
+        f"training {trainable:,} of {total:,} parameters ({percent(trainable, total)})"
     )
     if requested == "auto":  # the choice is stored in config.yaml and metrics.json too
         console.print(f"mixed precision: {config.train.mixed_precision} ({precision_reason})")

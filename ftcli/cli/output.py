@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ftcli.errors import UserError
 from ftcli.paths import write_text_atomically
-from ftcli.progress import console
+from ftcli.progress import console, number
 
 
 RUN_STATISTICS = {
@@ -89,7 +89,7 @@ def print_metrics(metrics: dict[str, Any], title: str, output: Path | str | None
         run.add_column("statistic", style="dim")
         run.add_column("value", justify="right")
         for key, value in stats.items():
-            run.add_row(key, _value(value))
+            run.add_row(key, number(value))
         out.print(run)
 
 

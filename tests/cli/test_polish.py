@@ -255,3 +255,15 @@ def test_cheap_readme_commands_run(cli, tmp_path, monkeypatch):
         assert result.exit_code == 0, f"{command}: {result.stderr}"
         ran += 1
     assert ran >= 5
+
+
+def test_numbers_people_read(capsys):
+    from ftcli.cli.output import print_metrics
+    from ftcli.progress import number, percent
+
+    assert percent(770, 22_713_986) == "0.0034%" and percent(3, 4) == "75.00%" and percent(0, 9) == "0.00%"
+    assert number(22_713_986) == "22,713,986" and number(1369.2) == "1,369.2" and number(0.50064) == "0.501"
+    print_metrics({"accuracy": 0.75, "trainable_parameters": 22_713_986, "peak_memory_mb": 1369.2,
+                   "mixed_precision": "bf16"}, title="t")
+    shown = capsys.readouterr().out
+    assert "22,713,986" in shown and "1,369.2" in shown and "1369.2000" not in shown and "0.7500" in shown
