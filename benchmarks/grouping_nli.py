@@ -70,7 +70,7 @@ def write(path: Path, rows: list[dict]) -> Path:
 def run(folder: Path, train: Path, test: Path, seed: int, grouped: bool, args) -> dict:
     out = folder / f"{'grouped' if grouped else 'shuffled'}-{seed}"
     command = [sys.executable, "-m", "ftcli", "finetune", "nli", "--model", "minilm", "--train", str(train),
-               "--eval", str(test), "--epochs", str(args.epochs), "--batch-size", "32", "--lr", "5e-5",
+               "--test", str(test), "--epochs", str(args.epochs), "--batch-size", "32", "--lr", "5e-5",
                "--max-length", "128", "--seed", str(seed), "--mixed-precision", "no", "--output-dir", str(out),
                "--set", f"train.group_by_length={'true' if grouped else 'false'}", "--set", "train.save_checkpoint=false"]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -75,7 +75,7 @@ def main() -> int:
     limit = ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
     if not (tokenizer / "tokenizer.json").is_file():
         ftcli("tokenizer", "train", "wordpiece", "--train", args.corpus, "--vocab-size", args.vocab_size,
-              "--out", tokenizer, *limit)
+              "--output-dir", tokenizer, *limit)
 
     models, seconds = {}, {}
     arms = (("bert", "mlm+nsp", "bert", []), ("electra", "rtd", "electra", ["--embedding-size", hidden]))
@@ -92,7 +92,7 @@ def main() -> int:
         models[f"{name} pre-trained ({objective})"] = run / "model"
         random_dir = out / f"{name}-random"
         if not (random_dir / "config.json").is_file():
-            ftcli("models", "init", "--config", config, "--tokenizer", tokenizer, *sizes, *extra, "--out", random_dir)
+            ftcli("models", "init", "--config", config, "--tokenizer", tokenizer, *sizes, *extra, "--output-dir", random_dir)
         models[f"{name} random init"] = random_dir
 
     scores: dict[str, list[float]] = {}

@@ -276,13 +276,13 @@ def run_ftcli(args, setting: str, data_dir: Path, grouped: bool = False) -> dict
             with files[name].open("w") as handle:
                 for row in rows:
                     handle.write(json.dumps(row) + "\n")
-        arguments += ["--train", str(files["train"]), "--eval", str(files["test"])]
+        arguments += ["--train", str(files["train"]), "--test", str(files["test"])]
     else:
         arguments += ["--train", "disfl-qa"]  # its test split is the evaluation data
         if args.limit_train:
             arguments += ["--limit-train", str(args.limit_train)]
         if args.limit_eval:
-            arguments += ["--limit-eval", str(args.limit_eval)]
+            arguments += ["--limit-test", str(args.limit_eval)]
     with tempfile.TemporaryDirectory() as tmp:
         result = run_ftcli_finetune("qa", arguments, keep_in=Path(tmp) / "run")
         config = yaml.safe_load((Path(tmp) / "run" / "config.yaml").read_text())

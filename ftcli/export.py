@@ -1,4 +1,4 @@
-"""`ftcli export RUN --to DIR`: a run's model as a folder other tools load.
+"""`ftcli export RUN --output-dir DIR`: a run's model as a folder other tools load.
 
 - full: the fine-tuned checkpoint as it is (transformers loads it without ftcli);
 - lora: the adapter merged into the base weights (`merge_and_unload`), saved as a plain

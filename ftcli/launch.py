@@ -29,7 +29,7 @@ import typer
 from ftcli.distributed import ERROR_DIR_ENV, LAUNCHED_COMMAND_ENV, has_accelerator, read_errors, world_size
 from ftcli.errors import UserError
 
-PANEL = "Processes and machines"
+PANEL = "Launch"
 
 
 @dataclass

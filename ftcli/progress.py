@@ -6,6 +6,7 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import (
@@ -43,39 +44,98 @@ def warn(message: str) -> None:
     console.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
 
 
+FIELD_REFRESH = 0.5
+"""Seconds between two reads of a bar's lazy fields (the loss, which the device holds)."""
+
+
+def plain_output() -> bool:
+    """Without a terminal (CI logs, pipes) a live bar only adds noise: progress is printed as plain lines."""
+    return not console.is_terminal and not sys.stderr.isatty()
+
+
+class LinePacer:
+    """Paces the plain progress lines of one run (its epochs' lines and epoch summaries): at most one every
+    `interval` seconds, so that a run of many short epochs (a `compare` cell) prints a few lines, not hundreds.
+    `clock` is injectable (tests pass a fake one)."""
+
+    def __init__(self, interval: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.interval, self.clock, self.last = interval, clock, None
+
+    def due(self, force: bool = False) -> bool:
+        """May a line be printed now? (Always when forced; then the next one waits `interval` again.)"""
+        now = self.clock()
+        if force or self.last is None or now - self.last >= self.interval:
+            self.last = now
+            return True
+        return False
+
+    def say(self, text: str, force: bool = False) -> None:
+        """A status line (an epoch's summary): always at a terminal; without one when due or `force`d."""
+        if not plain_output() or self.due(force):
+            console.print(text)
+
+
+def _read(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields as shown: a callable is read now (None: nothing to show yet, the field is left out) and a
+    number gets four decimals."""
+    shown = {}
+    for name, value in fields.items():
+        value = value() if callable(value) else value
+        if value is not None:
+            shown[name] = f"{value:.4f}" if isinstance(value, float) else value
+    return shown
+
+
 class _Bar:
-    def __init__(self, progress: Progress | None, task_id):
-        self._progress, self._task_id = progress, task_id
+    """A live bar. A field given as a callable (the loss, which costs a read from the device) is read at the
+    first step, then at most every FIELD_REFRESH seconds, and at the last step."""
+
+    def __init__(self, progress: Progress | None, task_id, total: int = 0, clock: Callable[[], float] = time.monotonic):
+        self._progress, self._task_id, self.total, self.done = progress, task_id, total, 0
+        self._clock, self._read_at = clock, None
 
     def advance(self, steps: int = 1, **fields) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task_id, advance=steps, **fields)
+        if self._progress is None:
+            return
+        self.done += steps
+        lazy = [name for name, value in fields.items() if callable(value)]
+        now = self._clock()
+        if lazy and (self._read_at is None or now - self._read_at >= FIELD_REFRESH or self.done >= self.total):
+            self._read_at = now
+        else:
+            fields = {name: value for name, value in fields.items() if name not in lazy}
+        self._progress.update(self._task_id, advance=steps, **_read(fields))
 
 
 class _PlainLines:
-    """Without a terminal (CI logs, pipes): a plain line at every tenth of the way, with the step, the
-    loss, the speed and the time left, instead of a live bar."""
+    """Without a terminal: a plain line with the step, the loss, the speed and the time left, once a tenth of
+    the way has passed since the last line and the run's pacer allows one (at most a line a second). The
+    fields are read only for a line printed (a callable loss: one read of the device per line)."""
 
-    def __init__(self, description: str, total: int):
-        self.description, self.total, self.done = description, total, 0
-        self.start, self.next_line = time.perf_counter(), max(1, total // 10)
+    def __init__(self, description: str, total: int, pacer: LinePacer):
+        self.description, self.total, self.done, self.pacer = description, total, 0, pacer
+        self.start, self.next_line = pacer.clock(), 1
 
     def advance(self, steps: int = 1, **fields) -> None:
         self.done += steps
-        if self.done < self.next_line and self.done != self.total:
+        if self.done < self.next_line and self.done < self.total or not self.pacer.due():
             return
         self.next_line = self.done + max(1, self.total // 10)
-        elapsed = time.perf_counter() - self.start
+        elapsed = self.pacer.clock() - self.start
         left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        extra = "".join(f", {name} {fields[name]}" for name in ("loss",) if fields.get(name, "-") != "-")
-        speed = f", {fields['speed']} ex/s" if fields.get("speed", "-") != "-" else ""
-        console.print(f"{self.description}: {self.done}/{self.total}{extra}{speed}, "
+        shown = _read(fields)
+        loss = f", loss {shown['loss']}" if shown.get("loss", "-") != "-" else ""
+        speed = f", {shown['speed']} ex/s" if shown.get("speed", "-") != "-" else ""
+        console.print(f"{self.description}: {self.done}/{self.total}{loss}{speed}, "
                       f"ETA {timedelta(seconds=round(left))}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
-def progress_bar(accelerator, description: str, total: int, transient: bool = False, stats: bool = False):
-    """A bar with steps, elapsed time and ETA; `stats=True` adds loss and examples/s fields."""
+def progress_bar(accelerator, description: str, total: int, transient: bool = False, stats: bool = False,
+                 pacer: LinePacer | None = None):
+    """A bar with steps, elapsed time and ETA; `stats=True` adds loss and examples/s fields (a field may be
+    a callable, read only when shown). Without a terminal, a `stats` bar prints plain lines paced by `pacer`
+    (one shared by a run's bars: a line a second at most) and the others print nothing."""
     if accelerator is not None and not accelerator.is_main_process:
         yield _Bar(None, None)
         return
@@ -83,10 +143,9 @@ def progress_bar(accelerator, description: str, total: int, transient: bool = Fa
     if stats:
         columns.append(TextColumn("loss {task.fields[loss]}  {task.fields[speed]} ex/s"))
     columns += [TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    # Without a terminal (CI logs, pipes) a live bar only adds noise: training prints plain lines instead.
-    if not console.is_terminal and not sys.stderr.isatty():
-        yield _PlainLines(description, total) if stats else _Bar(None, None)
+    if plain_output():
+        yield _PlainLines(description, total, pacer or LinePacer()) if stats else _Bar(None, None)
         return
     with Progress(*columns, console=console, transient=transient) as progress:
         task_id = progress.add_task(description, total=total, loss="-", speed="-")
-        yield _Bar(progress, task_id)
+        yield _Bar(progress, task_id, total)

@@ -43,3 +43,25 @@ def copy_recipe(name: str, destination: Path) -> Path:
     except OSError as err:  # a file in the way of the folder, a read-only folder
         raise UserError(f"cannot copy the recipe to {target}: {err.strerror or err}") from None
     return target
+
+
+def recipe_defaults(strategy: str, tasks: list[str]) -> str:
+    """What a command runs when only the task is given, from the shipped recipes: the `--help` epilog of
+    finetune and prompt ("classification: minilm on rt-sentiment, 2 epochs, lr 5e-05...")."""
+    import yaml
+
+    lines = []
+    for task in tasks:
+        path = recipes_root() / task / f"{strategy}.yaml"
+        if not path.is_file():
+            continue
+        recipe = yaml.safe_load(path.read_text()) or {}
+        model, data, optim, train = (recipe.get(key) or {} for key in ("model", "data", "optim", "train"))
+        parts = [f"{model.get('name')} on {data.get('train')}"]
+        if strategy != "in-context":
+            parts += [f"{train.get('epochs')} epoch{'' if train.get('epochs') == 1 else 's'}", f"lr {optim.get('lr')}", f"batch {train.get('batch_size')}"]
+        if task != "image-classification":
+            parts.append(f"max length {model.get('max_length')}")
+        lines.append(f"{task}: {', '.join(parts)}")
+    return (f"Recipe defaults, MODEL on DATA (recipes/TASK/{strategy}.yaml; flags and --set override them):\n\n"
+            + "\n".join(f"- {line}" for line in lines))

@@ -290,9 +290,10 @@ def _write_results(path: Path, metrics: dict[str, Any], inputs: _Inputs, config:
     """metrics.json, loss.png and the model card (README.md) in the run's staging folder."""
     task, splits = inputs.task, inputs.splits
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}")
+    plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}",
+                              metrics.get("kept_epoch"))
     card = render_model_card(
-        config.to_dict(), metrics, inputs.checkpoint, splits.train.num_rows, splits.eval.num_rows,
+        config.to_dict(), metrics, splits.train.num_rows, splits.eval.num_rows,
         splits.eval_source, inputs.labels,
         validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
                     if splits.validation is not None else "the last epoch (no validation split)"),
@@ -315,7 +316,7 @@ def held_out_explained(problem: UserError, splits, columns: dict[str, str]) -> U
     if not only_held_out:
         return problem
     return UserError(f"{problem}: label(s) {', '.join(map(repr, only_held_out))} occur only in the rows held out for "
-                     f"testing ({splits.eval_source}); give more rows of each label, or test data with --eval DATA")
+                     f"testing ({splits.eval_source}); give more rows of each label, or test data with --test DATA")
 
 
 def _put_in_place(run_dir: RunDirectory, config: RunConfig) -> RunResult:
@@ -345,13 +346,14 @@ def replaced_head_note(model, labels: list[str] | None) -> str | None:
     return why + (f": {len(labels)} labels in the data" if labels else "")
 
 
-def write_loss_plot(run_path: Path, headline: str, title: str) -> bool:
-    """loss.png from the run's log.jsonl (training loss per logging step, validation loss and metric per epoch)."""
+def write_loss_plot(run_path: Path, headline: str, title: str, kept_epoch: int | None = None) -> bool:
+    """loss.png from the run's log.jsonl (training loss per logging step, validation loss and metric per epoch),
+    with the epoch whose weights are model/ marked."""
     from ftcli.plots import loss_plot
 
     log = run_path / "log.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
-    return loss_plot(records, headline, run_path / "loss.png", title)
+    return loss_plot(records, headline, run_path / "loss.png", title, kept_epoch)
 
 
 def _check_max_length(max_length: int, model_config, model_name: str) -> None:

@@ -72,6 +72,57 @@ def summarize_run(path: Path) -> RunSummary:
                       created=created(path), bytes=disk_size(path))
 
 
+def starting_settings(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What a run started from, as its config.yaml spells it: ("recipe TASK/STRATEGY", the shipped recipe
+    over the defaults), a distilled student's being its task's full recipe; ("defaults", the defaults)
+    for a run whose task and strategy have no recipe."""
+    from ftcli.config import RunConfig, build_config, load_recipe
+    from ftcli.recipe_store import list_recipes, recipe_path
+
+    strategy = "full" if config.get("strategy") == "distill" else config.get("strategy")
+    name = f"{config.get('task')}/{strategy}"
+    if name not in list_recipes():
+        return "defaults", RunConfig().to_dict()
+    try:
+        return f"recipe {name}", build_config(recipe=load_recipe(recipe_path(name))).to_dict()
+    except UserError:  # a recipe this installation cannot read: compare with the defaults instead
+        return "defaults", RunConfig().to_dict()
+
+
+def flat_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings by dotted key: {"optim": {"lr": 3e-5}} -> {"optim.lr": 3e-5}. Sections are one level deep;
+    a mapping inside a section (data.columns, prompt.label_words) is one value."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{name}": inner for name, inner in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+MISSING = object()
+"""The starting value of a setting that the recipe and the defaults lack (a setting of another version)."""
+
+
+def differing_settings(config: dict[str, Any], start: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(dotted key, the run's value, the starting value or MISSING) of each setting the run changed, in
+    config.yaml's order."""
+    base = flat_settings(start)
+    return [(key, value, base.get(key, MISSING)) for key, value in flat_settings(config).items()
+            if key not in base or base[key] != value]
+
+
+def shown_value(value: Any) -> str:
+    """A setting on one line, as YAML spells it: null, true, 3e-05, {"text": "review"}; a text that spaces
+    or line breaks would hide is quoted."""
+    plain = isinstance(value, (int, float)) and not isinstance(value, bool) or \
+        isinstance(value, str) and value and value == value.strip() and "\n" not in value
+    if not plain:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def read_metrics(path: Path) -> dict[str, Any]:
     """The run's metrics.json ({} when there is none); a damaged one is a UserError."""
     file = path / "metrics.json"

@@ -205,14 +205,14 @@ def check_output(out: Path, overwrite: bool) -> None:
     from ftcli.ownership import describe, unproven
 
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder")
+        raise UserError(f"--output-dir {out} is a file; give a folder")
     if out.is_dir() and any(out.iterdir()):
         foreign = unproven(out, MARKER)
         if foreign:
-            raise UserError(f"--out {out} is not empty and holds files `ftcli tokenizer train` did not write "
+            raise UserError(f"--output-dir {out} is not empty and holds files `ftcli tokenizer train` did not write "
                             f"({describe(foreign)}); choose another folder")
         if not overwrite:
-            raise UserError(f"--out {out} already holds a tokenizer; add --overwrite to replace it")
+            raise UserError(f"--output-dir {out} already holds a tokenizer; add --overwrite to replace it")
 
 
 def save(trained: TrainedTokenizer, out: Path, overwrite: bool, source: dict) -> None:

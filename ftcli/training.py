@@ -25,7 +25,7 @@ from ftcli.accelerator_setup import global_batch_size, make_accelerator, tracker
 from ftcli.batching import length_sorted_loader, token_lengths
 from ftcli.checkpoints import CheckpointStore
 from ftcli.config import OptimConfig, TrainConfig
-from ftcli.device_losses import DeviceLosses, NonFiniteLoss
+from ftcli.device_losses import DeviceLosses, NonFiniteLoss, logging_interval
 from ftcli.distributed import any_process
 from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs, score_dataset
@@ -33,7 +33,7 @@ from ftcli.tasks.base import EvalData
 from ftcli.loop_state import LoopState
 from ftcli.models.outputs import enable_packing
 from ftcli.optimization import build_optimizer, build_scheduler
-from ftcli.progress import console, progress_bar
+from ftcli.progress import LinePacer, console, progress_bar
 from ftcli.run_log import RunLog
 from ftcli.stop_signals import Interrupted, StopSignals
 from ftcli.train_loader import build_train_loader, groups_by_length, token_scale
@@ -117,7 +117,8 @@ def train(
     losses = DeviceLosses(accelerator)
     losses.restore_window(state)  # a checkpoint taken mid-window: the first log line continues it
     run = _Run(accelerator, model, optimizer, scheduler, train_loader, scale, task, optim, train_cfg,
-               store, log, state, losses, eval_sets, dict(zip(eval_sets, zip(eval_loaders, orders))))
+               store, log, state, losses, eval_sets, dict(zip(eval_sets, zip(eval_loaders, orders))),
+               logging_interval(train_cfg, len(train_loader)))
     if state.unvalidated:  # killed while validating: the epoch's training is not done again
         console.print(f"Epoch {state.epoch} had finished training: validating it.")
         _close_epoch(run)
@@ -167,6 +168,10 @@ class _Run:
     eval_sets: dict[str, EvalSet]
     eval_loaders: dict[str, tuple[Any, Any]]
     """Each eval set's prepared loader, and the order that puts its outputs back in input order."""
+    logging_every: int
+    """Optimizer steps between log.jsonl lines (`train.logging_steps`, less in a short run)."""
+    pacer: LinePacer = field(default_factory=LinePacer)
+    """Paces the progress lines printed without a terminal (the epochs' and their summaries)."""
 
     def checkpoint(self) -> None:
         if self.train_cfg.save_checkpoint:
@@ -199,18 +204,18 @@ def _restored_state(store: CheckpointStore, accelerator: Accelerator, batches: i
 
 def _train_epoch(run: _Run, epoch: int, stop: StopSignals) -> None:
     """Train one epoch, from the checkpoint's batch when resuming mid-epoch: a log.jsonl line every
-    `logging_steps`, a checkpoint every `save_every` steps (and at once on a signal, then stop). The epoch's
-    training is checkpointed before it is validated (evaluation draws no random numbers, so the
-    checkpoint's RNG states are the same either way)."""
+    `run.logging_every` steps, a checkpoint every `save_every` steps (and at once on a signal, then stop).
+    The epoch's training is checkpointed before it is validated (evaluation draws no random numbers, so
+    the checkpoint's RNG states are the same either way)."""
     accelerator, state, cfg = run.accelerator, run.state, run.train_cfg
     run.model.train()
     run.train_loader.set_epoch(epoch)
     done = state.epoch_batches  # > 0 when resuming mid-epoch: those batches are skipped
     loader = accelerator.skip_first_batches(run.train_loader, done) if done else run.train_loader
     clock = window_start = time.perf_counter()
-    epoch_examples = 0
-    shown_loss = "-"  # the progress bar shows the loss of the last logging window
-    with progress_bar(accelerator, f"Epoch {epoch}/{cfg.epochs}", total=len(run.train_loader), stats=True) as bar:
+    epoch_examples = window_examples = 0
+    with progress_bar(accelerator, f"Epoch {epoch}/{cfg.epochs}", total=len(run.train_loader), stats=True,
+                      pacer=run.pacer) as bar:
         bar.advance(done)
         for batch in loader:
             _step(run, batch)
@@ -218,15 +223,18 @@ def _train_epoch(run: _Run, epoch: int, stop: StopSignals) -> None:
             state.epoch_batches += 1
             state.train_examples += size
             epoch_examples += size
-            bar.advance(loss=shown_loss, speed=f"{epoch_examples / max(time.perf_counter() - clock, 1e-9):.1f}")
+            window_examples += size
+            # The loss shown is the logging window's mean so far, read from the device only when shown.
+            bar.advance(loss=run.losses.running_mean,
+                        speed=f"{epoch_examples / max(time.perf_counter() - clock, 1e-9):.1f}")
             if not accelerator.sync_gradients:
                 continue
             state.global_step += 1
             stopping = stop.agree(accelerator.device)
-            if state.global_step % cfg.logging_steps == 0:
+            if state.global_step % run.logging_every == 0:
                 now = time.perf_counter()
-                shown_loss = _log_window(run, epoch, now - window_start)
-                window_start = now
+                _log_window(run, epoch, window_examples / max(now - window_start, 1e-9))
+                window_start, window_examples = now, 0
             due = (cfg.save_every and state.global_step % cfg.save_every == 0
                    and not accelerator.gradient_state.end_of_dataloader)  # the epoch end saves anyway
             if due or stopping:
@@ -266,8 +274,8 @@ def _step(run: _Run, batch) -> None:
         run.optimizer.zero_grad()
 
 
-def _log_window(run: _Run, epoch: int, seconds: float) -> str:
-    """Write the logging window's line (the `seconds` it took) to log.jsonl; returns the loss to show."""
+def _log_window(run: _Run, epoch: int, examples_per_second: float) -> None:
+    """Write the logging window's line to log.jsonl (`examples_per_second`: the window's training speed)."""
     state = run.state
     run.losses.flush_into(state, epoch)
     loss, parts = run.losses.take_window()
@@ -277,10 +285,8 @@ def _log_window(run: _Run, epoch: int, seconds: float) -> str:
         "loss": round(loss, 6),
         **{f"{part}_loss": round(part_loss, 6) for part, part_loss in parts.items()},
         "learning_rate": run.scheduler.get_last_lr()[0],
-        "examples_per_second": round(
-            run.train_cfg.logging_steps * global_batch_size(run.train_cfg, run.accelerator) / seconds, 2),
+        "examples_per_second": round(examples_per_second, 2),
     })
-    return f"{loss:.4f}"
 
 
 def _close_epoch(run: _Run) -> None:
@@ -293,9 +299,9 @@ def _close_epoch(run: _Run) -> None:
         metrics, _ = _score(run.model, loader, order, validation, run.accelerator, run.task, "Validating")
         record.update({f"validation_{k}": v for k, v in metrics.items()})
         _select(run, metrics, epoch)
-        console.print(f"Epoch {epoch}/{epochs}: validation {_summary(metrics)}")
-    else:
-        console.print(f"Epoch {epoch}/{epochs}: train loss {record['train_loss']:.4f}")
+        run.pacer.say(f"Epoch {epoch}/{epochs}: validation {_summary(metrics)}", force=True)  # a result: always
+    else:  # a line of progress: paced without a terminal, but the last one always comes
+        run.pacer.say(f"Epoch {epoch}/{epochs}: train loss {record['train_loss']:.4f}", force=epoch == epochs)
     run.log.write(record)
     state.history.append(record)
     state.unvalidated = None

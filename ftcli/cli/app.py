@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import tempfile
@@ -29,16 +30,17 @@ from ftcli.distributed import is_main_process, report_error, setup_process, worl
 from ftcli.errors import UserError, disk_full
 from ftcli.launch import launchable
 from ftcli.quiet import quiet_libraries
+from ftcli.recipe_store import recipe_defaults
 
-def _flags_without_type() -> None:
-    """Typer's help shows `<bool>` beside on/off flags such as --resume, which take no value; show nothing."""
+def _options_without_type() -> None:
+    """Typer's help shows `<bool>`, `<list[str]>`, `<int>` beside each option; each option's help already says
+    what it takes, and the column would squeeze the names and the help at 80 columns: show nothing."""
     from typer.core import TyperOption
 
-    shown = TyperOption.display_type_rich
-    TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else shown(self, ctx)
+    TyperOption.display_type_rich = lambda self, ctx: None
 
 
-_flags_without_type()
+_options_without_type()
 
 app = typer.Typer(
     name="ftcli",
@@ -48,11 +50,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
 )
+TASK_NAMES = ["classification", "nli", "ner", "qa", "generation", "image-classification"]
 # These run unchanged on several processes or machines: --num-processes starts the launcher.
-app.command()(launchable(finetune))
+app.command(epilog=recipe_defaults("full", TASK_NAMES))(launchable(finetune))
 app.command()(launchable(evaluate))
 app.command()(predict)
-app.command()(launchable(prompt))
+app.command(epilog=recipe_defaults("in-context", TASK_NAMES))(launchable(prompt))
 app.command()(launchable(pretrain))
 app.command()(launchable(distill))
 app.command()(export)
@@ -62,6 +65,27 @@ app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
 app.add_typer(tokenizer_app, name="tokenizer")
+
+
+def unwrap(text: str | None) -> str | None:
+    """Help text as paragraphs: the line breaks inside a docstring paragraph are source layout, and the help
+    would keep them (mid-sentence breaks at any terminal width); blank lines still separate paragraphs."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in paragraph.splitlines()) for paragraph in paragraphs)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    """Every command's and group's help, as `unwrap` lays it out."""
+    for command in typer_app.registered_commands:
+        command.help = unwrap(command.help or (command.callback.__doc__ if command.callback else None))
+    for group in typer_app.registered_groups:
+        group.typer_instance.info.help = unwrap(group.typer_instance.info.help)
+        _unwrap_help(group.typer_instance)
+
+
+_unwrap_help(app)
 
 
 def _version(value: bool) -> None:
@@ -102,7 +126,7 @@ def main() -> None:
     quiet_libraries()
     try:
         setup_process()
-        app()
+        sys.exit(_run_app())
     except UserError as err:
         _fail(str(err), err.exit_code)
     except Exception as err:
@@ -122,6 +146,37 @@ def main() -> None:
         log = _save_traceback(err)
         where = f"full traceback in {log}" if log else "set FTCLI_DEBUG=1 to see the traceback"
         _fail(f"internal error ({what}); {where}", 1)
+
+
+def _run_app() -> int:
+    """The app, with typer's own usage errors (an unknown option, a missing argument, a bad number) as the same
+    one `error:` line as ftcli's, naming the help to read, instead of a boxed panel."""
+    from typer import _click
+
+    try:
+        code = app(standalone_mode=False)
+    except _click.exceptions.ClickException as err:
+        context = getattr(err, "ctx", None)
+        hint = f" See `{context.command_path if context else 'ftcli'} --help`."
+        if isinstance(err, _click.exceptions.NoSuchOption):
+            raise UserError(f"no such option {err.option_name}{_closest_option(err.option_name, context)}.{hint}") from None
+        message = err.format_message().rstrip(".")
+        raise UserError(f"{message}.{hint if isinstance(err, _click.exceptions.UsageError) else ''}") from None
+    except typer.Abort:
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _closest_option(name: str, context) -> str:
+    """A "did you mean" among the command's options; close to an old, hidden name, it offers the new one."""
+    from ftcli.cli.options import OLD_NAMES
+    from ftcli.preflight import did_you_mean
+
+    options = [opt for param in (context.command.params if context else []) for opt in param.opts if opt.startswith("--")]
+    close = did_you_mean(name, options)
+    for old, new in OLD_NAMES.items():
+        close = close.replace(f"'{old}'", f"'{new}'")
+    return close
 
 
 def _fail(message: str, exit_code: int) -> None:

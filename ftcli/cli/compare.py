@@ -10,32 +10,43 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import ColumnOpt, MaxLengthOpt, ModelOpt, SetOpt, parse_columns
+from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, LimitTestOpt, MaxLengthOpt, OldEvalOpt, OldLimitEvalOpt, SetOpt,
+                               output_dir_option, parse_columns, renamed)
 from ftcli.errors import UserError
 from ftcli.quiet import quiet_libraries
 
+CompareDirOpt = output_dir_option("Where the comparison goes; re-running the same command there skips finished runs. Default: runs/compare-TASK-MODEL.")
 WORKER = "ftcli.cli.compare"
 """`python -m ftcli.cli.compare SETTINGS CELL` runs one cell of a comparison (`run_cell`)."""
 
 
 def compare(
     task: Annotated[str, typer.Argument(help="classification or nli (a task with one label per row: the subsamples are class-balanced).")],
-    model: ModelOpt = None,
-    train: Annotated[Optional[str], typer.Option("--train", help="Training data to subsample: file or catalogue alias.")] = None,
-    eval: Annotated[Optional[str], typer.Option("--eval", help="Evaluation data, the same for every run. Default: the alias's test split.")] = None,
-    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: in-context, feature-extraction, prompt-tuning, lora, full.")] = "in-context,feature-extraction,lora,full",
-    train_sizes: Annotated[str, typer.Option("--train-sizes", help="Comma-separated labelled-example counts; 'all' is the whole training set. In-context runs at 0 (zero-shot) and as k-shot up to 64.")] = "0,16,64,256,1024,all",
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds (subsample and training) per strategy and size.")] = 3,
-    limit_eval: Annotated[Optional[int], typer.Option("--limit-eval", help="Score only the first N evaluation rows (faster, noisier).")] = None,
-    max_length: MaxLengthOpt = None,
+    train: Annotated[Optional[str], typer.Option("--train", help="Training data to subsample: file or catalogue alias. Default: rt-sentiment.", rich_help_panel=DATA)] = None,
+    test: Annotated[Optional[str], typer.Option("--test", help="Test data, the same for every run. Default: the alias's test split.", rich_help_panel=DATA)] = None,
     column: ColumnOpt = None,
+    limit_test: LimitTestOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id. Default: minilm.", rich_help_panel=MODEL)] = None,
+    max_length: MaxLengthOpt = None,
+    strategies: Annotated[str, typer.Option("--strategies", help="Comma-separated: in-context, feature-extraction, prompt-tuning, lora, full.", rich_help_panel=TRAINING)] = "in-context,feature-extraction,lora,full",
+    train_sizes: Annotated[str, typer.Option("--train-sizes", help="Comma-separated labelled-example counts; 'all' is the whole training set. In-context runs at 0 (zero-shot) and as k-shot up to 64.", rich_help_panel=TRAINING)] = "0,16,64,256,1024,all",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds (subsample and training) per strategy and size.", rich_help_panel=TRAINING)] = 3,
     set_: SetOpt = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where the comparison goes; re-running the same command there skips finished runs. Default: runs/compare-TASK-MODEL.")] = None,
+    output_dir: CompareDirOpt = None,
+    eval: OldEvalOpt = None,
+    limit_eval: OldLimitEvalOpt = None,
 ) -> None:
     """Which strategy for how much data: run each strategy at each training-set size on
     class-balanced subsamples with several seeds, then write compare.json, compare.md (mean ± std,
     trainable parameters, wall time, peak memory) and compare.png (the learning curve).
     Interrupted? Run the same command again: finished runs are kept."""
+    from ftcli.preflight import check_paths
+    from ftcli.tasks import check_task_name
+
+    test = renamed(test, eval, "--eval", "--test")
+    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
+    check_task_name(task)
+    check_paths({"--train": train, "--test": test, "--model": model})
     from ftcli.cli.output import print_summary_table
     from ftcli.compare import CompareSettings, Comparison, parse_list
     from ftcli.config import ModelConfig, DataConfig
@@ -44,9 +55,9 @@ def compare(
     model = model or ModelConfig().name
     train = train or DataConfig().train
     out = output_dir or Path("runs") / f"compare-{task}-{Path(model.rstrip('/')).name}"
-    settings = CompareSettings(task=task, model=model, train=train, eval=eval, output_dir=out,
+    settings = CompareSettings(task=task, model=model, train=train, eval=test, output_dir=out,
                                strategies=parse_list(strategies, "--strategies"), sizes=parse_list(train_sizes, "--train-sizes"),
-                               seeds=seeds, limit_eval=limit_eval, max_length=max_length, sets=list(set_ or []),
+                               seeds=seeds, limit_eval=limit_test, max_length=max_length, sets=list(set_ or []),
                                columns=parse_columns(column))
     report = Comparison(settings).run(worker=[sys.executable, "-m", WORKER])
     print_summary_table(report)

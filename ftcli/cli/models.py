@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from ftcli.cli.options import MODEL, OUTPUT
 
 models_app = typer.Typer(help="The offline model and dataset catalogue.", no_args_is_help=True)
 
@@ -63,28 +68,28 @@ def list_() -> None:
 
 @models_app.command("init")
 def init(
-    config: str = typer.Option(..., "--config", help="An architecture (bert, albert, electra, distilbert, gpt2) or a JSON of config keys."),
-    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer directory or model alias whose tokenizer to use."),
-    out: str = typer.Option(..., "--out", help="Folder to write (must not exist, or be empty)."),
-    hidden_size: int = typer.Option(None, help="Overrides the architecture's default."),
-    layers: int = typer.Option(None, help="Overrides the architecture's default."),
-    heads: int = typer.Option(None, help="Overrides the architecture's default."),
-    intermediate_size: int = typer.Option(None, help="Overrides the architecture's default."),
-    embedding_size: int = typer.Option(None, help="Overrides the architecture's default (ALBERT, ELECTRA)."),
-    seed: int = typer.Option(42, help="Seed of the random weights."),
+    config: str = typer.Option(..., "--config", help="An architecture (bert, albert, electra, distilbert, gpt2) or a JSON of config keys.", rich_help_panel=MODEL),
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer directory or model alias whose tokenizer to use.", rich_help_panel=MODEL),
+    hidden_size: int = typer.Option(None, help="Overrides the architecture's default.", rich_help_panel=MODEL),
+    layers: int = typer.Option(None, help="Overrides the architecture's default.", rich_help_panel=MODEL),
+    heads: int = typer.Option(None, help="Overrides the architecture's default.", rich_help_panel=MODEL),
+    intermediate_size: int = typer.Option(None, help="Overrides the architecture's default.", rich_help_panel=MODEL),
+    embedding_size: int = typer.Option(None, help="Overrides the architecture's default (ALBERT, ELECTRA).", rich_help_panel=MODEL),
+    seed: int = typer.Option(42, help="Seed of the random weights.", rich_help_panel=MODEL),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", "-o", help="Folder to write (must not exist, or be empty). Required.", rich_help_panel=OUTPUT),
+    out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="Renamed --output-dir."),
 ) -> None:
     """Write a randomly initialised model (config, weights, tokenizer) that every command loads like
     a checkpoint: the from-scratch baseline that pre-training is measured against."""
-    from pathlib import Path
-
     from ftcli import assets
+    from ftcli.cli.options import renamed, required
     from ftcli.errors import UserError
     from ftcli.models.fresh import read_spec, write_fresh
     from ftcli.progress import console
 
-    target = Path(out)
+    target = required(renamed(output_dir, out, "--out", "--output-dir"), "--output-dir")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise UserError(f"--out {out} already exists and is not an empty folder; choose another")
+        raise UserError(f"--output-dir {target} already exists and is not an empty folder; choose another")
     spec = read_spec(config, dict(hidden_size=hidden_size, layers=layers, heads=heads,
                                   intermediate_size=intermediate_size, embedding_size=embedding_size))
     write_fresh(spec, assets.resolve_tokenizer(tokenizer), target=target, seed=seed)

@@ -168,3 +168,14 @@ def print_summary_table(report: dict[str, Any]) -> None:
         table.add_row(name, str(row["size"]), f"{row['mean']:.4f} ± {row['std']:.4f}", f"{row['trainable_parameters']:,}",
                       f"{row['seconds']:.1f}", f"{row['peak_memory_mb']:.0f}")
     result_console().print(table)
+
+
+def print_defaults(used: dict[str, str | None], note: str) -> None:
+    """One stderr line naming the recipe defaults a command runs with because no flag gave them (a user who
+    typed only the task sees which model and data that means): `recipe defaults: --model minilm --train
+    rt-sentiment (flags choose others)`."""
+    from ftcli.progress import console
+
+    shown = " ".join(f"{flag} {value}" for flag, value in used.items() if value is not None)
+    if shown:
+        console.print(f"recipe defaults: {shown} ({note})", highlight=False, soft_wrap=True, markup=False)

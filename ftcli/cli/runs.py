@@ -35,15 +35,21 @@ def list_(folder: Annotated[Path, typer.Argument(help="Folder to search (run dir
 
 
 @runs_app.command("show")
-def show(run: Annotated[Path, typer.Argument(help="A finished run directory.")]) -> None:
-    """A run's settings, test metrics (quality apart from run statistics) and its files."""
+def show(
+    run: Annotated[Path, typer.Argument(help="A finished run directory.")],
+    all_: Annotated[bool, typer.Option("--all", help="Print every setting (the whole config.yaml), not only those "
+                                                     "that differ from the run's recipe.")] = False,
+) -> None:
+    """A run's settings that differ from the recipe it started from (--all: every setting), its test metrics
+    (quality apart from run statistics) and its files."""
     import yaml
 
     from ftcli.cli.output import print_metrics, result_console
     from ftcli.config import read_yaml_mapping
     from ftcli.errors import UserError
     from ftcli.rundir import CONFIG_FILE, is_run_directory
-    from ftcli.runs import human_size, read_metrics, summarize_run
+    from ftcli.runs import MISSING, differing_settings, human_size, read_metrics, shown_value, starting_settings, \
+        summarize_run
 
     if not is_run_directory(run):
         raise UserError(f"{run} is not a finished ftcli run directory (it needs config.yaml and model/)")
@@ -51,9 +57,19 @@ def show(run: Annotated[Path, typer.Argument(help="A finished run directory.")])
     metrics = read_metrics(run)
     summary = summarize_run(run)
     out = result_console()
-    out.print(f"[bold]{run}[/]: {summary.task} / {summary.strategy} on {summary.model}, {summary.created}, "
-              f"{human_size(summary.bytes)}")
-    out.print(yaml.safe_dump(settings, sort_keys=False).rstrip())
+    out.print(f"[bold]{run}[/]: {summary.created}, {human_size(summary.bytes)}", highlight=False)
+    out.print(f"task: {summary.task}, strategy: {summary.strategy}, model: {summary.model}", highlight=False)
+    if all_:
+        out.print(yaml.safe_dump(settings, sort_keys=False).rstrip(), highlight=False, markup=False)
+    else:
+        start, start_settings = starting_settings(settings)
+        changed = differing_settings(settings, start_settings)
+        label = "recipe" if start.startswith("recipe") else "default"
+        out.print(f"Settings that differ from the {start} ({len(changed)}; --all prints every setting):"
+                  if changed else f"Settings: those of the {start} (--all prints them).", highlight=False)
+        for key, value, was in changed:
+            before = "not in this version's settings" if was is MISSING else f"{label}: {shown_value(was)}"
+            out.print(f"  {key}: {shown_value(value)} ({before})", highlight=False, markup=False, soft_wrap=True)
     print_metrics(metrics, title=f"{run.name}: test metrics")
     for name, what in (("loss.png", "loss plot"), ("README.md", "model card"), ("model", "model"),
                        ("log.jsonl", "training log"), ("logs", "tracker logs")):

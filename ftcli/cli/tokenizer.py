@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import ColumnOpt
+from ftcli.cli.options import DATA, MODEL, OUTPUT, TRAINING, ColumnOpt, OldOutOpt, output_dir_option, renamed, required
 
+TokenizerDirOpt = output_dir_option("Folder to write the tokenizer to (AutoTokenizer.from_pretrained(DIR) loads it). Required.")
 tokenizer_app = typer.Typer(help="Train a tokenizer (BPE, WordPiece, Unigram) on text, or see how one splits text.",
                             no_args_is_help=True)
 
@@ -17,21 +18,22 @@ tokenizer_app = typer.Typer(help="Train a tokenizer (BPE, WordPiece, Unigram) on
 @tokenizer_app.command("train")
 def train(
     algorithm: Annotated[str, typer.Argument(metavar="ALGORITHM", help="bpe (byte-level, as GPT-2), wordpiece (as BERT) or unigram (SentencePiece-style, as ALBERT).")],
-    train_data: Annotated[str, typer.Option("--train", help="Text: a .txt file (documents separated by blank lines), a folder of them, a file with a text column, or an alias (english-text, headlines...; its train split).")],
-    vocab_size: Annotated[int, typer.Option("--vocab-size", help="Vocabulary entries, special tokens included.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the tokenizer to (AutoTokenizer.from_pretrained(OUT) loads it).")],
-    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--no-lowercase", help="Lower-case the text first. Default: on for wordpiece and unigram (BERT, ALBERT), off for bpe (GPT-2).")] = None,
-    min_frequency: Annotated[int, typer.Option("--min-frequency", help="BPE and WordPiece: merge only pairs seen at least this often.")] = 2,
-    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) documents.")] = None,
+    train_data: Annotated[str, typer.Option("--train", help="Text: a .txt file (documents separated by blank lines), a folder of them, a file with a text column, or an alias (english-text, headlines...; its train split).", rich_help_panel=DATA)],
     column: ColumnOpt = None,
-    model_max_length: Annotated[int, typer.Option("--model-max-length", help="Longest input the tokenizer will say its model takes (tokenizer_config.json).")] = 512,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit-train shuffle.")] = 42,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tokenizer an earlier `ftcli tokenizer train` wrote to --out (never another folder).")] = False,
+    limit_train: Annotated[Optional[int], typer.Option("--limit-train", help="Use only N (seeded-shuffled) documents.", rich_help_panel=DATA)] = None,
+    vocab_size: Annotated[int, typer.Option("--vocab-size", help="Vocabulary entries, special tokens included.", rich_help_panel=TRAINING)] = ...,
+    lowercase: Annotated[Optional[bool], typer.Option("--lowercase/--no-lowercase", help="Lower-case the text first. Default: on for wordpiece and unigram (BERT, ALBERT), off for bpe (GPT-2).", rich_help_panel=TRAINING)] = None,
+    min_frequency: Annotated[int, typer.Option("--min-frequency", help="BPE and WordPiece: merge only pairs seen at least this often.", rich_help_panel=TRAINING)] = 2,
+    model_max_length: Annotated[int, typer.Option("--model-max-length", help="Longest input the tokenizer will say its model takes (tokenizer_config.json).", rich_help_panel=TRAINING)] = 512,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --limit-train shuffle.", rich_help_panel=TRAINING)] = 42,
+    output_dir: TokenizerDirOpt = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the tokenizer an earlier `ftcli tokenizer train` wrote to --output-dir (never another folder).", rich_help_panel=OUTPUT)] = False,
+    out: OldOutOpt = None,
 ) -> None:
     """Train a BPE, WordPiece or Unigram tokenizer on TEXT with the `tokenizers` library and save it
-    to OUT; print the vocabulary size and how it splits a sentence of the text.
+    to DIR; print the vocabulary size and how it splits a sentence of the text.
 
-    An earlier `ftcli tokenizer train` output in OUT is replaced only with --overwrite; any other
+    An earlier `ftcli tokenizer train` output in DIR is replaced only with --overwrite; any other
     non-empty folder is refused. The folder is written all at once, so an interrupted run leaves nothing behind."""
     from rich.markup import escape
 
@@ -40,6 +42,7 @@ def train(
     from ftcli.errors import UserError
     from ftcli.progress import console
 
+    out = required(renamed(output_dir, out, "--out", "--output-dir"), "--output-dir")
     algorithm = training.check_algorithm(algorithm)
     if not 1 <= vocab_size <= training.MAX_VOCAB_SIZE:
         raise UserError(f"--vocab-size must be between 1 and {training.MAX_VOCAB_SIZE:,}, got {vocab_size:,}")
@@ -68,8 +71,8 @@ def train(
 @tokenizer_app.command("show")
 def show(
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The text to split (quote it).")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose tokenizer: a catalogue alias, checkpoint directory or Hub id. Default: minilm.")] = None,
-    tokenizer_dir: Annotated[Optional[str], typer.Option("--tokenizer", help="A tokenizer folder instead (e.g. from `ftcli tokenizer train`).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Whose tokenizer: a catalogue alias, checkpoint directory or Hub id. Default: minilm.", rich_help_panel=MODEL)] = None,
+    tokenizer_dir: Annotated[Optional[str], typer.Option("--tokenizer", help="A tokenizer folder instead (e.g. from `ftcli tokenizer train`).", rich_help_panel=MODEL)] = None,
 ) -> None:
     """Show TEXT split into words (at whitespace and punctuation), into characters and into the
     tokenizer's sub-words, side by side with their lengths and the number of unknown tokens."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcli.compare.plan import FULL, MAX_SHOTS, Cell, CompareSettings, balanced_indices, check_settings, plan, schedule
-from ftcli.compare.report import markdown_table, summarize
+from ftcli.compare.report import baselines, markdown_table, summarize
 from ftcli.errors import UserError
 from ftcli.paths import write_text_atomically
 from ftcli.progress import console
@@ -50,22 +50,32 @@ class Comparison:
             from ftcli import assets
 
             if settings.train not in assets.DATASETS:
-                raise UserError("--eval is needed when --train is a file (the alias's test split is used otherwise)")
+                raise UserError("--test is needed when --train is a file (the alias's test split is used otherwise)")
             self.eval_source = settings.train
 
     # -- data ------------------------------------------------------------------------------
 
     @functools.cached_property
-    def _training(self) -> tuple[Any, list]:
-        """The training rows the subsamples come from, and each row's label (None for unlabelled tasks)."""
-        from ftcli.data.columns import resolve_columns
+    def _splits(self):
+        """The training rows the subsamples come from, and the test rows every cell is scored on (the first
+        `limit_eval` of them, as training and prompting take them)."""
         from ftcli.data.sources import load_splits
 
-        train = load_splits(self.settings.train, self.eval_source, 0.1, 42).train
+        return load_splits(self.settings.train, self.eval_source, 0.1, 42, limit_eval=self.settings.limit_eval)
+
+    def _labels(self, rows) -> list:
+        """Each row's label (None for unlabelled tasks)."""
+        from ftcli.data.columns import resolve_columns
+
         columns = resolve_columns(self.task.fields, {**self.base.data.columns, **self.settings.columns}, self.task.name)
         label_column = columns.get("label")
-        labels = train[label_column] if label_column in train.column_names else [None] * train.num_rows
-        return train, list(labels)
+        return list(rows[label_column]) if label_column in rows.column_names else [None] * rows.num_rows
+
+    @functools.cached_property
+    def _training(self) -> tuple[Any, list]:
+        """The training rows the subsamples come from, and each row's label (None for unlabelled tasks)."""
+        train = self._splits.train
+        return train, self._labels(train)
 
     def subsample(self, size: int, seed: int) -> Path:
         """The class-balanced training subsample of a size and seed, written once."""
@@ -221,12 +231,14 @@ class Comparison:
         summary = summarize(results)
         title = f"{self.settings.task} on {self.settings.model}: {self.task.best_metric} on {self.eval_source}" + (
             f" (first {self.settings.limit_eval} rows)" if self.settings.limit_eval else "")
+        train, train_labels = self._training
+        reference = baselines(self.task.best_metric, train_labels, self._labels(self._splits.eval))
         report = {"task": self.settings.task, "model": self.settings.model, "train": self.settings.train,
                   "eval": self.eval_source, "limit_eval": self.settings.limit_eval, "metric": self.task.best_metric,
-                  "summary": summary, "cells": results}
+                  "baselines": reference, "summary": summary, "cells": results}
         write_text_atomically(self.root / "compare.json", json.dumps(report, indent=2) + "\n")
-        write_text_atomically(self.root / "compare.md", markdown_table(summary, title))
-        learning_curve(summary, self.root / "compare.png", title)
+        write_text_atomically(self.root / "compare.md", markdown_table(summary, title, reference))
+        learning_curve(summary, self.root / "compare.png", title, reference, total=train.num_rows)
         return report
 
 

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 
 from ftcli.compare.plan import STRATEGIES
+from ftcli.data.labels import label_key
 from ftcli.strategies import IN_CONTEXT
 
 
@@ -28,7 +30,24 @@ def summarize(results: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown_table(summary: list[dict], title: str) -> str:
+def baselines(metric: str, train_labels: list, test_labels: list) -> dict[str, float]:
+    """What the metric scores with nothing learned, on the test rows every cell is scored on: always
+    answering their most common label (`majority class`: its share of them) and guessing uniformly among
+    the training set's labels (`chance`: 1/k). Measured on the test rows because that is what the scores
+    are compared with; it selects nothing.
+
+    Only for accuracy. An F1 has no such line that holds for every averaging (the majority class's binary
+    F1 is not its share; predicting no entity scores 0 entity-level F1), so none is drawn rather than a
+    misleading one; unlabelled tasks have none either."""
+    if metric != "accuracy" or not (test_labels and train_labels) or None in test_labels or None in train_labels:
+        return {}
+    counts = Counter(label_key(label) for label in test_labels)
+    classes = {label_key(label) for label in train_labels}
+    return {"majority class": max(counts.values()) / len(test_labels), "chance": 1 / len(classes)}
+
+
+def markdown_table(summary: list[dict], title: str, reference: dict[str, float] | None = None) -> str:
+    """compare.md: the summary as a table, and the `baselines` (`reference`) under it."""
     metric = summary[0]["metric"] if summary else "metric"
     lines = [f"# {title}", "", f"| strategy | labelled examples | {metric} (mean ± std) | seeds | trainable parameters "
              "| wall time per run (s) | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -36,4 +55,7 @@ def markdown_table(summary: list[dict], title: str) -> str:
         name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == IN_CONTEXT else "")
         lines.append(f"| {name} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | {row['seeds']} | "
                      f"{row['trainable_parameters']:,} | {row['seconds']:.1f} | {row['peak_memory_mb']:.0f} |")
+    if reference:
+        lines += ["", "Baselines on the same test rows: " + ", ".join(
+            f"{name} {value:.4f}" for name, value in reference.items()) + "."]
     return "\n".join(lines) + "\n"

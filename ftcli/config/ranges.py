@@ -66,7 +66,7 @@ RANGES: dict[str, str] = {
 
 _FLAGS = {"model.max_length": "--max-length", "train.epochs": "--epochs", "train.batch_size": "--batch-size",
           "optim.lr": "--lr", "optim.head_lr": "--head-lr", "data.limit_train": "--limit-train",
-          "data.limit_eval": "--limit-eval", "train.seed": "--seed"}
+          "data.limit_eval": "--limit-test", "train.seed": "--seed"}
 
 
 def in_range(value: float, interval: str) -> bool:

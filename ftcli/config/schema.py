@@ -80,7 +80,8 @@ class TrainConfig:
     seed: int = 42
     """Seeds data shuffling, head initialisation, dropout and held-out splits."""
     logging_steps: int = 20
-    """Write a line to log.jsonl every N optimizer steps."""
+    """Write a line to log.jsonl every N optimizer steps; a short run logs more often, so that it has about
+    10 points: every min(N, total steps // 10) steps (at least every step)."""
     save_checkpoint: bool = True
     """Save the training state in checkpoints/ (every `save_every` steps and at each epoch end)
     so `--resume` can continue an interrupted run."""

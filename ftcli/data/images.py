@@ -40,7 +40,7 @@ class ImageError(ValueError):
 
 def read_image_folder(path: str | Path) -> Dataset:
     """One subfolder of images per class -> rows {image: absolute path, label: subfolder name}.
-    A folder of images without subfolders gives unlabelled rows (for `predict --file`)."""
+    A folder of images without subfolders gives unlabelled rows (for `predict --data`)."""
     root = Path(path).expanduser().resolve()
     loose = _image_files(root)
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -20,9 +22,44 @@ SUPPORTED_EXTENSIONS = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll",
 datasets.logging.set_verbosity(datasets.logging.CRITICAL)
 
 
-def read_file(path: str | Path) -> Dataset:
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a data file, and where: `ftcli data check` lists every one (training
+    stops at the first, as a UserError)."""
+
+    kind: str
+    """What problems of this kind are, in the plural ("rows with an empty label"): groups them."""
+    detail: str
+    """What is wrong, read after "row N" ("has 3 tokens but 2 tags")."""
+    row: int | None = None
+    """The row (line, in a JSON Lines file) as numbered in the file; None: the whole file."""
+    column: str | int | None = None
+    """The column the problem is in: its name, or a character position in a line."""
+
+    def describe(self, where: str) -> str:
+        """The house style: `FILE row N column C: what is wrong` (the column left out when the
+        detail names it)."""
+        if self.row is None and self.column is None:
+            return self.detail if self.detail.startswith(where) else f"{where}: {self.detail}"
+        place = where if self.row is None else f"{where} row {self.row}"
+        if isinstance(self.column, int):
+            place += f" column {self.column}"
+        elif self.column is not None and f"'{self.column}'" not in self.detail:
+            place += f" column '{self.column}'"
+        return f"{place}: {self.detail}"
+
+    def error(self, where: str) -> UserError:
+        """The problem as training reports it: `FILE: row N what is wrong`."""
+        if self.row is None:
+            return UserError(self.describe(where))
+        return UserError(f"{where}: row {self.row} {self.detail}")
+
+
+def read_file(path: str | Path, problems: list[Problem] | None = None) -> Dataset:
     """Read a csv, tsv, jsonl, json, parquet, conll or txt file, or a folder (of .txt files, or of
-    images); raise UserError for anything wrong."""
+    images); raise UserError for anything wrong. With a `problems` list, the lines of a JSON Lines
+    file that are not JSON objects are added to it instead, and the other rows read (numbered by
+    their lines in the file); anything else wrong still raises."""
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"data file not found: {path}")
@@ -49,14 +86,17 @@ def read_file(path: str | Path) -> Dataset:
             raise UserError(f"data file {path} has no sentences")
         return dataset
     # Checked up front: the parsers report neither the line nor the file.
-    if suffix == ".jsonl":
+    json_lines = suffix == ".jsonl" or (suffix == ".json" and _check_json(path))
+    bad_lines: list[Problem] = []
+    if json_lines and problems is not None:  # collected, and the other lines read
+        bad_lines = list(_jsonl_problems(path))
+        problems.extend(bad_lines)
+    elif json_lines:
         _check_jsonl(path)
-    elif suffix == ".json":
-        _check_json(path)
     elif suffix in (".csv", ".tsv"):
         _check_table(path, "," if suffix == ".csv" else "\t")
     try:
-        dataset = _read(path, suffix)
+        dataset = _read_good_lines(path, {p.row for p in bad_lines}) if bad_lines else _read(path, suffix)
     except UserError:
         raise
     except Exception as err:  # parser errors of pyarrow / pandas, whatever their type
@@ -147,15 +187,43 @@ def _is_text_folder(folder: Path) -> bool:
                    for directory in candidates for p in directory.iterdir())
 
 
-def _read(path: Path, suffix: str) -> Dataset:
-    cache = str(huggingface_cache(datasets.config.HF_DATASETS_CACHE, "datasets"))
+def keep_rows(dataset: Dataset, positions: list[int]) -> Dataset:
+    """The rows at `positions`, still numbered as in the file (`file_row_numbers`): `select` slices
+    a contiguous run, which would then count from 1; two reversals make it an indices mapping."""
+    if positions and positions[0] > 0 and positions[-1] - positions[0] == len(positions) - 1 \
+            and getattr(dataset, "_indices", None) is None:
+        return dataset.select(positions[::-1]).select(range(len(positions) - 1, -1, -1))
+    return dataset.select(positions)
+
+
+def _read_good_lines(path: Path, bad_lines: set[int]) -> Dataset:
+    """The rows of a JSON Lines file but `bad_lines`, numbered by their lines: a copy of the file
+    with the first good line standing in for each bad or blank one is read (so row N is line N),
+    and the stand-ins are dropped."""
+    good = [n for n, line in _text_lines(path) if line.strip() and n not in bad_lines]
+    if not good:
+        raise UserError(f"{path}: none of its lines is a JSON object; there are no rows to read")
+    with tempfile.TemporaryDirectory(prefix="ftcli-lines-") as folder:
+        copy = Path(folder) / "rows.jsonl"
+        kept = set(good)
+        with copy.open("w", encoding="utf-8") as out:
+            lines = {n: line for n, line in _text_lines(path) if n in kept}
+            stand_in = lines[good[0]]
+            for number in range(1, good[-1] + 1):
+                out.write(lines.get(number, stand_in).rstrip("\r\n") + "\n")
+        rows = _read(copy, ".jsonl", cache=str(Path(folder) / "cache"), keep_in_memory=True)
+    return keep_rows(rows, [n - 1 for n in good])
+
+
+def _read(path: Path, suffix: str, cache: str | None = None, keep_in_memory: bool = False) -> Dataset:
+    cache = cache or str(huggingface_cache(datasets.config.HF_DATASETS_CACHE, "datasets"))
     try:
         if suffix == ".csv":
             return Dataset.from_csv(str(path), cache_dir=cache)
         if suffix == ".tsv":
             return Dataset.from_csv(str(path), sep="\t", cache_dir=cache)
         if suffix in (".jsonl", ".json"):
-            return Dataset.from_json(str(path), cache_dir=cache)
+            return Dataset.from_json(str(path), cache_dir=cache, keep_in_memory=keep_in_memory)
         return Dataset.from_parquet(str(path), cache_dir=cache)
     except ValueError as err:
         if "corresponds to no data" in str(err):
@@ -191,23 +259,35 @@ def _check_table(path: Path, delimiter: str) -> None:
         return  # what the csv module cannot split (old Mac line ends...) is left to pandas
 
 
-def _check_jsonl(path: Path) -> None:
+def _jsonl_problems(path: Path) -> Iterator[Problem]:
+    """Each line of a JSON Lines file that is not a JSON object (blank lines are skipped)."""
     for number, line in _text_lines(path):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line.rstrip("\r\n"))  # so a column past the end is on this line
         except json.JSONDecodeError as err:
-            raise UserError(f"{path}: line {number} is not valid JSON ({err.msg})") from None
+            yield Problem("lines that are not valid JSON", f"is not valid JSON ({err.msg})", number, err.colno)
+            continue
         except RecursionError:
-            raise UserError(f"{path}: line {number} nests lists or objects too deeply to read") from None
+            yield Problem("lines that are not valid JSON", "nests lists or objects too deeply to read", number)
+            continue
         if not isinstance(record, dict):
-            raise UserError(f"{path}: line {number} is not a JSON object")
+            yield Problem("lines that are not a JSON object",
+                          f"is not a JSON object but a JSON {_json_type(record)}; give one object per line", number)
 
 
-def _check_json(path: Path) -> None:
+def _check_jsonl(path: Path) -> None:
+    """Refuse the first line that is not a JSON object, naming its line (and column)."""
+    for problem in _jsonl_problems(path):
+        at = f" at column {problem.column}" if problem.column is not None else ""
+        raise UserError(f"{path}: line {problem.row} {problem.detail}{at}")
+
+
+def _check_json(path: Path) -> bool:
     """A .json file holds an array of row objects (or one object, read as one row), or is JSON
-    Lines; datasets would read an array of plain values into a made-up 'text' column."""
+    Lines (True: its lines are checked as such); datasets would read an array of plain values into
+    a made-up 'text' column."""
     text = "".join(line for _, line in _text_lines(path))
     try:
         data = json.loads(text)
@@ -215,7 +295,7 @@ def _check_json(path: Path) -> None:
         raise UserError(f"{path}: nests lists or objects too deeply to read") from None
     except json.JSONDecodeError as err:
         if err.msg == "Extra data":  # several values: JSON Lines in a .json file
-            return _check_jsonl(path)
+            return True
         raise UserError(f"{path}: line {err.lineno}, column {err.colno} is not valid JSON ({err.msg})") from None
     if isinstance(data, list):
         bad = next((i for i, row in enumerate(data) if not isinstance(row, dict)), None)
@@ -224,6 +304,7 @@ def _check_json(path: Path) -> None:
                             "object; give one object (named fields) per row")
     elif not isinstance(data, dict):
         raise UserError(f"{path} holds a single JSON {_json_type(data)}; give an array of objects, one per row")
+    return False
 
 
 def _field_names(feature) -> Iterator[str]:

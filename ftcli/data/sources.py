@@ -8,7 +8,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict
 
 from ftcli.data.catalog.entries import available_datasets
-from ftcli.data.readers import read_file
+from ftcli.data.readers import Problem, read_file
 from ftcli.errors import UserError
 
 
@@ -64,10 +64,11 @@ def _split(named: DatasetDict, names: tuple[str, ...], spec: str) -> Dataset:
     raise UserError(f"dataset '{spec}' has no {'/'.join(names)} split (it has {', '.join(named)})")
 
 
-def load_single(spec: str) -> tuple[Dataset, str]:
-    """One dataset to evaluate or predict on: a file, or an alias's test split."""
+def load_single(spec: str, problems: list[Problem] | None = None) -> tuple[Dataset, str]:
+    """One dataset to evaluate or predict on: a file, or an alias's test split. With a `problems`
+    list, a file's unreadable lines go there instead of stopping the reading (`read_file`)."""
     if _looks_like_file(spec):
-        return read_file(spec), spec
+        return read_file(spec, problems), spec
     named = _load_named(spec)
     return _split(named, ("test", "validation"), spec), f"{spec} (test split)"
 

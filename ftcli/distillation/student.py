@@ -58,7 +58,7 @@ def student_from_teacher(teacher: TeacherRef, task: Task, trust_remote_code: boo
         strategy = config_from_yaml(teacher.run_dir / CONFIG_FILE).strategy
         if strategy not in ("full", "distill"):
             raise UserError(f"--init-from-teacher copies the teacher's weights; {teacher.spec} is a {strategy} run "
-                            "whose model/ holds no full checkpoint: export it first (ftcli export RUN --to DIR) "
+                            "whose model/ holds no full checkpoint: export it first (ftcli export RUN --output-dir DIR) "
                             "and pass that folder")
     folder = Path(teacher.checkpoint).expanduser()
     if not folder.is_dir():

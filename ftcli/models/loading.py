@@ -22,6 +22,10 @@ def read_config(checkpoint: str, trust_remote_code: bool = False):
     try:
         return AutoConfig.from_pretrained(checkpoint, trust_remote_code=trust_remote_code)
     except OSError as err:
+        if "couldn't connect" in str(err).lower() or "offline" in str(err).lower():
+            from ftcli.preflight import offline_model_message
+
+            raise UserError(offline_model_message(checkpoint)) from None
         raise UserError(f"could not load a model config from '{checkpoint}': {_short(err)}") from None
     except ValueError as err:
         raise UserError(f"'{checkpoint}' is not a checkpoint ftcli can load: {_short(err)}") from None

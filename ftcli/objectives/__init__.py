@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from ftcli.errors import UserError
+from ftcli.preflight import did_you_mean
 
 OBJECTIVES: dict[str, str] = {
     "mlm": "ftcli.objectives.mlm:MaskedLm",
@@ -20,10 +21,16 @@ OBJECTIVES: dict[str, str] = {
 }
 
 
+def check_objective_name(name: str) -> None:
+    """An unknown objective is a UserError naming the closest one; nothing heavy is imported."""
+    if name not in OBJECTIVES:
+        raise UserError(f"unknown pre-training objective '{name}'{did_you_mean(name, OBJECTIVES)}. "
+                        f"Available: {', '.join(OBJECTIVES)}")
+
+
 def get_objective(name: str, config=None):
     """The objective, built with the run's `pretrain.*` settings and seed (`config`, a RunConfig), or the defaults."""
-    if name not in OBJECTIVES:
-        raise UserError(f"unknown pre-training objective '{name}'; available: {', '.join(OBJECTIVES)}")
+    check_objective_name(name)
     module_name, class_name = OBJECTIVES[name].split(":")
     objective_class = getattr(importlib.import_module(module_name), class_name)
     objective = objective_class(config.pretrain, config.train.seed) if config is not None else objective_class()

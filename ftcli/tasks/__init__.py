@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from typing import TYPE_CHECKING
 
-from ftcli.config import TaskOptions
 from ftcli.errors import UserError
-from ftcli.tasks.base import Task
+from ftcli.preflight import did_you_mean
+
+if TYPE_CHECKING:  # the task modules (and torch) load on first use: `ftcli finetune clasification` fails at once
+    from ftcli.config import TaskOptions
+    from ftcli.tasks.base import Task
 
 TASKS: dict[str, str] = {
     "classification": "ftcli.tasks.classification:ClassificationTask",
@@ -28,9 +32,17 @@ def available_tasks() -> list[str]:
             if importlib.util.find_spec(target.split(":")[0]) is not None]
 
 
-def get_task(name: str, options: TaskOptions | None = None) -> Task:
+def check_task_name(name: str) -> None:
+    """An unknown task is a UserError naming the closest one and those that exist; nothing heavy is imported."""
     if name not in available_tasks():
-        raise UserError(f"unknown task '{name}'; available: {', '.join(available_tasks())}")
+        raise UserError(f"unknown task '{name}'{did_you_mean(name, available_tasks())}. "
+                        f"Available: {', '.join(available_tasks())}")
+
+
+def get_task(name: str, options: TaskOptions | None = None) -> Task:
+    from ftcli.config import TaskOptions
+
+    check_task_name(name)
     module_name, class_name = TASKS[name].split(":")
     task = getattr(importlib.import_module(module_name), class_name)()
     task.options = options or TaskOptions()

@@ -16,6 +16,7 @@ The flow for one task, whatever it is:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ import torch
 from datasets import Dataset
 
 from ftcli.config import TaskOptions
+from ftcli.data.columns import file_row_numbers
+from ftcli.data.readers import Problem
+from ftcli.errors import UserError
 
 IGNORE = -100
 """Label value the losses skip (PyTorch's cross-entropy `ignore_index` default): sub-tokens,
@@ -50,6 +54,34 @@ def model_inputs(features: Dataset, task: "Task") -> Dataset:
     """The features without the columns kept only for post-processing."""
     extra = [c for c in task.non_model_columns if c in features.column_names]
     return features.remove_columns(extra) if extra else features
+
+
+def text_problems(dataset: Dataset, columns: dict[str, str], fields) -> Iterator[Problem]:
+    """Rows whose text field is empty or not a string (what `check_texts` refuses), one by one."""
+    rows = file_row_numbers(dataset)
+    for field_name in fields:
+        column = columns[field_name]
+        for number, value in zip(rows, dataset[column]):
+            if not isinstance(value, str) or not value.strip():
+                yield Problem("rows with an empty or non-text value", f"has an empty or non-text '{column}'; fill "
+                              "or drop it", number, column)
+
+
+LABEL_PROBLEMS = {
+    "missing": ("rows with an empty label", "has an empty '{}' (blank, null or NaN); fill it in or drop the row"),
+    "fraction": ("rows with a fractional label", "has a fractional '{}' (class labels are names or whole numbers)"),
+    "other": ("rows whose label is a list or an object", "has a '{}' that is a list or an object, not a label"),
+}
+
+
+def label_problems(dataset: Dataset, column: str) -> Iterator[Problem]:
+    """Rows whose label `infer_labels` refuses (empty, fractional, not a scalar), one by one."""
+    from ftcli.data.labels import _rows_by_kind  # the one place that says what kind of label a value is
+
+    for kind, rows in _rows_by_kind(dataset[column], file_row_numbers(dataset)).items():
+        if kind in LABEL_PROBLEMS:
+            plural, detail = LABEL_PROBLEMS[kind]
+            yield from (Problem(plural, detail.format(column), number, column) for number in rows)
 
 
 class Task(ABC):
@@ -129,6 +161,15 @@ class Task(ABC):
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
         """Raise UserError for rows this task cannot use."""
 
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        """Every row `validate` would refuse for what it holds (not for labels unseen in training),
+        each with its row as numbered in the file: `ftcli data check` lists them all, where
+        `validate` stops at the first. Tasks that do not say more give validate's error."""
+        try:
+            self.validate(dataset, columns, None, "")
+        except UserError as err:
+            yield Problem("other problems", str(err).lstrip(": "))
+
     @abstractmethod
     def preprocess(self, dataset: Dataset, processor, columns: dict[str, str], label2id: dict | None,
                    max_length: int, with_labels: bool = True) -> Dataset:
@@ -183,7 +224,7 @@ class Task(ABC):
 
             form = " ||| ".join(field.upper() for field in self.input_fields)
             raise UserError(f"{self.name} takes --input \"{form}\" ({len(self.input_fields)} parts joined by |||), "
-                            f"got {len(parts)} part(s) in {text!r}; or use --file")
+                            f"got {len(parts)} part(s) in {text!r}; or use --data FILE")
         return dict(zip(self.input_fields, parts))
 
     def display(self, record: dict[str, Any]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,10 @@ from ftcli.data.cache import cached_map
 from ftcli.data.columns import check_texts, file_row_numbers
 from ftcli.data.images import data_file
 from ftcli.data.labels import check_known_labels, infer_labels, label_key
+from ftcli.data.readers import Problem
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
-from ftcli.tasks.base import Task
+from ftcli.tasks.base import Task, label_problems, text_problems
 
 
 class SequenceClassificationTask(Task):
@@ -51,6 +53,11 @@ class SequenceClassificationTask(Task):
         check_texts(dataset, columns, self.text_fields, where)
         if label2id is not None and columns["label"] in dataset.column_names:
             check_known_labels(dataset[columns["label"]], label2id, where, columns["label"], file_row_numbers(dataset))
+
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        yield from text_problems(dataset, columns, self.text_fields)
+        if columns["label"] in dataset.column_names:
+            yield from label_problems(dataset, columns["label"])
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         tokenizer = processor

@@ -20,6 +20,7 @@ prompt/source and score ROUGE-L against the reference.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from datasets import Dataset
 
 from ftcli.data.cache import cached_map
 from ftcli.data.columns import file_row_numbers
+from ftcli.data.readers import Problem
 from ftcli.errors import UserError
 from ftcli.models.loading import ensure_pad_token
 from ftcli.metrics import load_metric
@@ -138,14 +140,18 @@ class GenerationTask(Task):
         return None
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
+        for problem in self.row_problems(dataset, columns):
+            raise problem.error(where)
+
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        """Rows without one of the layout's texts, column by column, each in file order."""
         layout = self.layout_of(dataset, columns)
         needed = [columns[f] for f in LAYOUTS[layout] if columns[f] in dataset.column_names]
         for column in needed:
-            bad = [i for i, v in enumerate(dataset[column]) if not isinstance(v, str) or not v.strip()]
-            if bad:
-                first = min(file_row_numbers(dataset)[i] for i in bad)
-                raise UserError(f"{where}: row {first} has no '{column}' text; every {LAYOUT_NAMES[layout]} "
-                                f"row needs {' and '.join(repr(c) for c in needed)}: fill or drop it")
+            for number, value in sorted(zip(file_row_numbers(dataset), dataset[column]), key=lambda row: row[0]):
+                if not isinstance(value, str) or not value.strip():
+                    yield Problem("rows without a text", f"has no '{column}' text; every {LAYOUT_NAMES[layout]} row "
+                                  f"needs {' and '.join(repr(c) for c in needed)}: fill or drop it", number, column)
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         tokenizer = processor

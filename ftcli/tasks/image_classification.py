@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from datasets import Dataset
 from ftcli.data.images import ImageError, data_file_folder, describe_image, image_size, load_image
 from ftcli.data.columns import file_row_numbers
 from ftcli.data.labels import check_known_labels, label_key
+from ftcli.data.readers import Problem
 from ftcli.errors import UserError
 from ftcli.tasks.classification import SequenceClassificationTask
 
@@ -69,15 +71,25 @@ class ImageClassificationTask(SequenceClassificationTask):
     # -- data ----------------------------------------------------------------------------------
 
     def validate(self, dataset: Dataset, columns: dict[str, str], label2id: dict | None, where: str) -> None:
+        for number, err in self._unreadable_images(dataset, columns):
+            raise UserError(f"{where}: row {number}: {err}; fix or remove that row")
+        if label2id is not None and columns["label"] in dataset.column_names:
+            check_known_labels(dataset[columns["label"]], label2id, where, columns["label"], file_row_numbers(dataset))
+
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        for number, err in self._unreadable_images(dataset, columns):
+            yield Problem("rows whose image cannot be read", f"{err}; fix or remove that row", number, columns["image"])
+        yield from super().row_problems(dataset, columns)  # the labels
+
+    @staticmethod
+    def _unreadable_images(dataset: Dataset, columns: dict[str, str]) -> Iterator[tuple[int, ImageError]]:
+        """(row as numbered in the file, why) for each image that does not load, in file order."""
         folder = data_file_folder(dataset)
-        rows = file_row_numbers(dataset)
-        for number, value in sorted(zip(rows, dataset[columns["image"]]), key=lambda pair: pair[0]):
+        for number, value in sorted(zip(file_row_numbers(dataset), dataset[columns["image"]]), key=lambda pair: pair[0]):
             try:
                 load_image(value, folder)
             except ImageError as err:
-                raise UserError(f"{where}: row {number}: {err}; fix or remove that row") from None
-        if label2id is not None and columns["label"] in dataset.column_names:
-            check_known_labels(dataset[columns["label"]], label2id, where, columns["label"], rows)
+                yield number, err
 
     def preprocess(self, dataset, processor, columns, label2id, max_length, with_labels=True):
         """Rows -> {labels} now, and `pixel_values` decoded on the fly (`with_transform`).

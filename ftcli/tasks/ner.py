@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from transformers import DataCollatorForTokenClassification
 from ftcli.data.cache import cached_map
 from ftcli.data.columns import file_row_numbers
 from ftcli.data.images import data_file
+from ftcli.data.readers import Problem
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
 from ftcli.tasks.base import IGNORE, EvalData, Task
@@ -71,19 +73,29 @@ class NerTask(Task):
                                 f"({_first_row_with(dataset, columns['tags'], unseen[0])}; "
                                 f"known: {', '.join(label2id)})")
 
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        yield from self._list_problems(dataset, columns, with_tags=columns["tags"] in dataset.column_names)
+
     def _check_lists(self, dataset: Dataset, columns: dict[str, str], where: str, with_tags: bool) -> None:
+        for problem in self._list_problems(dataset, columns, with_tags):
+            raise problem.error(where)
+
+    @staticmethod
+    def _list_problems(dataset: Dataset, columns: dict[str, str], with_tags: bool) -> Iterator[Problem]:
+        """Rows whose tokens are not a list of words, or whose tags are not one string per token, in file order."""
         tokens_column, tags_column = columns["tokens"], columns["tags"]
         all_tags = dataset[tags_column] if with_tags else [None] * dataset.num_rows
         rows = zip(file_row_numbers(dataset), dataset[tokens_column], all_tags)
         for number, tokens, tags in sorted(rows, key=lambda row: row[0]):  # report in file order
             if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
-                raise UserError(f"{where}: row {number} '{tokens_column}' must be a non-empty list of words")
-            if with_tags:
-                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                    raise UserError(f"{where}: row {number} '{tags_column}' must be a list of BIO tags (strings)")
-                if len(tags) != len(tokens):
-                    raise UserError(f"{where}: row {number} has {len(tokens)} tokens but {len(tags)} tags; "
-                                    "give one tag per token")
+                yield Problem("rows whose tokens are not a list of words",
+                              f"'{tokens_column}' must be a non-empty list of words", number, tokens_column)
+            elif with_tags and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+                yield Problem("rows whose tags are not a list of strings",
+                              f"'{tags_column}' must be a list of BIO tags (strings)", number, tags_column)
+            elif with_tags and len(tags) != len(tokens):
+                yield Problem("rows with more or fewer tags than tokens", f"has {len(tokens)} tokens but "
+                              f"{len(tags)} tags; give one tag per token", number, tags_column)
 
     @staticmethod
     def _check_tags(tags: set[str], known_types: set[str] | None, where: str, dataset: Dataset, column: str) -> None:

@@ -13,12 +13,13 @@ with SQuAD-v1-style data, whose windows without the answer are still trained tow
 letting the null score answer cost F1 (run_qa.py's v1 post-processing never answers null).
 The post-processing follows transformers' examples/pytorch/question-answering/utils_qa.py.
 
-`ftcli predict RUN --input "QUESTION ||| CONTEXT"` answers one question; --file takes many.
+`ftcli predict RUN --input "QUESTION ||| CONTEXT"` answers one question; --data FILE takes many.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -27,9 +28,10 @@ from transformers import DataCollatorWithPadding
 
 from ftcli.data.cache import cached_map
 from ftcli.data.columns import check_texts, file_row_numbers
+from ftcli.data.readers import Problem
 from ftcli.errors import UserError
 from ftcli.metrics import load_metric
-from ftcli.tasks.base import EvalData, Task
+from ftcli.tasks.base import EvalData, Task, text_problems
 
 CLS_INDEX = 0
 """Where "no answer" points: the first token ([CLS] for BERT-style tokenizers)."""
@@ -75,6 +77,22 @@ class QaTask(Task):
                    dataset[columns["answers"]])
         for number, id_, context, answers in sorted(rows, key=lambda row: row[0]):  # report in file order
             self._check_answers(answers, context, f"{where}: row {number} (id {id_})", columns["answers"])
+
+    def row_problems(self, dataset: Dataset, columns: dict[str, str]) -> Iterator[Problem]:
+        texts = list(text_problems(dataset, columns, ("question", "context")))
+        yield from texts
+        column = columns["answers"]
+        if column not in dataset.column_names:
+            return
+        no_context = {problem.row for problem in texts if problem.column == columns["context"]}
+        for number, context, answers in zip(file_row_numbers(dataset), dataset[columns["context"]], dataset[column]):
+            if number in no_context:
+                continue  # nothing to find the answer in
+            try:
+                self._check_answers(answers, context, "", column)
+            except UserError as err:  # the check training makes, row by row
+                yield Problem("rows whose answers are malformed or not in the context", str(err).lstrip(": "),
+                              number, column)
 
     @staticmethod
     def _check_answers(answers: Any, context: str, where: str, column: str) -> None:
@@ -232,7 +250,7 @@ class QaTask(Task):
         question, separator, context = text.partition(INPUT_SEPARATOR)
         if not separator or not question.strip() or not context.strip():
             raise UserError(f'qa needs a question and a context: --input "QUESTION {INPUT_SEPARATOR} CONTEXT", '
-                            "or a file with question and context columns via --file")
+                            "or a file with question and context columns via --data")
         return {"question": question.strip(), "context": context.strip()}
 
     def display(self, record: dict[str, Any]) -> dict[str, str]:

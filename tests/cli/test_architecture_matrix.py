@@ -112,7 +112,7 @@ def test_finetune_runs_on_every_architecture(cli, tmp_path, checkpoints, dataset
     model = checkpoints(model_type)
     train, eval_ = datasets[task]
     out = tmp_path / "run"
-    result = cli("finetune", task, "--strategy", strategy, "--model", model, "--train", train, "--eval", eval_,
+    result = cli("finetune", task, "--strategy", strategy, "--model", model, "--train", train, "--test", eval_,
                  "--output-dir", out, "--epochs", "1", "--batch-size", "8", "--lr", LR[strategy],
                  "--set", "train.save_checkpoint=false", "--set", "features.layers=last",
                  *STRATEGY_FLAGS.get(strategy, []), *TASK_FLAGS.get(task, ["--max-length", "32"]))
@@ -178,7 +178,7 @@ def test_a_transformers_checkpoint_evaluates_as_in_plain_transformers(cli, tmp_p
     theirs = sum(names[p] == label for p, label in zip(predicted, labels)) / len(labels)
     assert ours == pytest.approx(theirs)
     # Row by row, too: ftcli predict gives transformers' label for every row.
-    result = cli("predict", saved, "--task", task, "--file", eval_, "--output", tmp_path / "p.json")
+    result = cli("predict", saved, "--task", task, "--data", eval_, "--output", tmp_path / "p.json")
     assert result.exit_code == 0, result.stderr
     assert [r["label"] for r in json.loads((tmp_path / "p.json").read_text())] == [names[p] for p in predicted]
 

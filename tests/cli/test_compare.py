@@ -36,7 +36,7 @@ if os.environ.get("FTCLI_TEST_CELLS"):
 def compare(setup, out, **env):
     root, model, train, test = setup
     command = [sys.executable, "-m", "ftcli", "compare", "classification", "--model", str(model), "--train", str(train),
-               "--eval", str(test), "--strategies", "feature-extraction,full", "--train-sizes", "8,16", "--seeds", "2",
+               "--test", str(test), "--strategies", "feature-extraction,full", "--train-sizes", "8,16", "--seeds", "2",
                "--max-length", "16", "--output-dir", str(out)]
     environment = {**os.environ, "PYTHONPATH": str(root / "site"), "OMP_NUM_THREADS": "1",
                    "FTCLI_TEST_CELLS": str(root / "cells.jsonl"), **env}

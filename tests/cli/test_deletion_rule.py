@@ -48,7 +48,7 @@ def test_export_never_touches_its_own_run_or_what_holds_it(cli, workspace, monke
     monkeypatch.chdir(workspace)
     before = snapshot(workspace)
     for extra in ([], ["--overwrite"]):
-        assert_user_error(cli("export", "myrun", "--to", target, *extra), "the run itself")
+        assert_user_error(cli("export", "myrun", "--output-dir", target, *extra), "the run itself")
     assert snapshot(workspace) == before
 
 
@@ -56,18 +56,18 @@ def test_export_overwrite_refuses_a_user_folder_and_names_what_is_in_it(cli, wor
     docs = workspace / "docs"
     docs.mkdir()
     (docs / "keep.txt").write_text("mine")
-    result = cli("export", workspace / "myrun", "--to", docs, "--overwrite")
+    result = cli("export", workspace / "myrun", "--output-dir", docs, "--overwrite")
     assert_user_error(result, "keep.txt", "did not write")
     assert (docs / "keep.txt").read_text() == "mine"
 
 
 def test_export_replaces_its_own_export_only_while_unchanged(cli, workspace):
     out = workspace / "exported"
-    assert cli("export", workspace / "myrun", "--to", out).exit_code == 0
-    assert_user_error(cli("export", workspace / "myrun", "--to", out), "earlier export", "--overwrite")
-    assert cli("export", workspace / "myrun", "--to", out, "--overwrite").exit_code == 0
+    assert cli("export", workspace / "myrun", "--output-dir", out).exit_code == 0
+    assert_user_error(cli("export", workspace / "myrun", "--output-dir", out), "earlier export", "--overwrite")
+    assert cli("export", workspace / "myrun", "--output-dir", out, "--overwrite").exit_code == 0
     (out / "notes.md").write_text("my notes on this model")
-    assert_user_error(cli("export", workspace / "myrun", "--to", out, "--overwrite"), "notes.md")
+    assert_user_error(cli("export", workspace / "myrun", "--output-dir", out, "--overwrite"), "notes.md")
     assert (out / "notes.md").is_file()
 
 
@@ -75,7 +75,7 @@ def test_export_refuses_a_symbolic_link_inside_the_run(cli, workspace, tmp_path_
     secrets = tmp_path_factory.mktemp("secrets")
     (secrets / "key").write_text("hunter2")
     (workspace / "myrun" / "model" / "extra").symlink_to(secrets)
-    assert_user_error(cli("export", workspace / "myrun", "--to", workspace / "out"), "symbolic link")
+    assert_user_error(cli("export", workspace / "myrun", "--output-dir", workspace / "out"), "symbolic link")
     assert not (workspace / "out").exists()
 
 
@@ -113,7 +113,7 @@ def test_overwrite_still_replaces_an_unchanged_run(cli, workspace, tiny_bert, se
 def test_an_output_never_replaces_the_input_data(cli, workspace, command):
     data = write_jsonl(workspace / "in.jsonl", sentiment_rows(6))
     before = data.read_bytes()
-    flag = "--file" if command == "predict" else "--data"
+    flag = "--data" if command == "predict" else "--data"
     for extra in ([], ["--overwrite"]):
         assert_user_error(cli(command, workspace / "myrun", flag, data, "--output", data, *extra), "input")
         assert_user_error(cli(command, workspace / "myrun", flag, data, "--output", workspace / "myrun" / "metrics.json",
@@ -124,10 +124,10 @@ def test_an_output_never_replaces_the_input_data(cli, workspace, command):
 def test_an_existing_output_is_replaced_only_if_ftcli_wrote_it(cli, workspace):
     data = write_jsonl(workspace / "in.jsonl", sentiment_rows(6))
     out = workspace / "predictions.json"
-    assert cli("predict", workspace / "myrun", "--file", data, "--output", out).exit_code == 0
-    assert_user_error(cli("predict", workspace / "myrun", "--file", data, "--output", out), "--overwrite")
-    assert cli("predict", workspace / "myrun", "--file", data, "--output", out, "--overwrite").exit_code == 0
-    assert_user_error(cli("predict", workspace / "myrun", "--file", data, "--output", workspace / "thesis.txt",
+    assert cli("predict", workspace / "myrun", "--data", data, "--output", out).exit_code == 0
+    assert_user_error(cli("predict", workspace / "myrun", "--data", data, "--output", out), "--overwrite")
+    assert cli("predict", workspace / "myrun", "--data", data, "--output", out, "--overwrite").exit_code == 0
+    assert_user_error(cli("predict", workspace / "myrun", "--data", data, "--output", workspace / "thesis.txt",
                           "--overwrite"), "did not write")
     assert (workspace / "thesis.txt").read_text() == "three years of work"
 

@@ -79,7 +79,7 @@ def teacher_run(tmp_path_factory, tiny_bert, data):
     root = tmp_path_factory.mktemp("teacher")
     body = bert_checkpoint(root / "body", tiny_bert, hidden=32, layers=4, heads=4)
     out = root / "run"
-    assert call("finetune", "classification", "--model", body, "--train", data["train"], "--eval", data["eval"],
+    assert call("finetune", "classification", "--model", body, "--train", data["train"], "--test", data["eval"],
                 "--output-dir", out, *FAST) == 0
     return out
 
@@ -88,7 +88,7 @@ def teacher_run(tmp_path_factory, tiny_bert, data):
 def soft_run(tmp_path_factory, teacher_run, data):
     out = tmp_path_factory.mktemp("soft") / "run"
     code = call("distill", "--teacher", teacher_run, "--init-from-teacher", "every-other-layer", "--task",
-                "classification", "--train", data["train"], "--eval", data["eval"], "--output-dir", out, *FAST)
+                "classification", "--train", data["train"], "--test", data["eval"], "--output-dir", out, *FAST)
     assert code == 0
     return out
 
@@ -100,7 +100,7 @@ def tinybert_run(tmp_path_factory, tiny_bert, teacher_run, data):
     student = bert_checkpoint(root / "student", tiny_bert, hidden=16, layers=2, heads=2)
     out = root / "run"
     code = call("distill", "--teacher", teacher_run / "model", "--student", student, "--task", "classification",
-                "--method", "tinybert", "--train", data["train"], "--eval", data["eval"], "--output-dir", out,
+                "--method", "tinybert", "--train", data["train"], "--test", data["eval"], "--output-dir", out,
                 "--set", "distill.cosine_weight=1.0", *FAST)
     assert code == 0
     return out
@@ -172,10 +172,10 @@ def test_ner_student(tmp_path, tiny_bert, private_cache):
     train = write_jsonl(tmp_path / "train.jsonl", ner_rows(48))
     eval_ = write_jsonl(tmp_path / "eval.jsonl", ner_rows(12, seed=1))
     teacher, out = tmp_path / "teacher", tmp_path / "student"
-    assert call("finetune", "ner", "--model", tiny_bert, "--train", train, "--eval", eval_, "--output-dir", teacher,
+    assert call("finetune", "ner", "--model", tiny_bert, "--train", train, "--test", eval_, "--output-dir", teacher,
                 *FAST) == 0
     assert call("distill", "--teacher", teacher, "--init-from-teacher", "every-other-layer", "--train", train,
-                "--eval", eval_, "--output-dir", out, *FAST) == 0  # the task comes from the teacher run
+                "--test", eval_, "--output-dir", out, *FAST) == 0  # the task comes from the teacher run
     metrics = json.loads((out / "metrics.json").read_text())
     assert "f1" in metrics and "teacher_f1" in metrics
     assert all("soft_loss" in line for line in log_lines(out) if "loss" in line)
@@ -225,7 +225,7 @@ def test_interrupted_tinybert_run_resumes_to_the_same_student(tmp_path, tiny_ber
 
     student = bert_checkpoint(tmp_path / "student", tiny_bert, hidden=16, layers=2, heads=2)
     args = ["distill", "--teacher", teacher_run, "--student", student, "--task", "classification", "--method",
-            "tinybert", "--train", data["train"], "--eval", data["eval"], "--limit-train", "48", "--epochs", "2",
+            "tinybert", "--train", data["train"], "--test", data["eval"], "--limit-train", "48", "--epochs", "2",
             "--lr", "2e-3", "--batch-size", "8", "--max-length", "16", "--set", "train.save_every=4"]
     assert call(*args, "--output-dir", tmp_path / "whole") == 0
     real, calls = accelerate.Accelerator.backward, {"n": 0}

@@ -132,7 +132,7 @@ def environment(setup, record: Path | None = None, **extra) -> dict:
 
 def finetune_args(setup, out: Path, batch_size: int) -> list[str]:
     return ["finetune", "classification", "--model", str(setup["model"]), "--train", str(setup["train"]),
-            "--eval", str(setup["test"]), "--output-dir", str(out), "--batch-size", str(batch_size), *SETTINGS]
+            "--test", str(setup["test"]), "--output-dir", str(out), "--batch-size", str(batch_size), *SETTINGS]
 
 
 def ftcli(args, env, timeout=600) -> subprocess.CompletedProcess:

@@ -62,7 +62,7 @@ def test_exported_model_runs_in_a_plain_transformers_pipeline(cli, tmp_path, run
 
     run = runs[1][strategy]
     exported = tmp_path / "exported"
-    result = cli("export", run, "--to", exported)
+    result = cli("export", run, "--output-dir", exported)
     assert result.exit_code == 0, result.stderr
     classify = pipeline("text-classification", model=str(exported), device="cpu")
     theirs = classify(TEXTS)
@@ -78,7 +78,7 @@ def test_onnx_export_matches_ftcli(cli, tmp_path, runs, strategy):
 
     run = runs[1][strategy]
     exported = tmp_path / "onnx"
-    result = cli("export", run, "--to", exported, "--format", "onnx")
+    result = cli("export", run, "--output-dir", exported, "--format", "onnx")
     assert result.exit_code == 0, result.stderr
     assert (exported / "model.onnx").is_file() and "match PyTorch" in result.stderr.replace("\n", " ")
     tokenizer = AutoTokenizer.from_pretrained(exported)
@@ -99,6 +99,6 @@ def test_onnx_export_refuses_runs_without_full_weights(cli, tmp_path, tiny_bert)
     result = cli("finetune", "classification", "--strategy", "feature-extraction", "--model", tiny_bert,
                  "--train", train, "--output-dir", run, "--epochs", "1", "--max-length", "16")
     assert result.exit_code == 0, result.stderr
-    assert_user_error(cli("export", run, "--to", tmp_path / "x", "--format", "onnx"), "exports full weights")
-    assert_user_error(cli("export", run, "--to", tmp_path / "x", "--format", "tflite"), "--format must be one of")
+    assert_user_error(cli("export", run, "--output-dir", tmp_path / "x", "--format", "onnx"), "exports full weights")
+    assert_user_error(cli("export", run, "--output-dir", tmp_path / "x", "--format", "tflite"), "--format must be one of")
     assert not (tmp_path / "x").exists()

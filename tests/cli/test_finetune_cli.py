@@ -27,7 +27,7 @@ def trained_run(tmp_path_factory, tiny_bert, sentiment_csv, sentiment_eval_csv):
 
     out = tmp_path_factory.mktemp("runs") / "run"
     argv = ["ftcli", "finetune", "classification", "--model", str(tiny_bert), "--train", str(sentiment_csv),
-            "--eval", str(sentiment_eval_csv), "--output-dir", str(out), *FAST]
+            "--test", str(sentiment_eval_csv), "--output-dir", str(out), *FAST]
     saved, sys.argv = sys.argv, argv
     try:
         with pytest.raises(SystemExit) as exit_:
@@ -124,7 +124,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, ti
         train, expected = str(tmp_path / "d.csv"), ["has no rows"]
     elif case == "unseen-label":
         rows = sentiment_rows(6) + [{"text": "the plot", "label": "neutral"}]
-        extra = ["--eval", str(write_csv(tmp_path / "e.csv", rows))]
+        extra = ["--test", str(write_csv(tmp_path / "e.csv", rows))]
         expected = ["never seen in training: 'neutral'"]
     elif case == "jsonl":
         (tmp_path / "d.jsonl").write_text('{"text": "good", "label": "p"}\n{"text": \n')

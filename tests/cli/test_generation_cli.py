@@ -31,7 +31,7 @@ def test_finetune_evaluate_predict(cli, tmp_path, model_dir):
     train = write_jsonl(tmp_path / "train.jsonl", echo_rows(64, seed=0))
     eval_ = write_jsonl(tmp_path / "eval.jsonl", echo_rows(16, seed=1))
     out = tmp_path / "run"
-    result = cli("finetune", "generation", "--model", model_dir, "--train", train, "--eval", eval_,
+    result = cli("finetune", "generation", "--model", model_dir, "--train", train, "--test", eval_,
                  "--validation", eval_, "--output-dir", out, *FAST, "--set", "options.temperature=0.7")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())

@@ -230,12 +230,12 @@ CASES = [
     Case("finetune-labels-mix-numbers-and-text",
          lambda e: e.finetune("classification", e.jsonl("mixed.jsonl", with_row(
              [{"text": r["text"], "label": i % 2} for i, r in enumerate(sentiment_rows(40))], 7, label="positive")),
-             "--eval", e.train),
+             "--test", e.train),
          ("mixed.jsonl", "'label' mixes", "number (rows 1, 2, 3", "text (row 7)")),
     Case("finetune-csv-empty-label-cell",
          lambda e: e.finetune("classification", e.write(
              "nan.csv", "text,label\n" + "".join(f"the film {i},{i % 2}\n" for i in range(40)).replace(
-                 "the film 2,0", "the film 2,").replace("the film 9,1", "the film 9,")), "--eval", e.train),
+                 "the film 2,0", "the film 2,").replace("the film 9,1", "the film 9,")), "--test", e.train),
          ("nan.csv", "rows 3, 10", "empty label", "'label'")),
     Case("finetune-null-label",
          lambda e: e.finetune("classification", e.jsonl("null.jsonl", with_row(sentiment_rows(40), 4, label=None))),
@@ -259,10 +259,10 @@ CASES = [
     Case("finetune-jsonl-nan-literal",
          lambda e: e.finetune("classification", e.write("nan.jsonl", '{"text": "a", "label": 1}\n'
                                                         '{"text": "b", "label": NaN}\n{"text": "c", "label": 0}\n'),
-                              "--eval", e.train),
+                              "--test", e.train),
          ("nan.jsonl", "row 2", "empty label")),
     Case("finetune-eval-label-unseen",
-         lambda e: e.finetune("classification", e.train, "--eval", e.csv("eval.csv", with_row(
+         lambda e: e.finetune("classification", e.train, "--test", e.csv("eval.csv", with_row(
              sentiment_rows(8), 3, label="neutral"))),
          ("eval.csv", "never seen in training", "'neutral' (row 3)")),
     # 6. parser errors without the datasets library's own log line before ours
@@ -304,7 +304,7 @@ CASES = [
          ("texts.csv", "row 50", "empty or non-text 'text'")),
     Case("finetune-empty-text-row-after-limit-train",  # shuffle().select() reorders the rows too
          lambda e: e.finetune("classification", e.csv("texts.csv", with_row(sentiment_rows(80), 61, text=" ")),
-                              "--eval", e.train, "--limit-train", "80"),
+                              "--test", e.train, "--limit-train", "80"),
          ("texts.csv", "row 61", "empty or non-text 'text'")),
     Case("finetune-ner-length-mismatch-row-after-split",
          lambda e: e.finetune("ner", ner_file(e, 37, tags=["O"])),
@@ -365,7 +365,7 @@ CASES = [
                               model=tiny_vit(e.tmp)),
          ("pictures", "has no images")),
     Case("finetune-ner-eval-tag-unseen",
-         lambda e: e.finetune("ner", e.jsonl("ner.jsonl", ner_rows(30)), "--eval", e.jsonl("ner-eval.jsonl", with_row(
+         lambda e: e.finetune("ner", e.jsonl("ner.jsonl", ner_rows(30)), "--test", e.jsonl("ner-eval.jsonl", with_row(
              ner_rows(6, seed=1), 5, tags=["B-ORG"] + ner_rows(6, seed=1)[4]["tags"][1:]))),
          ("ner-eval.jsonl", "never seen in training: B-ORG", "row 5")),
     Case("finetune-unsupported-extension",
@@ -382,19 +382,19 @@ CASES = [
          lambda e: ["predict", e.run(), "--input", "good film", "--batch-size", "0"],
          ("--batch-size must be at least 1, got 0",)),
     Case("predict-batch-size-negative",
-         lambda e: ["predict", e.model, "--task", "classification", "--file", e.train, "--batch-size", "-3"],
+         lambda e: ["predict", e.model, "--task", "classification", "--data", e.train, "--batch-size", "-3"],
          ("--batch-size must be at least 1, got -3",)),
     Case("prompt-batch-size-0",
          lambda e: ["prompt", "classification", "--model", e.model, "--data", e.train, "--batch-size", "0"],
          ("--batch-size must be at least 1, got 0",)),
     Case("export-to-a-file",
-         lambda e: ["export", e.run(), "--to", e.write("export.txt", "in the way")],
+         lambda e: ["export", e.run(), "--output-dir", e.write("export.txt", "in the way")],
          ("export.txt", "is a file")),
     Case("export-below-a-file",
-         lambda e: ["export", e.run(), "--to", e.write("blocker", "in the way") / "model"],
+         lambda e: ["export", e.run(), "--output-dir", e.write("blocker", "in the way") / "model"],
          ("blocker is a file, not a folder",)),
     Case("export-to-read-only-folder",
-         lambda e: ["export", e.run(), "--to", read_only_folder(e) / "exported"],
+         lambda e: ["export", e.run(), "--output-dir", read_only_folder(e) / "exported"],
          ("exported", "not writable")),
     # commands
     Case("evaluate-run-with-wrong-task",
@@ -407,19 +407,19 @@ CASES = [
          lambda e: ["evaluate", e.run(), "--data", "no-such-set"],
          ("unknown dataset 'no-such-set'",)),
     Case("predict-file-without-text-column",
-         lambda e: ["predict", e.run(), "--file", e.csv("reviews.csv", [{"review": "good"}] * 3)],
+         lambda e: ["predict", e.run(), "--data", e.csv("reviews.csv", [{"review": "good"}] * 3)],
          ("reviews.csv", "no 'text' column")),
     Case("predict-neither-input-nor-file",
          lambda e: ["predict", e.run()],
-         ("give either --input TEXT or --file DATA",)),
+         ("give either --input TEXT or --data DATA",)),
     Case("predict-qa-input-without-separator",
          lambda e: ["predict", e.model, "--task", "qa", "--input", "where is paris?"],
          ("QUESTION ||| CONTEXT",)),
     Case("predict-bad-column-mapping",
-         lambda e: ["predict", e.run(), "--file", e.train, "--column", "text"],
+         lambda e: ["predict", e.run(), "--data", e.train, "--column", "text"],
          ("--column expects FIELD=NAME",)),
     Case("predict-ner-file-with-empty-tokens",
-         lambda e: ["predict", e.model, "--task", "ner", "--file", ner_file(e, 4, tokens=[])],
+         lambda e: ["predict", e.model, "--task", "ner", "--data", ner_file(e, 4, tokens=[])],
          ("ner.jsonl", "row 4", "non-empty list of words")),
     Case("data-check-missing-file",
          lambda e: ["data", "check", e.tmp / "nope.csv", "--task", "classification"],
@@ -530,7 +530,7 @@ def test_image_alias_data_check(cli, tmp_path):
 def test_image_alias_finetune(cli, tmp_path):
     out = tmp_path / "run"
     result = cli("finetune", "image-classification", "--model", tiny_vit(tmp_path),
-                 "--train", "cifar10-photos", "--limit-eval", "3", "--epochs", "1",
+                 "--train", "cifar10-photos", "--limit-test", "3", "--epochs", "1",
                  "--batch-size", "8", "--output-dir", out)
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())

@@ -25,7 +25,7 @@ def image_folders(tmp_path_factory):
 def test_finetune_evaluate_predict_on_image_folder(cli, tmp_path, vit_dir, image_folders):
     train, eval_ = image_folders
     out = tmp_path / "run"
-    result = cli("finetune", "image-classification", "--model", vit_dir, "--train", train, "--eval", eval_,
+    result = cli("finetune", "image-classification", "--model", vit_dir, "--train", train, "--test", eval_,
                  "--output-dir", out, *FAST)
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -49,7 +49,7 @@ def test_finetune_evaluate_predict_on_image_folder(cli, tmp_path, vit_dir, image
     assert [r["label"] for r in records] == ["bright", "dark"]
     assert all(0.5 < r["score"] <= 1 and set(r["scores"]) == {"bright", "dark"} for r in records)
 
-    unlabelled = cli("predict", out, "--file", tmp_path / "new", "--output", tmp_path / "folder.json")
+    unlabelled = cli("predict", out, "--data", tmp_path / "new", "--output", tmp_path / "folder.json")
     assert unlabelled.exit_code == 0, unlabelled.stderr
     assert [r["label"] for r in json.loads((tmp_path / "folder.json").read_text())] == ["bright", "dark"]
 

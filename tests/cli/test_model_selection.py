@@ -27,7 +27,7 @@ def data(tmp_path_factory):
 
 
 def run(cli, model, out, data, test, *extra):
-    result = cli("finetune", "classification", "--model", model, "--train", data["train"], "--eval", test,
+    result = cli("finetune", "classification", "--model", model, "--train", data["train"], "--test", test,
                  "--output-dir", out, *SETTINGS, *extra)
     assert result.exit_code == 0, result.stderr
     return json.loads((out / "metrics.json").read_text())
@@ -132,7 +132,7 @@ def nan_at_third_step(monkeypatch):
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(cli, tmp_path, tiny_bert, data, nan_at_third_step):
     out = tmp_path / "run"
     result = cli("finetune", "classification", "--model", str(tiny_bert), "--train", data["train"],
-                 "--eval", data["test"], "--output-dir", out, *SETTINGS, "--set", "train.save_every=2")
+                 "--test", data["test"], "--output-dir", out, *SETTINGS, "--set", "train.save_every=2")
     # A fault found while training: progress lines came first, then the one error line. Losses are read at
     # logging steps (every 2 here), so the NaN of step 3 is seen at step 4, before step 4's checkpoint.
     assert result.exit_code == 2 and "Traceback" not in result.stderr

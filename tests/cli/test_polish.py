@@ -33,7 +33,7 @@ def run(tmp_path_factory, tiny_bert):
     train = write_csv(root / "train.csv", sentiment_rows(64))
     test = write_csv(root / "test.csv", sentiment_rows(20, seed=1))
     out = root / "runs" / "tiny"
-    result = ftcli_process("finetune", "classification", "--model", tiny_bert, "--train", train, "--eval", test,
+    result = ftcli_process("finetune", "classification", "--model", tiny_bert, "--train", train, "--test", test,
                            "--output-dir", out, "--epochs", "2", "--batch-size", "8", "--max-length", "16",
                            "--set", "data.validation_fraction=0.25", "--set", "train.logging_steps=2",
                            "--report-to", "tensorboard")
@@ -72,13 +72,15 @@ def test_tensorboard_events_hold_the_logged_values(run):
 def test_epoch_training_loss_reaches_the_log_however_few_steps(cli, tmp_path, tiny_bert):
     train = write_csv(tmp_path / "train.csv", sentiment_rows(16))
     out = tmp_path / "run"
-    result = cli("finetune", "classification", "--model", tiny_bert, "--train", train, "--eval", train,
+    result = cli("finetune", "classification", "--model", tiny_bert, "--train", train, "--test", train,
                  "--output-dir", out, "--epochs", "2", "--batch-size", "8", "--set", "train.logging_steps=1000")
     assert result.exit_code == 0, result.stderr
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log if "train_loss" in r] == [1, 2]
-    assert read_series(out / "loss.png")["training_loss"] == [[r["step"], r["train_loss"]] for r in log
-                                                              if "train_loss" in r]
+    # A short run logs every step, whatever logging_steps says, so its plot has a point per step.
+    assert [r["step"] for r in log if "loss" in r and "train_loss" not in r] == [1, 2, 3, 4]
+    assert read_series(out / "loss.png")["training_loss"] == [[r["step"], r["loss"]] for r in log
+                                                              if "loss" in r and "train_loss" not in r]
 
 
 def test_results_on_stdout_and_evaluate_limit(cli, run):
@@ -113,11 +115,11 @@ def test_one_column_syntax_for_every_command(cli, tmp_path, tiny_bert):
     data = write_jsonl(tmp_path / "reviews.jsonl", rows)
     out = tmp_path / "run"
     columns = ["--column", "text=review", "--column", "label=sentiment"]
-    result = cli("finetune", "classification", "--model", tiny_bert, "--train", data, "--eval", data, *columns,
+    result = cli("finetune", "classification", "--model", tiny_bert, "--train", data, "--test", data, *columns,
                  "--output-dir", out, "--epochs", "1")
     assert result.exit_code == 0, result.stderr
     assert cli("evaluate", out, "--data", data, *columns).exit_code == 0
-    assert cli("predict", out, "--file", data, "--column", "text=review").exit_code == 0
+    assert cli("predict", out, "--data", data, "--column", "text=review").exit_code == 0
 
 
 def test_help_lists_tasks_groups_options_and_offers_completion(cli):
@@ -152,13 +154,13 @@ def test_results_and_listings_pipe_on_stdout(run, tmp_path):
     assert listed.returncode == 0 and "tiny" in listed.stdout and "accuracy" in listed.stdout, listed.stderr
     evaluated = ftcli_process("evaluate", out, "--data", test)
     assert evaluated.returncode == 0 and "accuracy" in evaluated.stdout, evaluated.stderr
-    predicted = ftcli_process("predict", out, "--file", test)
+    predicted = ftcli_process("predict", out, "--data", test)
     assert predicted.returncode == 0 and "score" in predicted.stdout and "label" in predicted.stdout, predicted.stderr
     assert "Epoch" not in listed.stdout + evaluated.stdout + predicted.stdout  # progress stays on stderr
     import csv
 
     for name in ("p.csv", "p.jsonl"):
-        written = ftcli_process("predict", out, "--file", test, "--output", tmp_path / name)
+        written = ftcli_process("predict", out, "--data", test, "--output", tmp_path / name)
         assert written.returncode == 0, written.stderr
     with (tmp_path / "p.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -194,7 +196,7 @@ def test_catalogue_style_label_set_survives_limit_train(cli, tmp_path, tiny_bert
     assert not any("B-MISC" in r["tags"] for r in sample)  # the limited sample never sees it
     test = write_jsonl(tmp_path / "test.jsonl", [rows[37]] + ner_rows(5, seed=3))
     out = tmp_path / "run"
-    result = cli("finetune", "ner", "--model", tiny_bert, "--train", train, "--eval", test, "--limit-train", "8",
+    result = cli("finetune", "ner", "--model", tiny_bert, "--train", train, "--test", test, "--limit-train", "8",
                  "--epochs", "1", "--output-dir", out)
     assert result.exit_code == 0, result.stderr
     assert "B-MISC" in json.loads((out / "model" / "config.json").read_text())["label2id"]
@@ -248,7 +250,7 @@ def test_cheap_readme_commands_run(cli, tmp_path, monkeypatch):
                 args[1:2] == ["cp"]:
             result = cli(*args)
         elif command == "ftcli finetune classification --model minilm --train rt-sentiment":
-            result = cli(*args, "--limit-train", "16", "--limit-eval", "16", "--epochs", "1", "--max-length", "32",
+            result = cli(*args, "--limit-train", "16", "--limit-test", "16", "--epochs", "1", "--max-length", "32",
                          "--output-dir", tmp_path / "readme-run")
         else:
             continue

@@ -41,7 +41,7 @@ def test_each_objective_trains_and_saves_a_plain_transformers_model(cli, tmp_pat
     train, eval_ = corpus
     out = tmp_path / "run"
     result = cli("pretrain", objective, "--config", architecture, "--tokenizer", tiny_bert, *TINY,
-                 "--train", train, "--eval", eval_, "--max-length", "32", "--batch-size", "8", "--epochs", "2",
+                 "--train", train, "--test", eval_, "--max-length", "32", "--batch-size", "8", "--epochs", "2",
                  "--output-dir", out, "--set", "train.logging_steps=1")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
@@ -59,10 +59,10 @@ def test_each_objective_trains_and_saves_a_plain_transformers_model(cli, tmp_pat
 def test_pretrained_model_feeds_finetune(cli, tmp_path, tiny_bert, corpus, sentiment_csv, sentiment_eval_csv):
     train, eval_ = corpus
     result = cli("pretrain", "mlm+nsp", "--config", "bert", "--tokenizer", tiny_bert, *TINY, "--train", train,
-                 "--eval", eval_, "--max-length", "32", "--epochs", "1", "--output-dir", tmp_path / "pre")
+                 "--test", eval_, "--max-length", "32", "--epochs", "1", "--output-dir", tmp_path / "pre")
     assert result.exit_code == 0, result.stderr
     result = cli("finetune", "classification", "--model", tmp_path / "pre" / "model", "--train", sentiment_csv,
-                 "--eval", sentiment_eval_csv, "--epochs", "1", "--output-dir", tmp_path / "ft")
+                 "--test", sentiment_eval_csv, "--epochs", "1", "--output-dir", tmp_path / "ft")
     assert result.exit_code == 0, result.stderr
     assert "accuracy" in json.loads((tmp_path / "ft" / "metrics.json").read_text())
 
@@ -70,7 +70,7 @@ def test_pretrained_model_feeds_finetune(cli, tmp_path, tiny_bert, corpus, senti
 def test_clm_run_generates(cli, tmp_path, tiny_bert, corpus):
     train, eval_ = corpus
     out = tmp_path / "gpt"
-    assert cli("pretrain", "clm", "--config", "gpt2", "--tokenizer", tiny_bert, *TINY, "--train", train, "--eval",
+    assert cli("pretrain", "clm", "--config", "gpt2", "--tokenizer", tiny_bert, *TINY, "--train", train, "--test",
                eval_, "--max-length", "32", "--epochs", "1", "--output-dir", out).exit_code == 0
     result = cli("predict", out, "--input", "the film was")
     assert result.exit_code == 0, result.stderr
@@ -91,14 +91,14 @@ def test_bad_input_stops_in_one_line_with_no_run_left(cli, tmp_path, tiny_bert, 
     short = write_csv(tmp_path / "short.csv", [{"text": "good film."}])
     out = tmp_path / "run"
     base = ("--tokenizer", tiny_bert, *TINY, "--max-length", "32", "--output-dir", out)
-    one_line_error(cli("pretrain", "mlm", "--config", "bert", "--train", empty, "--eval", eval_, *base), "holds no text")
-    one_line_error(cli("pretrain", "mlm", "--config", "bert", "--train", short, "--eval", eval_, *base),
+    one_line_error(cli("pretrain", "mlm", "--config", "bert", "--train", empty, "--test", eval_, *base), "holds no text")
+    one_line_error(cli("pretrain", "mlm", "--config", "bert", "--train", short, "--test", eval_, *base),
                    "too short for one block", str(short))
-    one_line_error(cli("pretrain", "sop", "--config", "gpt2", "--train", train, "--eval", eval_, *base),
+    one_line_error(cli("pretrain", "sop", "--config", "gpt2", "--train", train, "--test", eval_, *base),
                    "sop needs a pre-training head")
-    one_line_error(cli("pretrain", "rtd", "--config", "bert", "--train", train, "--eval", eval_, *base),
+    one_line_error(cli("pretrain", "rtd", "--config", "bert", "--train", train, "--test", eval_, *base),
                    "rtd trains an ELECTRA discriminator")
-    one_line_error(cli("pretrain", "clm", "--config", "bert", "--train", train, "--eval", eval_, *base),
+    one_line_error(cli("pretrain", "clm", "--config", "bert", "--train", train, "--test", eval_, *base),
                    "clm needs a decoder")
     one_line_error(cli("pretrain", "nsp", "--config", "bert", "--train", train, *base), "unknown pre-training objective")
     one_line_error(cli("pretrain", "mlm", "--train", train, *base[2:]), "either --model")
@@ -116,7 +116,7 @@ def test_tokenizer_and_model_vocabularies_must_match(cli, tmp_path, tiny_bert, c
     words = list(BertTokenizerFast.from_pretrained(tiny_bert).get_vocab()) + [f"extra{i}" for i in range(50)]
     BertTokenizerFast(vocab={w: i for i, w in enumerate(words)}).save_pretrained(checkpoint)
     train, eval_ = corpus
-    one_line_error(cli("pretrain", "mlm", "--model", checkpoint, "--train", train, "--eval", eval_,
+    one_line_error(cli("pretrain", "mlm", "--model", checkpoint, "--train", train, "--test", eval_,
                        "--output-dir", tmp_path / "run"), "has 88 tokens but the model has only 38 embeddings")
     assert not (tmp_path / "run").exists()
 
@@ -125,11 +125,11 @@ def test_tokenizer_and_model_vocabularies_must_match(cli, tmp_path, tiny_bert, c
 def test_a_trained_tokenizer_feeds_a_fresh_model(cli, tmp_path, corpus, kind, objective, architecture):
     train, eval_ = corpus
     tokenizer = tmp_path / kind
-    result = cli("tokenizer", "train", kind, "--train", train, "--vocab-size", "300", "--out", tokenizer)
+    result = cli("tokenizer", "train", kind, "--train", train, "--vocab-size", "300", "--output-dir", tokenizer)
     assert result.exit_code == 0, result.stderr
     out = tmp_path / "run"
     result = cli("pretrain", objective, "--config", architecture, "--tokenizer", tokenizer, *TINY, "--train", train,
-                 "--eval", eval_, "--max-length", "32", "--epochs", "1", "--output-dir", out)
+                 "--test", eval_, "--max-length", "32", "--epochs", "1", "--output-dir", out)
     assert result.exit_code == 0, result.stderr
     assert transformers.AutoTokenizer.from_pretrained(out / "model").get_vocab() == \
         transformers.AutoTokenizer.from_pretrained(tokenizer).get_vocab()

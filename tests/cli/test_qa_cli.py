@@ -44,7 +44,7 @@ def qa_files(tmp_path_factory):
 def test_qa_finetune_evaluate_predict(cli, tmp_path, tiny_bert, qa_files):
     train, eval_ = qa_files
     out = tmp_path / "qa"
-    result = cli("finetune", "qa", "--model", tiny_bert, "--train", train, "--eval", eval_, "--output-dir", out, *FAST)
+    result = cli("finetune", "qa", "--model", tiny_bert, "--train", train, "--test", eval_, "--output-dir", out, *FAST)
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"exact_match", "f1", "HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1"} <= set(metrics)
@@ -58,7 +58,7 @@ def test_qa_finetune_evaluate_predict(cli, tmp_path, tiny_bert, qa_files):
     assert evaluated.exit_code == 0, evaluated.stderr
     assert json.loads((tmp_path / "m.json").read_text())["f1"] == pytest.approx(metrics["f1"])
 
-    predicted = cli("predict", out, "--file", eval_, "--output", tmp_path / "p.json")
+    predicted = cli("predict", out, "--data", eval_, "--output", tmp_path / "p.json")
     assert predicted.exit_code == 0, predicted.stderr
     records = json.loads((tmp_path / "p.json").read_text())
     assert [r["id"] for r in records] == [f"r{i}" for i in range(16)]

@@ -102,7 +102,7 @@ def setup(tmp_path_factory, tiny_bert):
 def ftcli(setup, out, *extra, mode="none", count=0, env=None):
     root, launcher, train, test, model = setup
     command = [sys.executable, str(launcher), mode, str(count), "finetune", "classification",
-               "--model", str(model), "--train", str(train), "--eval", str(test), "--output-dir", str(out),
+               "--model", str(model), "--train", str(train), "--test", str(test), "--output-dir", str(out),
                *SETTINGS, *extra]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
@@ -179,7 +179,7 @@ def test_second_run_on_the_same_directory_is_refused_while_the_first_finishes(se
     root, launcher, train, test, model = setup
     first = subprocess.Popen(
         [sys.executable, str(launcher), "pause", "2", "finetune", "classification", "--model", str(model),
-         "--train", str(train), "--eval", str(test), "--output-dir", str(out), *SETTINGS, "--seed", "1"],
+         "--train", str(train), "--test", str(test), "--output-dir", str(out), *SETTINGS, "--seed", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         import time
@@ -279,7 +279,7 @@ def test_resume_with_other_settings_or_changed_data_is_refused(setup, tmp_path):
     write_csv(cut, sentiment_rows(64))
     out2 = tmp_path / "run2"
     command = lambda *extra: [sys.executable, str(launcher), *extra[:2], "finetune", "classification", "--model",
-                              str(model), "--train", str(cut), "--eval", str(test), "--output-dir", str(out2),
+                              str(model), "--train", str(cut), "--test", str(test), "--output-dir", str(out2),
                               *SETTINGS, *extra[2:]]
     assert subprocess.run(command("kill", "5"), capture_output=True).returncode == -signal.SIGKILL
     write_csv(cut, sentiment_rows(40))

@@ -58,7 +58,7 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     model = models.get(task, models["text"])
     train, eval_ = datasets[task]
     out = tmp_path / "run"
-    result = cli("finetune", task, "--strategy", strategy, "--model", model, "--train", train, "--eval", eval_,
+    result = cli("finetune", task, "--strategy", strategy, "--model", model, "--train", train, "--test", eval_,
                  "--output-dir", out, "--epochs", "2", "--batch-size", "8", "--lr", LR[strategy],
                  *STRATEGY_FLAGS.get(strategy, []), *TASK_FLAGS.get(task, []))
     assert result.exit_code == 0, result.stderr
@@ -86,7 +86,7 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     assert evaluated.exit_code == 0, evaluated.stderr
     assert json.loads((tmp_path / "m.json").read_text())[key] == pytest.approx(metrics[key], rel=1e-4, abs=1e-6)
 
-    predicted = cli("predict", out, "--file", eval_, "--output", tmp_path / "p.json")
+    predicted = cli("predict", out, "--data", eval_, "--output", tmp_path / "p.json")
     assert predicted.exit_code == 0, predicted.stderr
     assert len(json.loads((tmp_path / "p.json").read_text())) == (8 if task == "image-classification" else 12)
 
@@ -106,7 +106,7 @@ def test_unsupported_pair_is_refused_naming_what_is_supported(cli, tmp_path, mod
 
 def test_lm_loss_weight_needs_a_decoder(cli, tmp_path, models, datasets):
     train, eval_ = datasets["classification"]
-    result = cli("finetune", "classification", "--model", models["text"], "--train", train, "--eval", eval_,
+    result = cli("finetune", "classification", "--model", models["text"], "--train", train, "--test", eval_,
                  "--output-dir", tmp_path / "r", "--set", "full.lm_loss_weight=0.5")
     assert_user_error(result, "full.lm_loss_weight needs a decoder")
     assert no_run_left(tmp_path / "r")
@@ -117,7 +117,7 @@ def test_decoder_classification_with_the_auxiliary_lm_loss(cli, tmp_path, models
 
     train, eval_ = datasets["classification"]
     out = tmp_path / "run"
-    result = cli("finetune", "classification", "--model", models["generation"], "--train", train, "--eval", eval_,
+    result = cli("finetune", "classification", "--model", models["generation"], "--train", train, "--test", eval_,
                  "--output-dir", out, "--epochs", "1", "--batch-size", "8", "--lr", "2e-3", "--head-lr", "1e-2",
                  "--set", "full.lm_loss_weight=0.5")
     assert result.exit_code == 0, result.stderr

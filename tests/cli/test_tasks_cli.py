@@ -19,7 +19,7 @@ def ner_files(tmp_path_factory):
 def test_ner_finetune_evaluate_predict(cli, tmp_path, tiny_bert, ner_files):
     train, eval_ = ner_files
     out = tmp_path / "ner"
-    result = cli("finetune", "ner", "--model", tiny_bert, "--train", train, "--eval", eval_, "--output-dir", out, *FAST)
+    result = cli("finetune", "ner", "--model", tiny_bert, "--train", train, "--test", eval_, "--output-dir", out, *FAST)
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"precision", "recall", "f1", "LOC_f1", "PER_f1"} <= set(metrics)

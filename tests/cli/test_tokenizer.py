@@ -46,7 +46,7 @@ def corpus(tmp_path_factory):
 
 
 def train(cli, algorithm, data, out, *extra):
-    return cli("tokenizer", "train", algorithm, "--train", data, "--out", out, *extra)
+    return cli("tokenizer", "train", algorithm, "--train", data, "--output-dir", out, *extra)
 
 
 def one_line_error(result, *fragments):
@@ -74,7 +74,7 @@ def trained(corpus, tmp_path_factory):
     with MonkeyPatch.context() as patch:
         for algorithm, size in sizes.items():
             patch.setattr(sys, "argv", ["ftcli", "tokenizer", "train", algorithm, "--train", str(corpus),
-                                        "--vocab-size", size, "--out", str(out / algorithm)])
+                                        "--vocab-size", size, "--output-dir", str(out / algorithm)])
             try:
                 main()
             except SystemExit as exit_:
@@ -249,7 +249,7 @@ def test_a_trained_tokenizer_starts_a_fresh_model(cli, trained, tmp_path):
     """`ftcli models init --tokenizer DIR` takes a tokenizer folder (no config.json in it)."""
     from transformers import AutoConfig
 
-    result = cli("models", "init", "--config", "bert", "--tokenizer", trained["wordpiece"], "--out", tmp_path / "m",
+    result = cli("models", "init", "--config", "bert", "--tokenizer", trained["wordpiece"], "--output-dir", tmp_path / "m",
                  "--hidden-size", "16", "--layers", "1", "--heads", "2", "--intermediate-size", "32")
     assert result.exit_code == 0, result.stderr
     config = AutoConfig.from_pretrained(tmp_path / "m")

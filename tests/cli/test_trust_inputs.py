@@ -45,7 +45,7 @@ def test_a_label_found_only_in_the_held_out_rows_is_explained(cli, tmp_path, tin
     rows = [{**row, "label": "neg"} if row["text"] in held_out else row for row in rows]
     write_jsonl(data, rows)
     result = finetune(cli, tiny_bert, data, tmp_path / "run")
-    assert_user_error(result, "'neg' occur only in the rows held out for testing", "--eval")
+    assert_user_error(result, "'neg' occur only in the rows held out for testing", "--test")
 
 
 def test_data_check_reports_labels_that_differ_only_in_case_or_spaces(cli, tmp_path):
@@ -193,7 +193,7 @@ def test_a_full_cache_disk_for_features_leaves_no_partial_file_and_the_run_goes_
 
     monkeypatch.setattr(feature_extraction, "save_file", save_on_a_full_cache_disk)
     result = cli("finetune", "classification", "--strategy", "feature-extraction", "--model", tiny_bert,
-                 "--train", sentiment_csv, "--eval", sentiment_eval_csv, "--epochs", "1", "--max-length", "16",
+                 "--train", sentiment_csv, "--test", sentiment_eval_csv, "--epochs", "1", "--max-length", "16",
                  "--output-dir", tmp_path / "run")
     assert result.exit_code == 0, result.stderr
     assert "training features are not cached" in " ".join(result.stderr.split())
@@ -213,7 +213,7 @@ def test_an_unusable_home_folder_is_named_before_any_work_not_blamed_on_the_data
     setting = {"datasets": (datasets.config, "HF_DATASETS_CACHE"), "modules": (evaluate.config, "HF_MODULES_CACHE")}
     module, name = setting[unusable]
     monkeypatch.setattr(module, name, str(home / ".cache" / "huggingface" / unusable))
-    result = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "run", "--eval", sentiment_eval_csv)
+    result = finetune(cli, tiny_bert, sentiment_csv, tmp_path / "run", "--test", sentiment_eval_csv)
     assert_user_error(result, f"the Hugging Face {unusable} cache {home}/.cache/huggingface/{unusable}")
     assert "set HF_HOME to a writable folder" in result.stderr and "could not read" not in result.stderr
     assert "Epoch" not in result.stderr and not (tmp_path / "run").exists()
@@ -249,11 +249,11 @@ def test_a_lora_run_from_a_relative_model_path_predicts_from_anywhere(cli, tmp_p
 def test_compare_refuses_to_mix_results_of_other_settings(cli, tmp_path, tiny_bert):
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(40))
     test = write_jsonl(tmp_path / "test.jsonl", sentiment_rows(20, seed=1))
-    common = ["compare", "classification", "--model", tiny_bert, "--train", train, "--eval", test,
+    common = ["compare", "classification", "--model", tiny_bert, "--train", train, "--test", test,
               "--strategies", "feature-extraction", "--train-sizes", "16", "--seeds", "1", "--output-dir", tmp_path / "cmp"]
-    assert cli(*common, "--limit-eval", "10").exit_code == 0
-    assert_user_error(cli(*common, "--limit-eval", "5"), "holds results of other settings", "limit_eval")
-    assert cli(*common, "--limit-eval", "10").exit_code == 0  # the same settings reuse the finished cell
+    assert cli(*common, "--limit-test", "10").exit_code == 0
+    assert_user_error(cli(*common, "--limit-test", "5"), "holds results of other settings", "limit_eval")
+    assert cli(*common, "--limit-test", "10").exit_code == 0  # the same settings reuse the finished cell
     # A folder compare did not make: nothing is written beside the user's files (their compare.md least of all).
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -302,7 +302,7 @@ def test_a_missing_column_hint_names_a_flag_the_command_takes(cli, tiny_bert, se
     out = tmp_path / "run"
     assert_user_error(finetune(cli, tiny_bert, data, out), "map it with --column text=NAME")
     assert finetune(cli, tiny_bert, data, out, "--column", "text=review").exit_code == 0
-    for command in (["predict", out, "--file", data], ["evaluate", out, "--data", data]):
+    for command in (["predict", out, "--data", data], ["evaluate", out, "--data", data]):
         assert_user_error(cli(*command, "--column", "text=nope"), "map it with --column text=NAME")
         result = cli(*command, "--column", "text=review")
         assert result.exit_code == 0, result.stderr

@@ -54,6 +54,6 @@ def test_a_fine_tuned_model_gets_a_new_head_for_a_new_label_set(cli, tmp_path, t
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_a_checkpoint_without_a_trained_head_is_refused_for_predictions(cli, tmp_path, tiny_bert, command):
     data = write_jsonl(tmp_path / "in.jsonl", sentiment_rows(4))
-    flag = "--file" if command == "predict" else "--data"
+    flag = "--data" if command == "predict" else "--data"
     result = cli(command, tiny_bert, "--task", "classification", flag, data)
     assert_user_error(result, "no trained classification head", "fine-tune it first")

@@ -35,7 +35,7 @@ def test_rt_sentiment_split(rt):
 def minilm_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "minilm"
     command = [sys.executable, "-m", "ftcli", "finetune", "classification", "--model", "minilm",
-               "--train", "rt-sentiment", "--limit-train", "400", "--limit-eval", "200", "--epochs", "1",
+               "--train", "rt-sentiment", "--limit-train", "400", "--limit-test", "200", "--epochs", "1",
                "--max-length", "64", "--output-dir", str(out)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

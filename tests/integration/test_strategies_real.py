@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-SMALL = ["--model", "minilm", "--train", "rt-sentiment", "--limit-train", "600", "--limit-eval", "300",
+SMALL = ["--model", "minilm", "--train", "rt-sentiment", "--limit-train", "600", "--limit-test", "300",
          "--max-length", "64"]
 
 

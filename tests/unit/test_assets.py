@@ -20,5 +20,9 @@ def test_checkpoint_directory_passes(tiny_bert):
     assert assets.resolve_model(str(tiny_bert)) == str(tiny_bert)
 
 
-def test_hub_id_is_passed_on():
+def test_hub_id_is_passed_on(monkeypatch):
+    """Online (no HF_HUB_OFFLINE), a Hub id goes on to transformers; offline it must be in the Hub cache
+    (tests/cli/test_grammar.py checks that message)."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     assert assets.resolve_model("someone/some-model") == "someone/some-model"

@@ -207,8 +207,8 @@ def test_drug_reviews_is_a_three_class_review_set(cli, tmp_path):
 
 
 def test_data_check_of_a_file_still_works_offline(cli, tmp_path, no_copy):
-    data = write_jsonl(tmp_path / "pairs.jsonl", [{"premise": "a b", "hypothesis": "a", "label": label}
-                                                  for label in ("entailment", "contradiction") * 2])
+    data = write_jsonl(tmp_path / "pairs.jsonl", [{"premise": f"a b {i}", "hypothesis": "a", "label": label}
+                                                  for i, label in enumerate(("entailment", "contradiction") * 2)])
     assert cli("data", "check", data, "--task", "nli").exit_code == 0
 
 

@@ -244,7 +244,7 @@ def test_input_takes_question_and_context():
     task = get_task("qa")
     assert task.input_row("who lives in paris ? ||| alice lives in paris") == {
         "question": "who lives in paris ?", "context": "alice lives in paris"}
-    with pytest.raises(UserError, match="--file"):
+    with pytest.raises(UserError, match="--data"):
         task.input_row("who lives in paris ?")
 
 

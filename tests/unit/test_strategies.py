@@ -190,7 +190,7 @@ def test_cached_features_match_running_the_body_and_are_reused(cli, tmp_path, ti
     monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
     train = write_jsonl(tmp_path / "train.jsonl", sentiment_rows(48))
     eval_ = write_jsonl(tmp_path / "eval.jsonl", sentiment_rows(16, seed=1))
-    common = ["--model", tiny_bert, "--train", train, "--eval", eval_, "--strategy", "feature-extraction",
+    common = ["--model", tiny_bert, "--train", train, "--test", eval_, "--strategy", "feature-extraction",
               "--epochs", "3", "--lr", "1e-2", "--batch-size", "8"]
     results = {}
     for name, cache in [("cached", "true"), ("again", "true"), ("uncached", "false")]:
@@ -211,7 +211,7 @@ def test_feature_extraction_qa_predicts_no_answer_or_spans(cli, tmp_path, tiny_b
     train = write_jsonl(tmp_path / "train.jsonl", qa_rows(24))
     out = tmp_path / "run"
     result = cli("finetune", "qa", "--strategy", "feature-extraction", "--model", tiny_bert, "--train", train,
-                 "--eval", train, "--output-dir", out, "--max-length", "24", "--set", "options.doc_stride=6",
+                 "--test", train, "--output-dir", out, "--max-length", "24", "--set", "options.doc_stride=6",
                  "--set", "features.layers=last", "--epochs", "1")
     assert result.exit_code == 0, result.stderr
     saved = json.loads((out / "model" / "feature_head.json").read_text())
@@ -233,7 +233,7 @@ def test_export_merges_lora_into_plain_transformers_weights(cli, tmp_path, tiny_
                  "--output-dir", run, "--epochs", "1", "--lr", "1e-2", "--batch-size", "8")
     assert result.exit_code == 0, result.stderr
     assert (run / "model" / "adapter" / "adapter_model.safetensors").is_file() and (run / "model" / "config.json").exists()
-    exported = cli("export", run, "--to", tmp_path / "merged")
+    exported = cli("export", run, "--output-dir", tmp_path / "merged")
     assert exported.exit_code == 0, exported.stderr
     merged = AutoModelForSequenceClassification.from_pretrained(tmp_path / "merged").eval()
     assert not any("lora" in n for n, _ in merged.named_parameters())
@@ -242,8 +242,8 @@ def test_export_merges_lora_into_plain_transformers_weights(cli, tmp_path, tiny_
     with torch.no_grad():
         assert torch.allclose(merged(**batch).logits, adapter(**batch).logits, atol=1e-5)
     assert merged.config.id2label == {0: "negative", 1: "positive"}
-    assert_user_error(cli("export", run, "--to", tmp_path / "merged"), "earlier export", "--overwrite")
-    assert_user_error(cli("export", tmp_path, "--to", tmp_path / "x"), "not a finished ftcli run")
+    assert_user_error(cli("export", run, "--output-dir", tmp_path / "merged"), "earlier export", "--overwrite")
+    assert_user_error(cli("export", tmp_path, "--output-dir", tmp_path / "x"), "not a finished ftcli run")
 
 
 @pytest.mark.parametrize("strategy", ["lora", "prompt-tuning"])
@@ -286,7 +286,7 @@ def test_ner_on_the_concatenated_last_four_layers(cli, tmp_path, tiny_bert, monk
     train = write_jsonl(tmp_path / "train.jsonl", ner_rows(24))
     out = tmp_path / "run"
     result = cli("finetune", "ner", "--strategy", "feature-extraction", "--model", deeper, "--train", train,
-                 "--eval", train, "--output-dir", out, "--epochs", "2", "--set", "features.layers=concat4")
+                 "--test", train, "--output-dir", out, "--epochs", "2", "--set", "features.layers=concat4")
     assert result.exit_code == 0, result.stderr
     saved = json.loads((out / "model" / "feature_head.json").read_text())
     assert saved["features"]["layers"] == "concat4" and saved["kind"] == "token"

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-from datasets import Dataset, DatasetDict
-
 from ftcli.data.catalog.hub import hub_offline, load_hub_copy
 
 if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
     from ftcli.data.catalog.entries import DatasetAsset
 
 SPLIT_SEED = 1234
@@ -23,6 +22,9 @@ SPLIT_SEED = 1234
 def seeded_split(rows: list[dict] | Dataset, test_rows: int, seed: int = SPLIT_SEED) -> DatasetDict:
     """A fixed random split with `test_rows` rows held out for testing (at most half of the rows,
     so a partial copy of a source still leaves rows to train on)."""
+    import numpy as np
+    from datasets import Dataset, DatasetDict
+
     dataset = rows if isinstance(rows, Dataset) else Dataset.from_list(rows)
     test_rows = min(test_rows, len(dataset) // 2)
     order = np.random.RandomState(seed).permutation(len(dataset))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from datasets import ClassLabel, Dataset, DatasetDict, Value
+from typing import TYPE_CHECKING
 
 from ftcli.errors import UserError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,15 @@ def load_hub_copy(alias: str, copy: HubCopy) -> DatasetDict:
     if missing:
         raise UserError(f"dataset '{alias}': its Hub copy {copy.repo} has no {'/'.join(missing)} split "
                         f"(it has {', '.join(loaded)})")
+    from datasets import DatasetDict
+
     return DatasetDict(train=_names_for_class_labels(loaded["train"]), test=_names_for_class_labels(loaded["test"]))
 
 
 def _names_for_class_labels(split: Dataset) -> Dataset:
     """Class-label columns as their names ("cat", not 3), the way catalogue rows carry labels."""
+    from datasets import ClassLabel, Value
+
     for column, feature in split.features.items():
         if isinstance(feature, ClassLabel):
             features = split.features.copy()
