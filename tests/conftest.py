@@ -128,6 +128,20 @@ class CliResult:
     stderr: str
 
 
+def run_ftcli(*args) -> None:
+    """`ftcli ARGS...` in this process for a module- or session-scoped fixture (which cannot use `cli`); it must
+    succeed."""
+    from ftcli.cli.app import main
+
+    saved, sys.argv = sys.argv, ["ftcli", *map(str, args)]
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        sys.argv = saved
+    assert exit_.value.code in (0, None), f"ftcli {' '.join(map(str, args))} exited {exit_.value.code}"
+
+
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run `ftcli ARGS...` in this process, as the console script would."""

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import sentiment_rows, write_csv
+from tests.conftest import run_ftcli, sentiment_rows, write_csv
 
 # 6 epochs: at 4, whether the random tiny model has learnt the task depends on the seed (0.5-1.0 accuracy over
 # seeds 2, 42 and 1, with or without length-grouped batches); at 6 it reaches 1.0 on each seed tried.
@@ -21,20 +21,9 @@ def finetune(cli, model, train, out, *extra):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, tiny_bert, sentiment_csv, sentiment_eval_csv):
     """One real fine-tune shared by the read-only tests below."""
-    import sys
-
-    from ftcli.cli.app import main
-
     out = tmp_path_factory.mktemp("runs") / "run"
-    argv = ["ftcli", "finetune", "classification", "--model", str(tiny_bert), "--train", str(sentiment_csv),
-            "--test", str(sentiment_eval_csv), "--output-dir", str(out), *FAST]
-    saved, sys.argv = sys.argv, argv
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            main()
-    finally:
-        sys.argv = saved
-    assert exit_.value.code in (0, None)
+    run_ftcli("finetune", "classification", "--model", tiny_bert, "--train", sentiment_csv, "--test",
+              sentiment_eval_csv, "--output-dir", out, *FAST)
     return out
 
 

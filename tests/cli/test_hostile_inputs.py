@@ -17,7 +17,7 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import ner_rows, nli_rows, sentiment_rows, write_csv, write_jsonl
+from tests.conftest import ner_rows, nli_rows, run_ftcli, sentiment_rows, write_csv, write_jsonl
 
 FAST = ["--epochs", "1", "--batch-size", "8", "--max-length", "16"]
 
@@ -488,20 +488,9 @@ def finished_run(tmp_path_factory, tiny_bert, sentiment_csv):
 
     def get() -> Path:
         if not made:
-            import sys
-
-            from ftcli.cli.app import main
-
             out = tmp_path_factory.mktemp("runs") / "run"
-            argv = ["ftcli", "finetune", "classification", "--model", str(tiny_bert), "--train",
-                    str(sentiment_csv), "--output-dir", str(out), *FAST]
-            saved, sys.argv = sys.argv, argv
-            try:
-                with pytest.raises(SystemExit) as exit_:
-                    main()
-            finally:
-                sys.argv = saved
-            assert exit_.value.code in (0, None)
+            run_ftcli("finetune", "classification", "--model", tiny_bert, "--train", sentiment_csv,
+                      "--output-dir", out, *FAST)
             made.append(out)
         return made[0]
 

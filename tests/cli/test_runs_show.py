@@ -6,29 +6,18 @@ import shutil
 import pytest
 import yaml
 
-from tests.conftest import sentiment_rows, write_csv
+from tests.conftest import run_ftcli, sentiment_rows, write_csv
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_bert):
     """A tiny classification run with a learning rate and epochs of its own."""
-    import sys
-
-    from ftcli.cli.app import main
-
     root = tmp_path_factory.mktemp("show")
     train = write_csv(root / "train.csv", sentiment_rows(24))
     out = root / "run"
-    argv = ["ftcli", "finetune", "classification", "--model", str(tiny_bert), "--train", str(train),
-            "--eval", str(train), "--output-dir", str(out), "--epochs", "1", "--lr", "3e-5",
-            "--batch-size", "8", "--max-length", "16", "--column", "text=text"]
-    saved, sys.argv = sys.argv, argv
-    try:
-        with pytest.raises(SystemExit) as exit_:
-            main()
-    finally:
-        sys.argv = saved
-    assert exit_.value.code in (0, None)
+    run_ftcli("finetune", "classification", "--model", tiny_bert, "--train", train, "--test", train,
+              "--output-dir", out, "--epochs", "1", "--lr", "3e-5", "--batch-size", "8", "--max-length", "16",
+              "--column", "text=text")
     return out
 
 
