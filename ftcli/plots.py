@@ -60,10 +60,12 @@ def _loss_series(records: list[dict[str, Any]], headline: str | None) -> dict[st
     validation loss and the headline metric per epoch."""
     steps = [[r["step"], r["loss"]] for r in records if "loss" in r and "train_loss" not in r]
     epochs = [[r["step"], r["train_loss"]] for r in records if "train_loss" in r]
-    key = f"validation_{headline}"
-    return {"training_loss": steps or epochs,
-            "validation_loss": [[r["step"], r["validation_loss"]] for r in records if "validation_loss" in r],
-            key: [[r["step"], r[key]] for r in records if headline and key in r]}
+    series = {"training_loss": steps or epochs,
+              "validation_loss": [[r["step"], r["validation_loss"]] for r in records if "validation_loss" in r]}
+    if headline and headline != "loss":  # a run whose headline is its loss (pre-training) has one loss line
+        key = f"validation_{headline}"
+        series[key] = [[r["step"], r[key]] for r in records if key in r]
+    return series
 
 
 def kept_mark(records: list[dict[str, Any]], kept_epoch: int | None) -> dict[str, int] | None:
@@ -82,7 +84,7 @@ def loss_figure(records: list[dict[str, Any]], headline: str | None, title: str,
     from matplotlib.ticker import MaxNLocator
 
     series = _loss_series(records, headline)
-    train, evaluation, metric = series.values()
+    train, evaluation, metric = series["training_loss"], series["validation_loss"], [*series.values(), []][2]
     if not train and not evaluation:
         return None
     figure, loss_axis = _pyplot().subplots(figsize=(7, 4))

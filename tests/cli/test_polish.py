@@ -126,7 +126,7 @@ def test_help_lists_tasks_groups_options_and_offers_completion(cli):
     text = cli("finetune", "--help").stdout
     for task in ("classification", "nli", "ner", "qa", "generation", "image-classification"):
         assert task in text
-    for panel in ("Data", "Training", "Output", "Processes and machines"):
+    for panel in ("Data", "Model", "Training", "Output", "Launch"):
         assert re.search(rf"─ {panel} ─", text), panel
     assert "<bool>" not in text and "Default: the recipe's" in text
     assert "--install-completion" in cli("--help").stdout

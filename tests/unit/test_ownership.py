@@ -168,6 +168,7 @@ def test_a_full_disk_is_one_line_not_an_internal_error(cli, tmp_path, monkeypatc
             raise RuntimeError("arrow could not write the file") from err
 
     monkeypatch.setattr("ftcli.data_check.check_data", full_disk)
+    (tmp_path / "x.jsonl").write_text('{"text": "a", "label": "b"}\n')
     result = cli("data", "check", tmp_path / "x.jsonl", "--task", "classification")
     assert result.exit_code == 2, result.stderr
     lines = result.stderr.strip().splitlines()
