@@ -192,3 +192,36 @@ def test_the_docs_table_of_options_is_the_commands_own():
 
     docs = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
     assert options_table() in docs, "docs/cli.md is out of date: paste tests/cli/test_grammar.py's options_table()"
+
+
+def test_a_comparison_file_is_the_whole_command(tmp_path, cli):
+    from ftcli.cli.compare import comparison_file
+
+    path = tmp_path / "compare.yaml"
+    path.write_text("task: classification\nmodel: minilm\ntrain: reviews.csv\nstrategies: [full, lora]\n"
+                    "train_sizes: [16, all]\nseeds: 2\nset: {optim.lr: 3.0e-5}\ncolumn: {text: review}\n")
+    assert comparison_file(path) == {
+        "task": "classification", "model": "minilm", "train": "reviews.csv", "strategies": "full,lora",
+        "train_sizes": "16,all", "seeds": 2, "set": ["optim.lr=3e-05"], "column": ["text=review"]}
+    path.write_text("task: classification\ntrain_size: [16]\n")
+    result = cli("compare", path)
+    assert result.exit_code == 2 and "unknown key 'train_size' (did you mean 'train_sizes'?)" in result.stderr
+    path.write_text("task: clasification\ntrain: missing.csv\n")
+    assert "did you mean 'classification'" in cli("compare", path).stderr
+    path.write_text("task: classification\ntrain: missing.csv\n")
+    assert "--train missing.csv: data file not found" in cli("compare", path).stderr
+
+
+def test_pretrain_and_distill_take_a_config_file(tmp_path, cli):
+    from ftcli.cli.distill import distill_run_file
+
+    run = tmp_path / "run.yaml"
+    run.write_text("task: nli\nmodel: {name: small}\ndata: {train: pairs.csv}\ndistill: {teacher: runs/teacher}\n")
+    assert distill_run_file(str(run), None, None, None, None, None, None) == (
+        "nli", "runs/teacher", "pairs.csv", run, "small", None)
+    # A flag beside the file wins; a student by --init-from-teacher replaces the file's model.
+    _, teacher, _, _, student, init = distill_run_file(str(run), None, "other", None, None, None, "every-other-layer")
+    assert (teacher, student, init) == ("other", None, "every-other-layer")
+    assert "missing option --teacher" in cli("distill", "--train", "x.csv").stderr
+    run.write_text("task: mlmm\n")
+    assert "unknown pre-training objective 'mlmm' (did you mean 'mlm'?)" in cli("pretrain", run).stderr
