@@ -9,7 +9,7 @@ from pathlib import Path
 from ftcli.errors import UserError
 
 # What marks a DATA or --model argument as a local path rather than a catalogue alias or a Hub name.
-MODEL_FLAGS = ("--model", "--student", "--teacher", "--tokenizer", "RUN_OR_MODEL")
+MODEL_FLAGS = ("--model", "--prompt-model", "--student", "--teacher", "--tokenizer", "RUN_OR_MODEL")
 PATH_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".conll", ".txt", ".gz")
 
 

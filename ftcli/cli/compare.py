@@ -27,6 +27,7 @@ def compare(
     column: ColumnOpt = None,
     limit_test: LimitTestOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id. Default: minilm.", rich_help_panel=MODEL)] = None,
+    prompt_model: Annotated[Optional[str], typer.Option("--prompt-model", help="The model of the in-context rows: one that learns in context (a causal LM). Default: the in-context recipe's (smollm2), not --model.", rich_help_panel=MODEL)] = None,
     max_length: MaxLengthOpt = None,
     strategies: Annotated[Optional[str], typer.Option("--strategies", help="Comma-separated: in-context, feature-extraction, prompt-tuning, lora, full. Default: in-context,feature-extraction,lora,full.", rich_help_panel=TRAINING)] = None,
     train_sizes: Annotated[Optional[str], typer.Option("--train-sizes", help="Comma-separated labelled-example counts; 'all' is the whole training set. In-context runs at 0 (zero-shot) and as k-shot up to 64. Default: 0,16,64,256,1024,all.", rich_help_panel=TRAINING)] = None,
@@ -45,7 +46,8 @@ def compare(
 
     test = renamed(test, eval, "--eval", "--test")
     limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
-    given = dict(task=task, model=model, train=train, test=test, strategies=strategies, train_sizes=train_sizes,
+    given = dict(task=task, model=model, prompt_model=prompt_model, train=train, test=test, strategies=strategies,
+                 train_sizes=train_sizes,
                  seeds=seeds, limit_test=limit_test, max_length=max_length, set=set_, column=column,
                  output_dir=output_dir)
     if task.endswith((".yaml", ".yml")):  # the file's values, under the flags given beside it
@@ -54,7 +56,7 @@ def compare(
     task, model, train, test, limit_test, max_length = (given.get(key) for key in (
         "task", "model", "train", "test", "limit_test", "max_length"))
     check_task_name(task)
-    check_paths({"--train": train, "--test": test, "--model": model})
+    check_paths({"--train": train, "--test": test, "--model": model, "--prompt-model": given["prompt_model"]})
     from ftcli.cli.output import print_summary_table
     from ftcli.compare import CompareSettings, Comparison, parse_list
     from ftcli.compare.plan import DEFAULT_SIZES, DEFAULT_STRATEGIES
@@ -68,7 +70,8 @@ def compare(
                                strategies=parse_list(given["strategies"] or ",".join(DEFAULT_STRATEGIES), "--strategies"),
                                sizes=parse_list(given["train_sizes"] or ",".join(DEFAULT_SIZES), "--train-sizes"),
                                seeds=given["seeds"] or 3, limit_eval=limit_test, max_length=max_length,
-                               sets=list(given["set"] or []), columns=parse_columns(given["column"]))
+                               sets=list(given["set"] or []), columns=parse_columns(given["column"]),
+                               prompt_model=given["prompt_model"])
     report = Comparison(settings).run(worker=[sys.executable, "-m", WORKER])
     print_summary_table(report)
     console.print(f"Wrote [bold]{out}/compare.md[/], compare.json and compare.png")
@@ -80,7 +83,7 @@ def comparison_file(path: Path) -> dict:
     from ftcli.config.recipes import read_yaml_mapping
     from ftcli.preflight import did_you_mean
 
-    known = ("task", "model", "train", "test", "strategies", "train_sizes", "seeds", "limit_test", "max_length",
+    known = ("task", "model", "prompt_model", "train", "test", "strategies", "train_sizes", "seeds", "limit_test", "max_length",
              "set", "column", "output_dir")
     values = read_yaml_mapping(path, "comparison file")
     for key in values:
@@ -94,7 +97,7 @@ def comparison_file(path: Path) -> dict:
     for key in ("strategies", "train_sizes"):
         if isinstance(values.get(key), list):
             values[key] = ",".join(str(item) for item in values[key])
-    return {key: (str(value) if key in ("model", "train", "test", "output_dir") and value is not None else value)
+    return {key: (str(value) if key in ("model", "prompt_model", "train", "test", "output_dir") and value is not None else value)
             for key, value in values.items()}
 
 

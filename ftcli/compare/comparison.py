@@ -102,7 +102,12 @@ class Comparison:
         s = self.settings
         return {"task": s.task, "model": s.model, "train": fingerprint(s.train), "eval": fingerprint(self.eval_source),
                 "limit_eval": s.limit_eval, "max_length": s.max_length, "sets": sorted(s.sets),
-                "columns": dict(sorted(s.columns.items()))}
+                "columns": dict(sorted(s.columns.items())),
+                "prompt_model": self.prompt_model() if IN_CONTEXT in s.strategies else None}
+
+    def prompt_model(self) -> str:
+        """The in-context cells' model: --prompt-model, else the in-context recipe's."""
+        return self.settings.prompt_model or str(self.recipes[IN_CONTEXT].get("model", {}).get("name"))
 
     def check_same_settings(self) -> None:
         """A folder holds the cells of one set of result settings: recorded at the first run, compared after."""
@@ -185,7 +190,9 @@ class Comparison:
         metric = self.task.best_metric
         if metric not in metrics:
             raise UserError(f"{cell.strategy} gave no {metric} (it gave {', '.join(metrics)})")
+        model = self.prompt_model() if cell.strategy == IN_CONTEXT else self.settings.model
         return {"strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "shots": shots, "metric": metric,
+                "model": model,
                 "value": metrics[metric], "metrics": metrics, "trainable_parameters": trainable,
                 "seconds": round(time.perf_counter() - start, 2), "peak_memory_mb": round(memory, 1)}
 
@@ -195,7 +202,7 @@ class Comparison:
 
         shots = min(cell.size, MAX_SHOTS)
         config = build_config(recipe=self.recipes[IN_CONTEXT], sets=self.settings.sets,
-                              flags={"model.name": self.settings.model, "train.seed": cell.seed})
+                              flags={"model.name": self.prompt_model(), "train.seed": cell.seed})
         config.data.columns.update(self.settings.columns)
         demos = str(self.subsample(cell.size, cell.seed)) if shots else None
         return run_prompt(config, self.eval_source, demos, shots, self.settings.limit_eval,

@@ -49,6 +49,9 @@ class CompareSettings:
     max_length: int | None = None
     sets: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
+    prompt_model: str | None = None
+    """The model of the in-context cells: one that can learn in context (a causal LM). None: the in-context
+    recipe's (the catalogue's causal LM), not `model`, which may be an encoder with no language-model head."""
 
 
 @dataclass(frozen=True)

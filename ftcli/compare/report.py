@@ -22,7 +22,7 @@ def summarize(results: list[dict]) -> list[dict]:
         rows.append({
             "strategy": strategy, "size": size, "seeds": len(cells), "metric": cells[0]["metric"],
             "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "shots": cells[0].get("shots"),
+            "shots": cells[0].get("shots"), "model": cells[0].get("model"),
             "trainable_parameters": cells[0]["trainable_parameters"],
             "seconds": statistics.fmean(c["seconds"] for c in cells),
             "peak_memory_mb": max(c["peak_memory_mb"] for c in cells),
@@ -52,10 +52,16 @@ def markdown_table(summary: list[dict], title: str, reference: dict[str, float] 
     lines = [f"# {title}", "", f"| strategy | labelled examples | {metric} (mean ± std) | seeds | trainable parameters "
              "| wall time per run (s) | peak memory (MB) |", "|---|---:|---:|---:|---:|---:|---:|"]
     for row in summary:
-        name = row["strategy"] + (f" ({row['shots']}-shot)" if row["strategy"] == IN_CONTEXT else "")
+        name = row["strategy"] + (f" ({row['shots']}-shot, {model_name(row.get('model'))})"
+                                  if row["strategy"] == IN_CONTEXT else "")
         lines.append(f"| {name} | {row['size']} | {row['mean']:.4f} ± {row['std']:.4f} | {row['seeds']} | "
                      f"{row['trainable_parameters']:,} | {row['seconds']:.1f} | {row['peak_memory_mb']:.0f} |")
     if reference:
         lines += ["", "Baselines on the same test rows: " + ", ".join(
             f"{name} {value:.4f}" for name, value in reference.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def model_name(model: str | None) -> str:
+    """A model as a table names it: the alias, or a folder's last part."""
+    return str(model).rstrip("/").rsplit("/", 1)[-1] if model else "?"

@@ -101,3 +101,26 @@ def test_subsamples_are_class_balanced_and_the_plan_is_fixed_in_advance():
                                                      ("full", 128), ("full", 500)}
     assert len(cells) == 10
     assert schedule(16, 32, 2) == (4, 25) and schedule(1024, 32, 2) == (32, 4)
+
+
+def test_in_context_rows_come_from_the_prompt_model(setup, tmp_path):
+    """The in-context cells are prompted on --prompt-model (a causal LM), not on --model (an encoder with no
+    language-model head), and the table names it."""
+    from tests.cli.test_prompt_cli import WORDS
+    from tests.unit.test_generation import tiny_causal_lm
+
+    root, model, train, test = setup
+    llama = tiny_causal_lm(tmp_path / "llama")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ftcli", "compare", "classification", "--model", str(model), "--prompt-model",
+               str(llama), "--train", str(train), "--test", str(test), "--strategies", "in-context,feature-extraction",
+               "--train-sizes", "0,8", "--seeds", "1", "--max-length", "16", "--limit-test", "8", *WORDS, "--output-dir", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "compare.json").read_text())
+    models = {(c["strategy"], c["model"]) for c in report["cells"]}
+    assert models == {("in-context", str(llama)), ("feature-extraction", str(model))}
+    assert "| in-context (0-shot, llama) | 0 |" in (out / "compare.md").read_text()
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["prompt_model"] == str(llama)
