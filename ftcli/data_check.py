@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ftcli.config import TaskOptions
 from ftcli.data.columns import check_columns, describe_rows, file_row_numbers, resolve_columns
 from ftcli.data.readers import Problem, keep_rows
 from ftcli.data.sources import load_single
@@ -40,6 +41,9 @@ class DataReport:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     skipped_lines: int = 0
     """Lines that could not be read as rows: left out of everything else."""
+    problem_type: str | None = None
+    """Classification / NLI: single_label_classification, multi_label_classification or regression, as the
+    labels (or `options.problem_type`) decide; what counts as a problem with a label follows it."""
     model: str | None = None
     max_length: int | None = None
     longer_than_max_length: int | None = None
@@ -78,10 +82,11 @@ def shown_lines(found: dict[str, list[str]], limit: int = SHOWN) -> list[tuple[s
 
 
 def check_data(spec: str, task_name: str, column_overrides: dict[str, str] | None = None,
-               model: str | None = None, max_length: int | None = None) -> DataReport:
+               model: str | None = None, max_length: int | None = None, options: TaskOptions | None = None) -> DataReport:
     """Read `spec`, and collect everything that is wrong with it for `task_name` instead of
-    stopping at the first problem. With `model`, lengths are counted in its tokens."""
-    task = get_task(task_name)
+    stopping at the first problem. With `model`, lengths are counted in its tokens. `options` are the task
+    options (`options.problem_type`: a list label is a problem for single-label classification only)."""
+    task = get_task(task_name, options)
     columns = resolve_columns(task.fields, column_overrides or {}, task.name)
     if max_length is not None and (not model or max_length < 1):
         raise UserError(f"--max-length {max_length}: " + ("must be at least 1" if model else
@@ -106,6 +111,9 @@ def check_data(spec: str, task_name: str, column_overrides: dict[str, str] | Non
         report.add_error(problem, "missing columns")
         return report
     clean = _check_rows(task, dataset, columns, report)
+    if getattr(task, "problem_type", "auto") != "auto":
+        report.problem_type = task.problem_type
+        task.say_notes()  # which problem type, and why (stderr)
     summary = task.summary(dataset, columns)
     report.labels = dict(summary["labels"].most_common())
     look_alike = near_duplicate_labels(report.labels)

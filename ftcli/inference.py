@@ -78,6 +78,9 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     # Adapter and feature-head runs keep no config.json of their own: the base checkpoint decides.
     own_config = saved is None or (Path(checkpoint) / "config.json").is_file()
     task = task.bind(read_config(checkpoint if own_config else assets.resolve_model(saved.model.name)))
+    if saved is not None and getattr(task, "problem_type", None) == "multi_label_classification" \
+            and not task.thresholds:
+        task.thresholds = validation_thresholds(path)  # adapter runs keep no config.json of their own
     check_weights_file(checkpoint)  # the run's own files too: adapter and feature-head weights
     if saved is not None:
         # Each strategy knows its saved form (full weights, adapter + head, feature head).
@@ -95,6 +98,21 @@ def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, st
     mapped = resolve_columns(task.fields, {**run_columns, **(columns or {})}, task.name)
     limit = min(max_length or 512, getattr(processor, "model_max_length", 512) or 512)
     return LoadedModel(task, model, processor, mapped, limit, labels, checkpoint, untrained)
+
+
+def validation_thresholds(run: Path) -> dict[str, float] | None:
+    """A multi-label run's thresholds as its metrics.json records them (`validation_threshold_<label>`, chosen
+    on the validation split with the kept model); None without them (0.5 each)."""
+    import json
+
+    try:
+        metrics = json.loads((run / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    prefix = "validation_threshold_"
+    found = {key[len(prefix):]: float(value) for key, value in metrics.items()
+             if key.startswith(prefix) and isinstance(value, (int, float))}
+    return found or None
 
 
 def _prepared(loaded: LoadedModel, features: Dataset, batch_size: int):

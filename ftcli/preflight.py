@@ -30,8 +30,8 @@ def check_paths(options: dict[str, str | Path | None]) -> None:
         if spec is None or not looks_like_path(str(spec)):
             continue
         path = Path(str(spec)).expanduser()
-        if path.exists():
-            continue
+        if path.exists() or ("@" in path.name and Path(str(spec).rpartition("@")[0]).expanduser().is_dir()):
+            continue  # FOLDER@split: a split of a datasets folder (ftcli.data.hub_datasets)
         parent = path.parent if path.parent.is_dir() else None
         nearby = [child.name for child in parent.iterdir()] if parent is not None else []
         hint = did_you_mean(path.name, nearby).replace("'", "'" + (f"{parent}/" if str(path.parent) != "." else ""), 1)

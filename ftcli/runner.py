@@ -22,6 +22,7 @@ from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.data.sources import load_splits
 from ftcli.distributed import barrier
 from ftcli.memory import peak_memory_mb, reset_peak_memory
+from ftcli.metrics.selection import selection_for
 from ftcli.models.loading import align_tokenizer_inputs, check_tokenizer_matches, read_config
 from ftcli.modelcard import render_model_card
 from ftcli.paths import check_huggingface_caches, write_text_atomically
@@ -159,6 +160,7 @@ def _checked_inputs(config: RunConfig) -> _Inputs:
     if task.processor_auto_class == "AutoTokenizer":
         _check_max_length(config.model.max_length, model_config, config.model.name)
     strategy.check(task, config, model_config)
+    selection_for(task, config.train.select_metric)  # a metric the task does not report: refused before the run
     return _Inputs(task, strategy, checkpoint, splits, columns, held_out, labels, label2id, processor)
 
 
@@ -195,7 +197,8 @@ def _announce(inputs: _Inputs, config: RunConfig, accelerator, trainable: int, t
     console.print(
         f"[bold]{inputs.task.name}[/] / {config.strategy} on [bold]{config.model.name}[/]: "
         f"{splits.train.num_rows} training rows, "
-        + (f"{splits.validation.num_rows} validation rows ({splits.validation_source}), "
+        + (f"{splits.validation.num_rows} validation rows ({splits.validation_source}; the best epoch by "
+           f"{selection_for(inputs.task, config.train.select_metric).described}), "
            if splits.validation is not None else "no validation split (the last epoch is kept), ")
         + f"test on {splits.eval_source}; "
         f"training {trainable:,} of {total:,} parameters ({percent(trainable, total)})"
@@ -232,7 +235,7 @@ def _train(inputs: _Inputs, config: RunConfig, model, train_features, eval_featu
 
     def eval_set(name: str, features) -> EvalSet:
         data = EvalData(examples=inputs.held_out[name][0], features=eval_features[name], columns=inputs.columns,
-                        labels=inputs.labels, processor=processor)
+                        labels=inputs.labels, processor=processor, split=name)
         return EvalSet(features, data)
 
     try:
@@ -289,13 +292,14 @@ def _metrics(result: TrainResult, feature_seconds: float, parameters: tuple[int,
 def _write_results(path: Path, metrics: dict[str, Any], inputs: _Inputs, config: RunConfig, model) -> None:
     """metrics.json, loss.png and the model card (README.md) in the run's staging folder."""
     task, splits = inputs.task, inputs.splits
+    selection = selection_for(task, config.train.select_metric)
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plotted = write_loss_plot(path, task.best_metric, f"{task.name} / {config.strategy} on {config.model.name}",
+    plotted = write_loss_plot(path, selection.metric, f"{task.name} / {config.strategy} on {config.model.name}",
                               metrics.get("kept_epoch"))
     card = render_model_card(
         config.to_dict(), metrics, splits.train.num_rows, splits.eval.num_rows,
         splits.eval_source, inputs.labels,
-        validation=(f"best epoch by validation {task.best_metric} on {splits.validation_source}"
+        validation=(f"best epoch by {selection.described} on {splits.validation_source}"
                     if splits.validation is not None else "the last epoch (no validation split)"),
         command=command_line(), auto_class=task.auto_class_for(model.config), processor_class=task.processor_auto_class,
         loss_plot="loss.png" if plotted else None,

@@ -61,15 +61,28 @@ def summarize_run(path: Path) -> RunSummary:
     if not isinstance(config.get("model"), dict):
         config["model"] = {"name": str(config.get("model", "?"))}
     task = config.get("task", "?")
-    try:
-        metric = task_or_objective(task).best_metric
-    except Exception:  # a task this version does not know
-        metric = next((k for k, v in metrics.items() if isinstance(v, float)), "")
+    metric = selected_metric(config, metrics)
+    if metric is None:
+        try:
+            metric = task_or_objective(task).best_metric
+        except Exception:  # a task this version does not know
+            metric = next((k for k, v in metrics.items() if isinstance(v, float)), "")
     value = metrics.get(metric)
     return RunSummary(path=path, task=task, strategy=config.get("strategy", "?"),
                       model=config.get("model", {}).get("name", "?"), metric=metric,
                       value=value if isinstance(value, (int, float)) else None,
                       created=created(path), bytes=disk_size(path))
+
+
+def selected_metric(config: dict[str, Any], metrics: dict[str, Any]) -> str | None:
+    """The metric the run kept its epoch by (metrics.json's "validation loss"), else its `train.select_metric`;
+    None: the task's default."""
+    selected_on = metrics.get("selected_on")
+    if isinstance(selected_on, str) and selected_on.startswith("validation "):
+        return selected_on.removeprefix("validation ")
+    train = config.get("train")
+    chosen = train.get("select_metric") if isinstance(train, dict) else None
+    return chosen if isinstance(chosen, str) and chosen else None
 
 
 def starting_settings(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:

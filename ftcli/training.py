@@ -2,8 +2,8 @@
 
 AdamW with no weight decay on biases and norms, a separate learning rate for the new head,
 warm-up then linear decay, gradient accumulation and clipping, mixed precision. With a
-validation split, every epoch is evaluated on it (`gather_for_metrics`) and the best epoch is
-kept (early stopping optional); without one the last epoch is kept, as the Trainer does. The
+validation split, every epoch is evaluated on it (`gather_for_metrics`) and the best epoch by
+`train.select_metric` is kept (early stopping optional); without one the last epoch is kept. The
 test split is scored once, with the kept model. Checkpoints (every `save_every` steps and at
 each epoch end) let `--resume` continue mid-epoch, bit-exact; SIGINT and SIGTERM checkpoint at
 the next step and stop.
@@ -29,6 +29,7 @@ from ftcli.device_losses import DeviceLosses, NonFiniteLoss, logging_interval
 from ftcli.distributed import any_process
 from ftcli.errors import UserError
 from ftcli.evaluation import collect_outputs, score_dataset
+from ftcli.metrics.selection import Selection, selection_for
 from ftcli.tasks.base import EvalData
 from ftcli.loop_state import LoopState
 from ftcli.models.outputs import enable_packing
@@ -84,6 +85,7 @@ def train(
     """Train; keep the best epoch on `validation` (or the last epoch without it); score `test`
     once with the kept model, then `save_model(unwrapped_model)`. Writes log.jsonl and
     checkpoints/ under `run_path`; `resume` continues from the newest complete checkpoint."""
+    selection = selection_for(task, train_cfg.select_metric)  # a metric the task does not report: refused here
     accelerator = accelerator or make_accelerator(train_cfg)
     set_seed(train_cfg.seed)
     enable_packing(model)  # ftcli's encoders skip the padding (ftcli.models.attention); others are untouched
@@ -118,7 +120,7 @@ def train(
     losses.restore_window(state)  # a checkpoint taken mid-window: the first log line continues it
     run = _Run(accelerator, model, optimizer, scheduler, train_loader, scale, task, optim, train_cfg,
                store, log, state, losses, eval_sets, dict(zip(eval_sets, zip(eval_loaders, orders))),
-               logging_interval(train_cfg, len(train_loader)))
+               logging_interval(train_cfg, len(train_loader)), selection)
     if state.unvalidated:  # killed while validating: the epoch's training is not done again
         console.print(f"Epoch {state.epoch} had finished training: validating it.")
         _close_epoch(run)
@@ -145,7 +147,7 @@ def train(
         # The checkpoints go only once the run is complete (RunDirectory.finalize): a kill before that resumes.
     log.end_trackers()
     accelerator.wait_for_everyone()
-    return _result(state, kept_epoch, task, validation is not None, len(test.features))
+    return _result(state, kept_epoch, selection, validation is not None, len(test.features))
 
 
 @dataclass
@@ -170,6 +172,8 @@ class _Run:
     """Each eval set's prepared loader, and the order that puts its outputs back in input order."""
     logging_every: int
     """Optimizer steps between log.jsonl lines (`train.logging_steps`, less in a short run)."""
+    selection: Selection
+    """The validation metric that keeps an epoch and drives early stopping (`train.select_metric`)."""
     pacer: LinePacer = field(default_factory=LinePacer)
     """Paces the progress lines printed without a terminal (the epochs' and their summaries)."""
 
@@ -315,6 +319,8 @@ def _test_and_save(run: _Run, kept_epoch: int, save_model: Callable[[Any], None]
     if kept_epoch != state.epoch:
         accelerator.wait_for_everyone()
         run.store.load_best(accelerator.unwrap_model(run.model), kept_epoch)
+    # What the kept epoch chose on validation (multi-label thresholds) goes with its weights, before the test pass.
+    run.task.on_kept_model(accelerator.unwrap_model(run.model), state.best_metrics)
     if state.test is None:
         loader, order = run.eval_loaders["test"]
         metrics, seconds = _score(run.model, loader, order, run.eval_sets["test"], accelerator, run.task, "Testing")
@@ -329,13 +335,13 @@ def _test_and_save(run: _Run, kept_epoch: int, save_model: Callable[[Any], None]
     run.record_progress()
 
 
-def _result(state: LoopState, kept_epoch: int, task, validated: bool, test_rows: int) -> TrainResult:
+def _result(state: LoopState, kept_epoch: int, selection: Selection, validated: bool, test_rows: int) -> TrainResult:
     seconds, test_seconds = state.train_seconds, state.test["seconds"]
     return TrainResult(
         test_metrics=state.test["metrics"],
         validation_metrics=state.best_metrics if validated else {},
         kept_epoch=kept_epoch,
-        selected_on=f"validation {task.best_metric}" if validated else "last epoch",
+        selected_on=f"validation {selection.metric}" if validated else "last epoch",
         stopped_early=state.stopped_early,
         skipped_batches=state.skipped_batches,
         train_samples_per_second=state.train_examples / seconds if seconds else 0.0,
@@ -362,8 +368,9 @@ def _score(model, loader, order, eval_set: EvalSet, accelerator: Accelerator, ta
 
 def _select(run: _Run, metrics: dict[str, float], epoch: int) -> None:
     """Keep the epoch if it beats the best validation score so far; count towards early stopping."""
-    state, task, accelerator = run.state, run.task, run.accelerator
-    if state.best_epoch == 0 or _improved(metrics, state.best_metrics, task):
+    state, selection, accelerator = run.state, run.selection, run.accelerator
+    selection.check_reported(metrics)  # a task that does not declare its metrics: checked at its first validation
+    if state.best_epoch == 0 or selection.improved(metrics, state.best_metrics):
         state.best_epoch, state.best_metrics, state.evals_without_improvement = epoch, metrics, 0
         if accelerator.is_main_process:
             run.store.save_best(accelerator.unwrap_model(run.model), epoch, drop_others=not run.train_cfg.save_checkpoint)
@@ -372,19 +379,14 @@ def _select(run: _Run, metrics: dict[str, float], epoch: int) -> None:
     patience = run.train_cfg.early_stopping_patience
     if patience and state.evals_without_improvement >= patience:
         state.stopped_early = True
-        console.print(f"Early stopping: no better validation {task.best_metric} for {patience} epoch(s); "
+        console.print(f"Early stopping: no better {selection.described} for {patience} epoch(s); "
                       f"keeping epoch {state.best_epoch}.")
 
 
 def _summary(metrics: dict[str, float]) -> str:
     # The headline numbers only; per-type scores (NER, QA splits) are in log.jsonl and metrics.json.
-    shown = [k for k in metrics if "_" not in k or k == "exact_match"][:5]
+    shown = [k for k in metrics if "_" not in k or k in ("exact_match", "f1_micro", "f1_macro", "subset_accuracy")][:5]
     return "  ".join(f"{k} {metrics[k]:.4f}" for k in shown)
-
-
-def _improved(metrics: dict[str, float], best: dict[str, float], task) -> bool:
-    key = task.best_metric
-    return metrics[key] > best[key] if task.greater_is_better else metrics[key] < best[key]
 
 
 def _non_finite_message(loss: NonFiniteLoss, store: CheckpointStore, run_path: Path) -> str:

@@ -26,6 +26,7 @@ from ftcli.cli.prompt import prompt
 from ftcli.cli.recipes import recipes_app
 from ftcli.cli.runs import runs_app
 from ftcli.cli.tokenizer import tokenizer_app
+from ftcli.cli.tune import tune
 from ftcli.distributed import is_main_process, report_error, setup_process, world_size
 from ftcli.errors import UserError, disk_full
 from ftcli.launch import launchable
@@ -60,6 +61,7 @@ app.command()(launchable(pretrain))
 app.command()(launchable(distill))
 app.command()(export)
 app.command()(compare)
+app.command()(tune)
 app.add_typer(recipes_app, name="recipes")
 app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")

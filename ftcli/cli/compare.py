@@ -29,7 +29,7 @@ def compare(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Catalogue alias (`ftcli models ls`), checkpoint directory, or Hub id. Default: minilm.", rich_help_panel=MODEL)] = None,
     prompt_model: Annotated[Optional[str], typer.Option("--prompt-model", help="The model of the in-context rows: one that learns in context (a causal LM). Default: the in-context recipe's (smollm2), not --model.", rich_help_panel=MODEL)] = None,
     max_length: MaxLengthOpt = None,
-    strategies: Annotated[Optional[str], typer.Option("--strategies", help="Comma-separated: in-context, feature-extraction, prompt-tuning, lora, full. Default: in-context,feature-extraction,lora,full.", rich_help_panel=TRAINING)] = None,
+    strategies: Annotated[Optional[str], typer.Option("--strategies", help="Comma-separated: in-context, feature-extraction, prompt-tuning, lora, contrastive, full. Default: in-context,feature-extraction,lora,full.", rich_help_panel=TRAINING)] = None,
     train_sizes: Annotated[Optional[str], typer.Option("--train-sizes", help="Comma-separated labelled-example counts; 'all' is the whole training set. In-context runs at 0 (zero-shot) and as k-shot up to 64. Default: 0,16,64,256,1024,all.", rich_help_panel=TRAINING)] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds (subsample and training) per strategy and size. Default: 3.", rich_help_panel=TRAINING)] = None,
     set_: SetOpt = None,
@@ -56,7 +56,7 @@ def compare(
     task, model, train, test, limit_test, max_length = (given.get(key) for key in (
         "task", "model", "train", "test", "limit_test", "max_length"))
     check_task_name(task)
-    check_paths({"--train": train, "--test": test, "--model": model, "--prompt-model": given["prompt_model"]})
+    check_paths({"--train": train, "--test": test, "--model": model, "--prompt-model": given.get("prompt_model")})
     from ftcli.cli.output import print_summary_table
     from ftcli.compare import CompareSettings, Comparison, parse_list
     from ftcli.compare.plan import DEFAULT_SIZES, DEFAULT_STRATEGIES
@@ -65,13 +65,13 @@ def compare(
 
     model = model or ModelConfig().name
     train = train or DataConfig().train
-    out = Path(given["output_dir"] or Path("runs") / f"compare-{task}-{Path(model.rstrip('/')).name}")
+    out = Path(given.get("output_dir") or Path("runs") / f"compare-{task}-{Path(model.rstrip('/')).name}")
     settings = CompareSettings(task=task, model=model, train=train, eval=test, output_dir=out,
-                               strategies=parse_list(given["strategies"] or ",".join(DEFAULT_STRATEGIES), "--strategies"),
-                               sizes=parse_list(given["train_sizes"] or ",".join(DEFAULT_SIZES), "--train-sizes"),
-                               seeds=given["seeds"] or 3, limit_eval=limit_test, max_length=max_length,
-                               sets=list(given["set"] or []), columns=parse_columns(given["column"]),
-                               prompt_model=given["prompt_model"])
+                               strategies=parse_list(given.get("strategies") or ",".join(DEFAULT_STRATEGIES), "--strategies"),
+                               sizes=parse_list(given.get("train_sizes") or ",".join(DEFAULT_SIZES), "--train-sizes"),
+                               seeds=given.get("seeds") or 3, limit_eval=limit_test, max_length=max_length,
+                               sets=list(given.get("set") or []), columns=parse_columns(given.get("column")),
+                               prompt_model=given.get("prompt_model"))
     report = Comparison(settings).run(worker=[sys.executable, "-m", WORKER])
     print_summary_table(report)
     console.print(f"Wrote [bold]{out}/compare.md[/], compare.json and compare.png")

@@ -24,7 +24,7 @@ def finetune(
     limit_train: LimitTrainOpt = None,
     limit_test: LimitTestOpt = None,
     model: ModelOpt = None,
-    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora. Default: full.", rich_help_panel=MODEL)] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora, contrastive. Default: full.", rich_help_panel=MODEL)] = None,
     max_length: MaxLengthOpt = None,
     recipe: RecipeOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set optim.lr=3e-5 (repeatable). Training batches are shuffled; train.group_by_length=true groups rows of similar length (less padding, but it trades accuracy: see the README).", rich_help_panel=TRAINING)] = None,

@@ -25,7 +25,7 @@ DATA, MODEL, TRAINING, OUTPUT = "Data", "Model", "Training", "Output"  # Launch:
 
 # Data
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Map a task field to a column: FIELD=NAME (repeatable), e.g. text=review.", rich_help_panel=DATA)]
-TrainOpt = Annotated[Optional[str], typer.Option("--train", help="Training data: a file (csv, tsv, jsonl, json, parquet, conll), a folder or a catalogue alias. Default: the recipe's.", rich_help_panel=DATA)]
+TrainOpt = Annotated[Optional[str], typer.Option("--train", help="Training data: a file (csv, tsv, jsonl, json, parquet, conll), a folder (a save_to_disk dataset too; PATH@split picks a split), a catalogue alias or a Hub dataset NAME[:CONFIG][@SPLIT]. Default: the recipe's.", rich_help_panel=DATA)]
 ValidationOpt = Annotated[Optional[str], typer.Option("--validation", help="Validation data that chooses the best epoch (or --set data.validation_fraction=0.1). Default: none; the last epoch is kept.", rich_help_panel=DATA)]
 TestOpt = Annotated[Optional[str], typer.Option("--test", help="Test data, scored once with the kept model. Default: the alias's test split, or a seeded held-out fraction of a file.", rich_help_panel=DATA)]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="The data: a file (csv, tsv, jsonl, json, parquet, conll) or a catalogue alias (its test split).", rich_help_panel=DATA)]

@@ -70,7 +70,9 @@ def _with_input_columns(row: dict, record: dict, inputs: set[str]) -> dict:
     prediction that is not the model's input (a gold `label`) is kept as `input_NAME`."""
     kept = {}
     for key, value in row.items():
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            continue  # images and other objects are not written out again
+        scalar = (str, int, float, bool)
+        if value is not None and not isinstance(value, scalar) and not (
+                isinstance(value, list) and all(isinstance(item, scalar) for item in value)):
+            continue  # images and other objects are not written out again (a gold label set is kept)
         kept[f"input_{key}" if key in record and key not in inputs else key] = value
     return {**kept, **record}

@@ -215,7 +215,8 @@ class Comparison:
 
         recipe = self.recipes[cell.strategy]
         train_settings = recipe.get("train", {})
-        batch, epochs = schedule(cell.size, train_settings.get("batch_size", 32), train_settings.get("epochs", 3))
+        batch, epochs = schedule(cell.size, train_settings.get("batch_size", 32), train_settings.get("epochs", 3),
+                                 cell.strategy)
         out = self.root / "runs" / cell.name
         if is_run_directory(out) and (out / "metrics.json").is_file():  # finished before the cell file was written
             return json.loads((out / "metrics.json").read_text())

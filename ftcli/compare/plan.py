@@ -3,7 +3,8 @@ class-balanced subsample behind each cell, and the schedule a size trains with.
 
 The schedule follows the data size by a rule fixed in advance (never tuned on the evaluation rows):
 batches of min(recipe, max(4, size / 8)) and at least MIN_STEPS optimizer steps, between the
-recipe's epochs and MAX_EPOCHS.
+recipe's epochs and MAX_EPOCHS. Strategies that train on pairs of the rows (contrastive: 40 pairs a
+row) have steps enough at every size: they keep their recipe's batch and epochs.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from ftcli.strategies import IN_CONTEXT
 from ftcli.strategies import STRATEGIES as TRAINED_STRATEGIES
 
 FULL = "full"
-OPT_IN = ("prompt-tuning",)
-"""Strategies that run only when --strategies names them."""
+OPT_IN = ("prompt-tuning", "contrastive")
+"""Strategies that run only when --strategies names them. contrastive: 40 pairs per row make it costly at the
+default sizes up to all the rows, and it is a few-shot method (benchmarks/contrastive_vs_setfit.py)."""
+PAIRED = ("contrastive",)
+"""Strategies whose training rows are pairs of the labelled rows: the schedule keeps their recipe's."""
 STRATEGIES = (IN_CONTEXT, *sorted(TRAINED_STRATEGIES, key=lambda name: name == FULL))
 """Every strategy, from the fewest trained weights to all of them: in-context learning (none), the
 registry's other strategies in its order, full fine-tuning last. Tables list them in this order."""
@@ -116,8 +120,10 @@ def balanced_indices(labels: list, size: int, seed: int) -> list[int]:
     return chosen
 
 
-def schedule(size: int, recipe_batch: int, recipe_epochs: int) -> tuple[int, int]:
+def schedule(size: int, recipe_batch: int, recipe_epochs: int, strategy: str | None = None) -> tuple[int, int]:
     """(batch size, epochs) for a training set of `size` rows: see the module docstring."""
+    if strategy in PAIRED:
+        return recipe_batch, recipe_epochs
     batch = max(1, min(recipe_batch, max(4, size // 8)))
     steps_per_epoch = math.ceil(size / batch)
     epochs = max(recipe_epochs, math.ceil(MIN_STEPS / steps_per_epoch))

@@ -127,8 +127,13 @@ def expects_text(config: RunConfig, dotted_key: str) -> bool:
 
 
 def _is_free_mapping(config: RunConfig, dotted_key: str) -> bool:
+    """A field that holds a mapping as its value (data.columns; train.class_weights may be one), not a section."""
     found = field_at(config, dotted_key)
-    return found is not None and isinstance(getattr(*found), dict)
+    if found is None:
+        return False
+    annotation = field_types(found[0])[found[1]]
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    return isinstance(getattr(*found), dict) or any(typing.get_origin(o) is dict for o in options)
 
 
 def get_value(config: RunConfig, dotted_key: str) -> Any:

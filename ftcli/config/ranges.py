@@ -46,6 +46,8 @@ RANGES: dict[str, str] = {
     "full.lm_loss_weight": "[0, inf)",
     "features.mlp_hidden": "[1, inf)",
     "features.dropout": "[0, 1)",
+    "contrastive.num_iterations": "[1, inf)",
+    "contrastive.max_pairs": "[2, inf)",
     "peft.num_virtual_tokens": "[1, inf)",
     "peft.lora_r": "[1, inf)",
     "peft.lora_alpha": "(0, inf)",
@@ -77,7 +79,8 @@ def in_range(value: float, interval: str) -> bool:
 
 
 def check_ranges(config: RunConfig) -> None:
-    """Raise UserError for the first numeric setting outside its range (see RANGES)."""
+    """Raise UserError for the first numeric setting outside its range (see RANGES), or a
+    `train.select_metric` that is no metric ftcli reports."""
     for key, interval in RANGES.items():
         section, name = field_at(config, key)
         value = getattr(section, name)
@@ -88,6 +91,10 @@ def check_ranges(config: RunConfig) -> None:
             flag = _FLAGS.get(key)
             shown = f"{flag} ({key})" if flag else key
             raise UserError(f"{shown} must be {'' if finite else 'a finite number '}{_describe(interval)}, got {value}")
+    if config.train.select_metric is not None:  # a name ftcli reports (whether the task reports it: see the runner)
+        from ftcli.metrics.selection import check_metric_name
+
+        check_metric_name(config.train.select_metric)
 
 
 def _describe(interval: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
+ProblemType = Literal["auto", "single_label_classification", "multi_label_classification", "regression"]
 
 
 @dataclass
@@ -96,6 +97,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     """Stop after N evaluations without improvement of the validation metric (needs a validation
     split); None = train every epoch."""
+    select_metric: str | None = None
+    """The validation metric that keeps the best epoch and drives early stopping, e.g. loss, f1,
+    exact_match (its direction is known: loss lower, f1 higher); None = the task's own (accuracy,
+    entity F1, SQuAD F1, perplexity, held-out loss)."""
     nan_policy: Literal["stop", "skip"] = "stop"
     """A NaN or infinite loss: 'stop' the run (the last good checkpoint stays; noticed at the next
     logging step or checkpoint), or 'skip' that batch's update (checked every step)."""
@@ -110,6 +115,10 @@ class TrainConfig:
     """Run the model through torch.compile (pays off on long runs; the first steps compile)."""
     dataloader_workers: int = 0
     """Worker processes that collate batches (0: in the training process, best for tokenized text)."""
+    class_weights: Literal["none", "balanced"] | dict[str, float] = "none"
+    """Classification and NLI: weigh the loss by label. none; balanced (single-label: n_rows / (n_labels x
+    rows of the label), as scikit-learn's; multi-label: each label's BCE pos_weight = rows without it / rows
+    with it); or a mapping {label: weight} (labels left out weigh 1). Not for regression."""
 
 
 @dataclass
@@ -139,6 +148,14 @@ class TaskOptions:
     """Generation: nucleus sampling mass (with temperature > 0)."""
     image_size: int | None = None
     """Image classification: resize to this square size (default: the processor's)."""
+    problem_type: ProblemType = "auto"
+    """Classification / NLI, named as transformers' `config.problem_type`: single_label_classification (one
+    label per row, softmax + cross-entropy), multi_label_classification (a set of labels per row: a list,
+    or a string split on `label_separator`; sigmoid + BCE, one threshold per label), or regression (one
+    number per row; MSE). auto: from the training labels (at least half lists: multi-label; every label a
+    number, at least half fractional: regression; else single-label), printed and stored in config.yaml."""
+    label_separator: str = "|"
+    """Multi-label classification: the separator of labels written as one string (a CSV cell "drama|comedy")."""
 
 
 @dataclass
@@ -219,6 +236,21 @@ class FeatureConfig:
 
 
 @dataclass
+class ContrastiveConfig:
+    """Strategy `contrastive` (SetFit): sentence pairs of the labelled rows fine-tune the body, a linear head
+    classifies its mean-pooled embeddings."""
+
+    num_iterations: int = 20
+    """Pair rounds: each round pairs every training row once with a row of its own label (similar) and
+    once with a row of another label (dissimilar), so 2 x num_iterations pairs per row (SetFit's name)."""
+    max_pairs: int | None = None
+    """At most this many pairs (balanced, drawn first to last round); None: no limit. The pairs grow with
+    the rows (40 per row by default): cap them on large training sets."""
+    normalize: bool = True
+    """The head reads unit-length embeddings (as sentence-transformers' all-MiniLM-L6-v2 serves them)."""
+
+
+@dataclass
 class PeftSettings:
     """Strategies `prompt-tuning` and `lora` (peft)."""
 
@@ -289,7 +321,7 @@ class RunConfig:
     task: str = "classification"
     """Downstream task: classification, nli, ner, qa, generation, image-classification."""
     strategy: str = "full"
-    """How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora
+    """How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora, contrastive
     (in-context: `ftcli prompt`)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -298,6 +330,7 @@ class RunConfig:
     options: TaskOptions = field(default_factory=TaskOptions)
     full: FullConfig = field(default_factory=FullConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
     peft: PeftSettings = field(default_factory=PeftSettings)
     prompt: PromptSettings = field(default_factory=PromptSettings)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)

@@ -10,7 +10,10 @@ import torch.nn.functional as F
 
 def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
     """Regression (one label), single-label or multi-label classification, inferred from the
-    labels as transformers does and recorded in `config.problem_type`."""
+    labels as transformers does and recorded in `config.problem_type`. With `config.ftcli_class_weights`
+    (one weight per label id, `train.class_weights`), single-label cross-entropy weighs each row by its
+    label's weight (a weighted mean, as torch's `weight=`) and multi-label BCE takes them as `pos_weight`;
+    without it the loss is transformers' exactly."""
     num_labels = logits.size(-1)
     if config.problem_type is None:
         if num_labels == 1:
@@ -19,11 +22,17 @@ def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, con
             config.problem_type = "single_label_classification"
         else:
             config.problem_type = "multi_label_classification"
+    weights = getattr(config, "ftcli_class_weights", None)
+    weight = torch.tensor(weights, dtype=torch.float32, device=logits.device) if weights else None
     if config.problem_type == "regression":
         return F.mse_loss(logits.squeeze(), labels.squeeze()) if num_labels == 1 else F.mse_loss(logits, labels)
     if config.problem_type == "single_label_classification":
-        return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
-    return F.binary_cross_entropy_with_logits(logits, labels)
+        if weight is None:
+            return F.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+        return F.cross_entropy(logits.view(-1, num_labels).float(), labels.view(-1), weight=weight)
+    if weight is None:
+        return F.binary_cross_entropy_with_logits(logits, labels)
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=weight)
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -99,6 +99,9 @@ def load_model(checkpoint: str, auto_class: str | Callable[[Any], str], trust_re
     try:
         if our_config_cls is not None:
             config = our_config_cls.from_pretrained(checkpoint, **config_overrides)
+            for key, value in config_overrides.items():  # from_pretrained drops keys its config lacks (ftcli_*)
+                if not hasattr(config, key):
+                    setattr(config, key, value)
             model, info = cls.from_pretrained(checkpoint, config=config, use_safetensors=True,
                                               output_loading_info=True, ignore_mismatched_sizes=True)
         else:

@@ -48,4 +48,4 @@ def task_or_objective(name: str, options=None, config=None):
         return get_objective(name, config)
     from ftcli.tasks import get_task
 
-    return get_task(name, options)
+    return get_task(name, options, config)

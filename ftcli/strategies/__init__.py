@@ -19,6 +19,7 @@ STRATEGIES: dict[str, str] = {
     "full": "ftcli.strategies.full:FullStrategy",
     "prompt-tuning": "ftcli.strategies.prompt_tuning:PromptTuningStrategy",
     "lora": "ftcli.strategies.lora:LoraStrategy",
+    "contrastive": "ftcli.strategies.contrastive:ContrastiveStrategy",
 }
 IN_CONTEXT = "in-context"
 COMMAND_STRATEGIES: dict[str, str] = {

@@ -13,7 +13,7 @@ from ftcli.errors import UserError
 from ftcli.preflight import did_you_mean
 
 if TYPE_CHECKING:  # the task modules (and torch) load on first use: `ftcli finetune clasification` fails at once
-    from ftcli.config import TaskOptions
+    from ftcli.config import RunConfig, TaskOptions
     from ftcli.tasks.base import Task
 
 TASKS: dict[str, str] = {
@@ -39,11 +39,13 @@ def check_task_name(name: str) -> None:
                         f"Available: {', '.join(available_tasks())}")
 
 
-def get_task(name: str, options: TaskOptions | None = None) -> Task:
+def get_task(name: str, options: TaskOptions | None = None, config: RunConfig | None = None) -> Task:
+    """The task, with its `options` and, for a run being set up, the whole run `config` (`Task.run_config`)."""
     from ftcli.config import TaskOptions
 
     check_task_name(name)
     module_name, class_name = TASKS[name].split(":")
     task = getattr(importlib.import_module(module_name), class_name)()
     task.options = options or TaskOptions()
+    task.run_config = config
     return task

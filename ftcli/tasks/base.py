@@ -48,6 +48,9 @@ class EvalData:
     """id -> label name for tasks with a label set."""
     processor: Any = None
     """The tokenizer (or image processor) the features were made with: generation decodes its outputs with it."""
+    split: str | None = None
+    """"validation" or "test" when a training run scores one of its held-out splits; None elsewhere
+    (`evaluate`, `predict`). Multi-label classification chooses its thresholds on "validation" only."""
 
 
 def model_inputs(features: Dataset, task: "Task") -> Dataset:
@@ -95,6 +98,10 @@ class Task(ABC):
     best_metric: str
     """Metric used to keep the best epoch."""
     greater_is_better: bool = True
+    metric_names: tuple[str, ...] = ()
+    """The scores `compute_metrics` reports (`loss` comes with every split that has labels; per-type scores
+    such as NER's `PER_f1` with the data): `train.select_metric` is checked against them before training.
+    () = not declared: the name is checked at the first validation."""
     auto_model_class: str
     """transformers Auto class name; our own class is picked for the architectures ftcli implements."""
     peft_task_type: str | None
@@ -112,6 +119,9 @@ class Task(ABC):
     """Feature columns kept for post-processing and removed before batches reach the model."""
     options: TaskOptions
     """Task-specific settings (`options.*` in the config), set by `get_task`."""
+    run_config: Any = None
+    """The whole RunConfig of the run being set up (`get_task(..., config)`), for the few settings outside
+    `options` a task reads (classification: `train.class_weights`); None when evaluating or predicting."""
 
     @property
     def loss_per_token(self) -> bool:
@@ -196,6 +206,11 @@ class Task(ABC):
                 values = dataset[column]
                 lengths[field] = [len(v) if isinstance(v, list) else len(str(v or "").split()) for v in values]
         return {"labels": labels, "lengths": lengths, "length_unit": "words"}
+
+    def on_kept_model(self, model, validation_metrics: dict[str, Any]) -> None:
+        """Called by the training loop once it has put the kept epoch's weights in `model`, before the test
+        pass, with that epoch's validation metrics ({} without a validation split): what a task chose on the
+        validation split (multi-label thresholds) goes with the model from here. Most tasks choose nothing."""
 
     # -- outputs -----------------------------------------------------------------------------
 

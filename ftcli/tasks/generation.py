@@ -81,6 +81,7 @@ class GenerationTask(Task):
     has_new_head = False  # the LM head is pretrained
     best_metric = "perplexity"
     greater_is_better = False
+    metric_names = ("perplexity", "rougeL")  # rougeL where validation generates (seq2seq, prompt + completion)
     auto_model_class = "AutoModelForCausalLM"
 
     def __init__(self) -> None:

@@ -44,6 +44,7 @@ class NerTask(Task):
     required_fields = ("tokens", "tags")
     input_fields = ("tokens",)
     best_metric = "f1"
+    metric_names = ("f1", "precision", "recall", "accuracy")
     auto_model_class = "AutoModelForTokenClassification"
     peft_task_type = "TOKEN_CLS"
     output_kind = "token"

@@ -45,6 +45,7 @@ class QaTask(Task):
     required_fields = ("question", "context", "answers")
     input_fields = ("question", "context")
     best_metric = "f1"
+    metric_names = ("f1", "exact_match")
     auto_model_class = "AutoModelForQuestionAnswering"
     peft_task_type = "QUESTION_ANS"
     output_kind = "span"

@@ -119,7 +119,7 @@ MISTAKES = [
     (["finetune", "classification", "--evl", "x.csv"], "no such option --evl (did you mean '--test'?)"),
     (["finetune"], "Missing argument"),
     (["finetune", "classification", "--eval", "a.csv", "--test", "b.csv"], "--eval is the old name of --test"),
-    (["tune"], "No such command 'tune'"),
+    (["tune", "clasification"], "unknown task 'clasification' (did you mean 'classification'?)"),
 ]
 
 

@@ -17,7 +17,7 @@ from tests.unit.test_image_classification import dark_bright_folder, tiny_vit
 
 HEADLINE = {"classification": "accuracy", "nli": "accuracy", "ner": "f1", "qa": "f1",
             "generation": "perplexity", "image-classification": "accuracy"}
-LR = {"full": "2e-3", "feature-extraction": "5e-3", "prompt-tuning": "5e-2", "lora": "5e-3"}
+LR = {"full": "2e-3", "feature-extraction": "5e-3", "prompt-tuning": "5e-2", "lora": "5e-3", "contrastive": "2e-3"}
 TASK_FLAGS = {
     "qa": ["--max-length", "24", "--set", "options.doc_stride=6"],
     "generation": ["--max-length", "24", "--set", "options.max_new_tokens=4"],
@@ -25,6 +25,7 @@ TASK_FLAGS = {
 STRATEGY_FLAGS = {
     "feature-extraction": ["--set", "features.layers=last"],  # the tiny models have 2 layers, not 4
     "prompt-tuning": ["--set", "peft.num_virtual_tokens=4"],
+    "contrastive": ["--set", "contrastive.num_iterations=2"],  # 128 pairs a epoch
 }
 GRID = [(task, name) for name in STRATEGIES for task in get_strategy(name).supported_tasks()]
 
@@ -67,6 +68,8 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     assert 0 < trainable <= total and metrics["peak_memory_mb"] > 0
     if strategy == "full":
         assert trainable == total
+    elif strategy == "contrastive":  # the whole encoder but its pooler (mean pooling never reads it)
+        assert total / 2 < trainable < total
     else:
         assert trainable < total / 2, (trainable, total)
     assert f"strategy **{strategy}**" in (out / "README.md").read_text()
@@ -76,7 +79,7 @@ def test_finetune_evaluate_predict(cli, tmp_path, models, datasets, task, strate
     # A model/ plain transformers cannot load is said after the run, in one line; the others load in `pipeline`
     # (tests/cli/test_export.py compares their predictions with ftcli's).
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: model/")]
-    if strategy in ("prompt-tuning", "feature-extraction"):
+    if strategy in ("prompt-tuning", "feature-extraction", "contrastive"):
         assert len(notes) == 1 and ("it needs peft" in notes[0] or "plain transformers cannot load" in notes[0])
     else:
         assert notes == []
