@@ -44,7 +44,7 @@ def export_run(run: Path, destination: Path, overwrite: bool = False, format: st
     strategy = get_strategy(config.strategy)
     if format == "onnx" and not strategy.exports_onnx:
         raise UserError(f"--format onnx exports full weights (full fine-tuning, or LoRA merged); a {config.strategy} "
-                        "run keeps a soft prompt or a head on a frozen body: export it as transformers")
+                        "run keeps a soft prompt or a head of ftcli's own beside the weights: export it as transformers")
     with atomic_directory(destination, marker=MARKER, details={"exported_from": str(run.resolve())}) as staging:
         how = strategy.export_model(run / "model", staging, config)
         if format == "onnx":
