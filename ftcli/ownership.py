@@ -187,6 +187,54 @@ def describe_change(was: dict, now: dict) -> str:
     return "same size, other content"
 
 
+# -- folders of many runs (compare, tune) ----------------------------------------------------------
+
+SETTINGS_FILE = "settings.json"
+"""In a folder of many runs (`ftcli compare`, `ftcli tune`): the settings its results were computed with."""
+
+
+def keep_settings_record(root: Path, now: dict, command: str, held: str, advice: str, hidden_prefix: str = "") -> None:
+    """A folder holds the results of one set of settings: they are recorded first, into an empty folder, and
+    compared on every later run, so results of other settings are never mixed in. A folder holding other files is
+    someone else's, and nothing is written beside them. `held` says what the folder holds ("results", "a search"),
+    `advice` what to do when the settings differ; `hidden_prefix` is left off the names of changed settings."""
+    record = root / SETTINGS_FILE
+    now = json.loads(json.dumps(now))  # as the record reads back (tuples are lists)
+    if record.is_file():
+        try:
+            then = json.loads(record.read_text())
+        except ValueError:
+            then = None
+        if then != now:
+            changed = ", ".join(key.removeprefix(hidden_prefix) for key in changed_settings(then, now))
+            raise UserError(f"{root} holds {held} of other settings ({changed or 'unreadable record'} differ){advice}")
+    elif root.is_dir() and any(root.iterdir()):
+        raise UserError(f"{root} holds files and is not a folder `ftcli {command}` made (no {SETTINGS_FILE} "
+                        "of its settings): choose another --output-dir")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(record, json.dumps(now, indent=1) + "\n")
+
+
+def changed_settings(then, now: dict) -> list[str]:
+    """The settings that differ, by dotted name (a file's fingerprint counts as one value); none when `then` is not
+    a record at all."""
+    if not isinstance(then, dict):
+        return []
+    old, new = _flat(then), _flat(now)
+    return [key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+
+
+def _flat(mapping, prefix: str = "") -> dict:
+    if not isinstance(mapping, dict):
+        return {prefix.rstrip("."): mapping}
+    flat: dict = {}
+    for key, value in mapping.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) and "sha256" not in value
+                    else {f"{prefix}{key}": value})
+    return flat
+
+
 # -- single output files ---------------------------------------------------------------------------
 
 def _written_files_record() -> Path:

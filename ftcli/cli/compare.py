@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, LimitTestOpt, MaxLengthOpt, OldEvalOpt, OldLimitEvalOpt, SetOpt,
-                               output_dir_option, parse_columns, renamed)
+from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, LimitTestOpt, MaxLengthOpt, OldEvalOpt,
+                               OldLimitEvalOpt, SetOpt, output_dir_option, parse_columns, test_options)
 from ftcli.errors import UserError
-from ftcli.quiet import quiet_libraries
+from ftcli.cli.worker import run_as_worker
 
 CompareDirOpt = output_dir_option("Where the comparison goes; re-running the same command there skips finished runs. Default: runs/compare-TASK-MODEL.")
 WORKER = "ftcli.cli.compare"
@@ -44,8 +43,7 @@ def compare(
     from ftcli.preflight import check_paths
     from ftcli.tasks import check_task_name
 
-    test = renamed(test, eval, "--eval", "--test")
-    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
+    test, limit_test = test_options(test, eval, limit_test, limit_eval)
     given = dict(task=task, model=model, prompt_model=prompt_model, train=train, test=test, strategies=strategies,
                  train_sizes=train_sizes,
                  seeds=seeds, limit_test=limit_test, max_length=max_length, set=set_, column=column,
@@ -102,21 +100,15 @@ def comparison_file(path: Path) -> dict:
 
 
 def run_cell(settings_json: str, cell_json: str) -> None:
-    """One cell, in a worker process of its own, as `ftcli compare` starts it. A UserError is one line and its
-    exit status; a signal's is not printed (`ftcli compare` says how to continue, not the cell)."""
-    quiet_libraries()
-    from ftcli.compare import Cell, CompareSettings, Comparison
+    """One cell, in a worker process of its own, as `ftcli compare` starts it."""
+    def work() -> None:
+        from ftcli.compare import Cell, CompareSettings, Comparison
 
-    values = json.loads(settings_json)
-    settings = CompareSettings(**{**values, "output_dir": Path(values["output_dir"])})
-    try:
+        values = json.loads(settings_json)
+        settings = CompareSettings(**{**values, "output_dir": Path(values["output_dir"])})
         Comparison(settings).finish_cell(Cell(**json.loads(cell_json)))
-    except UserError as err:
-        if err.exit_code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-            print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(128 + signal.SIGINT)
+
+    run_as_worker(work)
 
 
 if __name__ == "__main__":

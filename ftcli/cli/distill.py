@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt, MaxLengthOpt,
-                               MixedPrecisionOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt, ReportToOpt, ResumeOpt, SeedOpt,
-                               TrainBatchSizeOpt, ValidationOpt, column_sets, output_dir_option, renamed)
+from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt,
+                               MaxLengthOpt, MixedPrecisionOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt,
+                               ReportToOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt, ValidationOpt, column_sets,
+                               output_dir_option, test_options)
 
 
 RunDirOpt = output_dir_option("Run directory. Default: runs/<task>-distill-<student>-<time>.")
@@ -55,8 +56,7 @@ def distill(
     attention maps, weighted by distill.hidden_weight."""
     from ftcli.preflight import check_paths
 
-    test = renamed(test, eval, "--eval", "--test")
-    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
+    test, limit_test = test_options(test, eval, limit_test, limit_eval)
     task, teacher, train, recipe, student, init_from_teacher = distill_run_file(
         run_file_, task, teacher, train, recipe, student, init_from_teacher)
     check_paths({"--teacher": teacher, "--train": train, "--validation": validation, "--test": test, "--student": student})

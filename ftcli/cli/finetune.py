@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_defaults, print_metrics
-from ftcli.cli.options import (MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt,
-                               ModelOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt, RecipeOpt, ReportToOpt, ResumeOpt, SeedOpt,
-                               TestOpt, TrainBatchSizeOpt, TrainOpt, ValidationOpt, column_sets, output_dir_option, renamed,
-                               run_file)
+from ftcli.cli.options import (MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt, MaxLengthOpt,
+                               MixedPrecisionOpt, ModelOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt, RecipeOpt,
+                               ReportToOpt, ResumeOpt, SeedOpt, TestOpt, TrainBatchSizeOpt, TrainOpt, ValidationOpt,
+                               checked_run, column_sets, output_dir_option, test_options)
 
 
 RunDirOpt = output_dir_option("Run directory. Default: runs/<task>-<strategy>-<model>-<time>.")
@@ -47,17 +47,10 @@ def finetune(
     The best epoch is chosen on validation data only (--validation or data.validation_fraction);
     without it the last epoch is kept. Checkpoints every train.save_every steps and at each epoch
     end; Ctrl-C or SIGTERM saves one and stops, and --resume continues from it."""
-    from ftcli.preflight import check_paths
-    from ftcli.strategies import check_strategy_name
-    from ftcli.tasks import check_task_name
-
-    test = renamed(test, eval, "--eval", "--test")
-    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
-    task, strategy, recipe = run_file(task, strategy, recipe, "finetune")
+    test, limit_test = test_options(test, eval, limit_test, limit_eval)
     # Mistakes the command line shows fail here, in a fraction of a second: torch is not imported yet.
-    check_task_name(task)
-    check_strategy_name(strategy or "full")
-    check_paths({"--train": train, "--validation": validation, "--test": test, "--model": model})
+    task, strategy, recipe = checked_run("finetune", task, strategy, recipe,
+                                         {"--train": train, "--validation": validation, "--test": test, "--model": model})
 
     from ftcli.config import build_config, load_recipe
     from ftcli.progress import console

@@ -82,6 +82,26 @@ def renamed(new_value, old_value, old: str, new: str):
     return old_value
 
 
+def test_options(test, eval, limit_test, limit_eval) -> tuple:
+    """(--test, --limit-test), either given under its old name (--eval, --limit-eval)."""
+    return renamed(test, eval, "--eval", "--test"), renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
+
+
+def checked_run(command: str, task: str, strategy: str | None, recipe: Path | None,
+                paths: dict) -> tuple[str, str | None, Path | None]:
+    """`run_file`'s (task, strategy, recipe) for a command that trains a task, with the task, the strategy and the
+    data and model `paths` checked before torch is imported: mistakes on the command line fail at once."""
+    from ftcli.preflight import check_paths
+    from ftcli.strategies import check_strategy_name
+    from ftcli.tasks import check_task_name
+
+    task, strategy, recipe = run_file(task, strategy, recipe, command)
+    check_task_name(task)
+    check_strategy_name(strategy or "full")
+    check_paths(paths)
+    return task, strategy, recipe
+
+
 def required(value, flag: str):
     """An option typer cannot require itself (its old name may stand in for it)."""
     from ftcli.errors import UserError

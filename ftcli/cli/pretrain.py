@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from ftcli.cli.output import print_metrics
-from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt, LrOpt, MaxLengthOpt,
-                               MixedPrecisionOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt, ReportToOpt, ResumeOpt, SeedOpt,
-                               TrainBatchSizeOpt, column_sets, output_dir_option, renamed, run_file)
+from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, EpochsOpt, LimitTestOpt, LimitTrainOpt, LrOpt,
+                               MaxLengthOpt, MixedPrecisionOpt, OldEvalOpt, OldLimitEvalOpt, OverwriteOpt,
+                               ReportToOpt, ResumeOpt, SeedOpt, TrainBatchSizeOpt, column_sets, output_dir_option,
+                               run_file, test_options)
 
 RunDirOpt = output_dir_option("Run directory. Default: runs/<objective>-pretrain-<model>-<time>.")
 SizeOpt = Annotated[Optional[int], typer.Option(help="With --config: overrides the architecture's default.", rich_help_panel=MODEL)]
@@ -58,8 +59,7 @@ def pretrain(
     from ftcli.objectives import check_objective_name
     from ftcli.preflight import check_paths
 
-    test = renamed(test, eval, "--eval", "--test")
-    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
+    test, limit_test = test_options(test, eval, limit_test, limit_eval)
     objective, _, recipe = run_file(objective, None, recipe, "pretrain")
     check_objective_name(objective)  # mistakes on the command line fail before torch is imported
     check_paths({"--train": train, "--test": test, "--model": model, "--tokenizer": tokenizer})

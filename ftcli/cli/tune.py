@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, LimitTestOpt, LimitTrainOpt, MaxLengthOpt, MixedPrecisionOpt, ModelOpt,
-                               OldEvalOpt, OldLimitEvalOpt, RecipeOpt, SeedOpt, SetOpt, TestOpt, TrainOpt,
-                               column_sets, output_dir_option, renamed, run_file)
-from ftcli.errors import UserError
-from ftcli.quiet import quiet_libraries
+from ftcli.cli.options import (DATA, MODEL, TRAINING, ColumnOpt, LimitTestOpt, LimitTrainOpt, MaxLengthOpt,
+                               MixedPrecisionOpt, ModelOpt, OldEvalOpt, OldLimitEvalOpt, RecipeOpt, SeedOpt, SetOpt,
+                               TestOpt, TrainOpt, checked_run, column_sets, output_dir_option, test_options)
+from ftcli.cli.worker import run_as_worker
 
 TuneDirOpt = output_dir_option("Where the search goes (optuna.db, trials.md, trials.png, best.yaml, best/); "
                                "the same command there continues it. Default: runs/tune-TASK-STRATEGY-MODEL.")
@@ -47,16 +45,10 @@ def tune(
     an epoch), each trial scored on validation data only. The best settings become best.yaml
     (`ftcli finetune best.yaml` runs it) and are run once in best/, scoring the test split once.
     Writes trials.json, trials.md and trials.png. Interrupted? Run the same command again."""
-    from ftcli.preflight import check_paths
-    from ftcli.strategies import check_strategy_name
-    from ftcli.tasks import check_task_name
-
-    test = renamed(test, eval, "--eval", "--test")
-    limit_test = renamed(limit_test, limit_eval, "--limit-eval", "--limit-test")
-    task, strategy, recipe = run_file(task, strategy, recipe, "tune")
-    check_task_name(task)
-    check_strategy_name(strategy or "full")
-    check_paths({"--train": train, "--validation": validation, "--test": test, "--model": model})
+    test, limit_test = test_options(test, eval, limit_test, limit_eval)
+    # Mistakes the command line shows fail here, in a fraction of a second: torch is not imported yet.
+    task, strategy, recipe = checked_run("tune", task, strategy, recipe,
+                                         {"--train": train, "--validation": validation, "--test": test, "--model": model})
     from ftcli.tune import Tuner, TuneSettings
 
     name = Path((model or "recipe").rstrip("/")).name
@@ -101,19 +93,13 @@ def print_report(report: dict) -> None:
 
 
 def run_worker(config_file: str, out: str) -> None:
-    """One trial (or the best settings), in a worker process of its own, as `ftcli tune` starts it. A UserError is
-    one line and its exit status; a signal's is not printed (`ftcli tune` says how to continue)."""
-    quiet_libraries()
-    from ftcli.tune import run_trial
+    """One trial (or the best settings), in a worker process of its own, as `ftcli tune` starts it."""
+    def work() -> None:
+        from ftcli.tune import run_trial
 
-    try:
         run_trial(Path(config_file), Path(out))
-    except UserError as err:
-        if err.exit_code not in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-            print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(128 + signal.SIGINT)
+
+    run_as_worker(work)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,10 @@ from typing import Any
 from ftcli.compare.plan import FULL, MAX_SHOTS, Cell, CompareSettings, balanced_indices, check_settings, plan, schedule
 from ftcli.compare.report import baselines, markdown_table, summarize
 from ftcli.errors import UserError
+from ftcli.ownership import keep_settings_record
 from ftcli.paths import write_text_atomically
 from ftcli.progress import console
 from ftcli.strategies import IN_CONTEXT
-
-SETTINGS_FILE = "settings.json"
-"""In the comparison folder: the settings its cells were computed with."""
-
 
 class Comparison:
     """Runs the plan cell by cell; a cell whose result file exists is not run again."""
@@ -111,24 +108,8 @@ class Comparison:
 
     def check_same_settings(self) -> None:
         """A folder holds the cells of one set of result settings: recorded at the first run, compared after."""
-        record = self.root / SETTINGS_FILE
-        now = self.result_settings()
-        if record.is_file():
-            try:
-                then = json.loads(record.read_text())
-            except ValueError:
-                then = None
-            if then != now:
-                changed = ", ".join(key for key in now if not isinstance(then, dict) or then.get(key) != now[key])
-                raise UserError(f"{self.root} holds results of other settings ({changed or 'unreadable record'} "
-                                f"differ), which would be mixed with these: choose another --output-dir")
-        elif any(self.root.iterdir()):
-            # Not a comparison's folder (its first act is writing the record): compare.md, data/, runs/ ... there
-            # are someone else's, and ftcli writes nothing beside them.
-            raise UserError(f"{self.root} holds files and is not a folder `ftcli compare` made (no {SETTINGS_FILE} "
-                            "of its settings): choose another --output-dir")
-        else:
-            write_text_atomically(record, json.dumps(now, indent=1) + "\n")
+        keep_settings_record(self.root, self.result_settings(), "compare", "results",
+                             ", which would be mixed with these: choose another --output-dir")
 
     def run(self, worker: list[str]) -> dict:
         """Every cell of the plan; `worker` is the command that runs one cell, given the settings and the cell

@@ -14,9 +14,9 @@ in OUT/optuna.db, so the same command continues an interrupted search up to --tr
     report.py   trials.json, trials.md, trials.png
 """
 
-from ftcli.tune.search import SETTINGS_FILE, TuneSettings, Tuner
+from ftcli.tune.search import TuneSettings, Tuner
 from ftcli.tune.space import Dimension, default_space, parse_dimension
 from ftcli.tune.trials import epoch_scores, run_trial, watch
 
-__all__ = ["SETTINGS_FILE", "TuneSettings", "Tuner", "Dimension", "default_space", "parse_dimension", "epoch_scores",
+__all__ = ["TuneSettings", "Tuner", "Dimension", "default_space", "parse_dimension", "epoch_scores",
            "run_trial", "watch"]

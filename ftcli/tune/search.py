@@ -23,11 +23,11 @@ from typing import Any
 import yaml
 
 from ftcli.errors import UserError
+from ftcli.ownership import keep_settings_record
 from ftcli.paths import write_text_atomically
 from ftcli.progress import console
 from ftcli.tune.space import Dimension, apply_params, from_recipe, resolve_space
 
-SETTINGS_FILE = "settings.json"
 DEFAULT_VALIDATION_FRACTION = 0.1
 PRUNER_STARTUP_TRIALS = 3
 """Trials that run to the end before the pruner compares any epoch with theirs."""
@@ -168,23 +168,8 @@ class Tuner:
 
     def check_folder(self) -> None:
         """A folder holds one search: its settings are recorded first, into an empty folder, and compared after."""
-        record = self.root / SETTINGS_FILE
-        now = json.loads(json.dumps(self.result_settings()))
-        if record.is_file():
-            try:
-                then = json.loads(record.read_text())
-            except ValueError:
-                then = None
-            if then != now:
-                changed = _changed(then, now)
-                raise UserError(f"{self.root} holds a search of other settings ({changed or 'unreadable record'} "
-                                "differ): run the same command to continue it, or choose another --output-dir")
-        elif self.root.is_dir() and any(self.root.iterdir()):
-            raise UserError(f"{self.root} holds files and is not a folder `ftcli tune` made (no {SETTINGS_FILE}): "
-                            "choose another --output-dir")
-        else:
-            self.root.mkdir(parents=True, exist_ok=True)
-            write_text_atomically(record, json.dumps(now, indent=1) + "\n")
+        keep_settings_record(self.root, self.result_settings(), "tune", "a search",
+                             ": run the same command to continue it, or choose another --output-dir", hidden_prefix="config.")
 
     # -- the search ------------------------------------------------------------------------------
 
@@ -352,21 +337,3 @@ class Tuner:
 
 def _shown(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _flat(mapping: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(mapping, dict):
-        return {prefix.rstrip("."): mapping}
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) and "sha256" not in value
-                    else {f"{prefix}{key}": value})
-    return flat
-
-
-def _changed(then: Any, now: dict[str, Any]) -> str:
-    """The settings that differ, by name (config keys dotted)."""
-    if not isinstance(then, dict):
-        return ""
-    old, new = _flat(then), _flat(now)
-    return ", ".join(key.removeprefix("config.") for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key))
