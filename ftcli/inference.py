@@ -9,7 +9,7 @@ from typing import Any
 from datasets import Dataset
 
 from ftcli import assets
-from ftcli.config import TaskOptions, TrainConfig, config_from_yaml
+from ftcli.config import TaskOptions, TrainConfig, config_from_yaml, with_option_sets
 from ftcli.data.columns import check_columns, resolve_columns
 from ftcli.errors import UserError
 from ftcli.batching import length_sorted_loader
@@ -35,22 +35,6 @@ class LoadedModel:
     source: str
     untrained_head: list[str] = field(default_factory=list)
     """Task-head weights that would start random (a bare checkpoint): predicting with it is refused."""
-
-
-def with_option_sets(options: TaskOptions, sets: list[str] | None) -> TaskOptions:
-    """`--set options.KEY=VALUE` over the run's task options (generation settings, QA limits)."""
-    if not sets:
-        return options
-    from ftcli.config import RunConfig, parse_set_argument, set_value
-
-    holder = RunConfig()
-    holder.options = options
-    for argument in sets:
-        key, value = parse_set_argument(argument)
-        if not key.startswith("options."):
-            raise UserError(f"--set here takes task options (options.KEY=VALUE), got {key}")
-        set_value(holder, key, value)
-    return holder.options
 
 
 def load_trained(run_or_model: str, task_name: str | None, columns: dict[str, str] | None = None,

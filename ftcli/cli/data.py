@@ -18,6 +18,7 @@ def check(
     column: ColumnOpt = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Count lengths in this model's tokens (a catalogue alias, checkpoint directory or Hub id). Default: lengths in words.", rich_help_panel=MODEL)] = None,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --model: the length beyond which rows are truncated. Default: the task's recipe's.", rich_help_panel=MODEL)] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A task option: --set options.problem_type=multi_label_classification, options.label_separator=';' (repeatable). Default: inferred from the labels.", rich_help_panel=DATA)] = None,
     output: OutputFileOpt = None,
     overwrite: OverwriteOutputOpt = False,
 ) -> None:
@@ -32,9 +33,11 @@ def check(
     check_task_name(task)
     check_paths({"DATA": data, "--model": model})
     check_output(output, overwrite, [data])
+    from ftcli.config import TaskOptions, with_option_sets
     from ftcli.data_check import check_data, shown_lines
 
-    report = check_data(data, task, parse_columns(column), model=model, max_length=max_length)
+    report = check_data(data, task, parse_columns(column), model=model, max_length=max_length,
+                        options=with_option_sets(TaskOptions(), set_))
     out = result_console(output)  # the report: stdout, so it pipes (stderr when --output - takes stdout)
     skipped = f"; {report.skipped_lines} unreadable lines left out" if report.skipped_lines else ""
     columns = escape(", ".join(report.columns))

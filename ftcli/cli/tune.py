@@ -28,7 +28,7 @@ def tune(
     limit_train: LimitTrainOpt = None,
     limit_test: LimitTestOpt = None,
     model: ModelOpt = None,
-    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="full, feature-extraction, prompt-tuning or lora. Default: full.", rich_help_panel=MODEL)] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="How pretrained weights are reused: full, feature-extraction, prompt-tuning, lora, contrastive. Default: full.", rich_help_panel=MODEL)] = None,
     max_length: MaxLengthOpt = None,
     recipe: RecipeOpt = None,
     set_: SetOpt = None,

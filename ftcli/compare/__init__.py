@@ -17,9 +17,9 @@ rule fixed in advance (see `ftcli.compare.plan`).
 from ftcli.compare.comparison import Comparison, run_worker
 from ftcli.compare.plan import (DEFAULT_SIZES, DEFAULT_STRATEGIES, MAX_EPOCHS, MAX_IN_CONTEXT_SIZE, MAX_SHOTS,
                                 MIN_STEPS, STRATEGIES, Cell, CompareSettings, balanced_indices, check_settings,
-                                parse_list, plan, schedule)
+                                parse_list, plan, schedule, strategies_for)
 from ftcli.compare.report import markdown_table, summarize
 
 __all__ = ["Comparison", "run_worker", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "MAX_EPOCHS",
            "MAX_IN_CONTEXT_SIZE", "MAX_SHOTS", "MIN_STEPS", "STRATEGIES", "Cell", "CompareSettings",
-           "balanced_indices", "check_settings", "parse_list", "plan", "schedule", "markdown_table", "summarize"]
+           "balanced_indices", "check_settings", "parse_list", "plan", "schedule", "strategies_for", "markdown_table", "summarize"]

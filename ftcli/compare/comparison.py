@@ -19,7 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ftcli.compare.plan import FULL, MAX_SHOTS, Cell, CompareSettings, balanced_indices, check_settings, plan, schedule
+from ftcli.compare.plan import (FULL, MAX_SHOTS, REGRESSION, Cell, CompareSettings, balanced_indices, check_settings, plan,
+                                schedule, strategies_for)
 from ftcli.compare.report import baselines, markdown_table, summarize
 from ftcli.errors import UserError
 from ftcli.ownership import keep_settings_record
@@ -38,10 +39,10 @@ class Comparison:
         check_settings(settings)
         self.settings = settings
         self.root = settings.output_dir.expanduser()
-        self.task = get_task(settings.task)
         self.recipes = {s: load_recipe(recipe_path(f"{settings.task}/{s}")) for s in settings.strategies}
         self.base = build_config(recipe=self.recipes.get(FULL) or next(iter(self.recipes.values())),
                                  sets=settings.sets, flags={"model.name": settings.model, "data.train": settings.train})
+        self.task = get_task(settings.task, self.base.options)  # --set options.problem_type=... reaches it
         self.eval_source = settings.eval
         if self.eval_source is None:
             from ftcli import assets
@@ -74,12 +75,35 @@ class Comparison:
         train = self._splits.train
         return train, self._labels(train)
 
+    @functools.cached_property
+    def problem_type(self) -> str | None:
+        """Classification's problem type, decided once from all the training rows (or options.problem_type)
+        and pinned in every cell's run: 16 rows of scores 1-5 could read as class names. None for other tasks."""
+        resolve = getattr(self.task, "resolve_problem_type", None)
+        return resolve(self._training[1]) if resolve else None
+
+    @property
+    def metric(self) -> str:
+        """The metric every cell is compared on: the task's (and problem type's) selection metric."""
+        self.problem_type  # noqa: B018 (decides the task's metric)
+        return self.task.best_metric
+
+    def fit_strategies(self) -> None:
+        """Say the problem type, and keep the strategies that can learn it (see `strategies_for`)."""
+        kept, left_out = strategies_for(self.settings.strategies, self.problem_type)
+        if self.problem_type is not None:
+            self.task.say_notes()
+        if left_out:
+            console.print(f"left out: {', '.join(left_out)} (each learns one label per row; this data is "
+                          f"{self.problem_type})")
+            self.settings.strategies = kept
+
     def subsample(self, size: int, seed: int) -> Path:
         """The class-balanced training subsample of a size and seed, written once."""
         path = self.root / "data" / f"train-n{size}-s{seed}.jsonl"
         if not path.is_file():
             train, labels = self._training
-            rows = train.select(balanced_indices(labels, size, seed))
+            rows = train.select(balanced_indices(labels, size, seed, by_label=self.problem_type != REGRESSION))
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.tmp")
             rows.to_json(str(partial), lines=True, force_ascii=False)
@@ -114,6 +138,7 @@ class Comparison:
     def run(self, worker: list[str]) -> dict:
         """Every cell of the plan; `worker` is the command that runs one cell, given the settings and the cell
         (as JSON) as two more arguments."""
+        self.fit_strategies()
         self.root.mkdir(parents=True, exist_ok=True)
         self.check_same_settings()
         cells = plan(self.settings, self._training[0].num_rows)
@@ -168,7 +193,7 @@ class Comparison:
         else:
             metrics, shots = self._train(cell), None
             trainable, memory = metrics["trainable_parameters"], metrics["peak_memory_mb"]
-        metric = self.task.best_metric
+        metric = self.metric
         if metric not in metrics:
             raise UserError(f"{cell.strategy} gave no {metric} (it gave {', '.join(metrics)})")
         model = self.prompt_model() if cell.strategy == IN_CONTEXT else self.settings.model
@@ -207,6 +232,8 @@ class Comparison:
             "train.batch_size": batch, "train.epochs": epochs, "model.max_length": self.settings.max_length,
             "output_dir": str(out)})
         config.data.columns.update(self.settings.columns)
+        if self.problem_type is not None:
+            config.options.problem_type = self.problem_type
         config.train.save_every = 0
         staging = RunDirectory(out).staging
         resume = (staging / "config.yaml").is_file() and (staging / "checkpoints").is_dir()
@@ -218,12 +245,12 @@ class Comparison:
         from ftcli.plots import learning_curve
 
         summary = summarize(results)
-        title = f"{self.settings.task} on {self.settings.model}: {self.task.best_metric} on {self.eval_source}" + (
+        title = f"{self.settings.task} on {self.settings.model}: {self.metric} on {self.eval_source}" + (
             f" (first {self.settings.limit_eval} rows)" if self.settings.limit_eval else "")
         train, train_labels = self._training
-        reference = baselines(self.task.best_metric, train_labels, self._labels(self._splits.eval))
+        reference = baselines(self.metric, train_labels, self._labels(self._splits.eval))
         report = {"task": self.settings.task, "model": self.settings.model, "train": self.settings.train,
-                  "eval": self.eval_source, "limit_eval": self.settings.limit_eval, "metric": self.task.best_metric,
+                  "eval": self.eval_source, "limit_eval": self.settings.limit_eval, "metric": self.metric,
                   "baselines": reference, "summary": summary, "cells": results}
         write_text_atomically(self.root / "compare.json", json.dumps(report, indent=2) + "\n")
         write_text_atomically(self.root / "compare.md", markdown_table(summary, title, reference))

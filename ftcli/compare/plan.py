@@ -26,6 +26,10 @@ OPT_IN = ("prompt-tuning", "contrastive")
 default sizes up to all the rows, and it is a few-shot method (benchmarks/contrastive_vs_setfit.py)."""
 PAIRED = ("contrastive",)
 """Strategies whose training rows are pairs of the labelled rows: the schedule keeps their recipe's."""
+SINGLE_LABEL_ONLY = (IN_CONTEXT, "feature-extraction", "contrastive")
+"""Strategies that learn (or prompt for) one label per row: not for label sets or numbers."""
+SINGLE_LABEL = "single_label_classification"
+REGRESSION = "regression"
 STRATEGIES = (IN_CONTEXT, *sorted(TRAINED_STRATEGIES, key=lambda name: name == FULL))
 """Every strategy, from the fewest trained weights to all of them: in-context learning (none), the
 registry's other strategies in its order, full fine-tuning last. Tables list them in this order."""
@@ -97,14 +101,32 @@ def plan(settings: CompareSettings, train_rows: int) -> list[Cell]:
                 continue
             if strategy != IN_CONTEXT and size == 0:
                 continue
-            cells += [Cell(strategy, size, 42 + i) for i in range(settings.seeds)]
+            # Zero-shot prompts draw nothing at random (no demonstrations): one seed says it all.
+            seeds = 1 if strategy == IN_CONTEXT and size == 0 else settings.seeds
+            cells += [Cell(strategy, size, 42 + i) for i in range(seeds)]
     return cells
 
 
-def balanced_indices(labels: list, size: int, seed: int) -> list[int]:
-    """`size` row indices taking the classes in turn (seeded order within each class), so every
-    class is as equally represented as the data allows; rows of unlabelled tasks are drawn at random."""
+def strategies_for(strategies: list[str], problem_type: str | None) -> tuple[list[str], list[str]]:
+    """(the strategies that can learn `problem_type`, those left out). Strategies named on purpose that
+    cannot are refused; from the default list they are left out."""
+    if problem_type in (None, SINGLE_LABEL):
+        return list(strategies), []
+    unfit = [s for s in strategies if s in SINGLE_LABEL_ONLY]
+    if unfit and list(strategies) != list(DEFAULT_STRATEGIES):
+        fit = ", ".join(s for s in STRATEGIES if s not in SINGLE_LABEL_ONLY)
+        raise UserError(f"--strategies {', '.join(unfit)}: learns one label per row, and this data is "
+                        f"{problem_type}; choose from {fit}")
+    return [s for s in strategies if s not in unfit], unfit
+
+
+def balanced_indices(labels: list, size: int, seed: int, by_label: bool = True) -> list[int]:
+    """`size` row indices taking the classes (or label sets) in turn (seeded order within each), so every
+    class is as equally represented as the data allows; rows of unlabelled tasks, and of regression
+    (`by_label` False: every number would be its own class), are drawn at random."""
     rng = random.Random(seed)
+    if not by_label:
+        return rng.sample(range(len(labels)), min(size, len(labels)))
     by_class: dict[Any, list[int]] = {}
     for index, label in enumerate(labels):
         by_class.setdefault(json.dumps(label, sort_keys=True, default=str), []).append(index)

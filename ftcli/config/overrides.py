@@ -96,11 +96,7 @@ def set_value(config: RunConfig, dotted_key: str, value: Any) -> None:
 def apply_mapping(config: RunConfig, mapping: dict[str, Any], prefix: str = "") -> None:
     """Apply a nested mapping (a parsed recipe) key by key, with the same checks as --set."""
     for key, value in mapping.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and not _is_free_mapping(config, dotted):
-            apply_mapping(config, value, prefix=f"{dotted}.")
-        else:
-            set_value(config, dotted, value)
+        set_value(config, f"{prefix}{key}", value)  # a section's mapping is checked key by key there
 
 
 def field_at(config: RunConfig, dotted_key: str) -> tuple[Any, str] | None:
@@ -124,16 +120,6 @@ def expects_text(config: RunConfig, dotted_key: str) -> bool:
     annotation = field_types(found[0])[found[1]]
     return annotation is str or (typing.get_origin(annotation) in (typing.Union, types.UnionType)
                                  and str in typing.get_args(annotation))
-
-
-def _is_free_mapping(config: RunConfig, dotted_key: str) -> bool:
-    """A field that holds a mapping as its value (data.columns; train.class_weights may be one), not a section."""
-    found = field_at(config, dotted_key)
-    if found is None:
-        return False
-    annotation = field_types(found[0])[found[1]]
-    options = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    return isinstance(getattr(*found), dict) or any(typing.get_origin(o) is dict for o in options)
 
 
 def get_value(config: RunConfig, dotted_key: str) -> Any:

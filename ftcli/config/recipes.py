@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ftcli.config.overrides import apply_mapping, expects_text, get_value, set_value
-from ftcli.config.schema import RunConfig
+from ftcli.config.schema import RunConfig, TaskOptions
 from ftcli.errors import UserError
 
 
@@ -43,6 +43,10 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{what} {path} must be a mapping of keys to values, not a {type(data).__name__}")
     return data
+
+
+TUNE_SECTION = "tune"
+"""The recipe section only `ftcli tune` reads."""
 
 
 def load_recipe(path: Path) -> dict[str, Any]:
@@ -80,7 +84,8 @@ def build_config(
     config = RunConfig()
     given: dict[str, Any] = {}
     if recipe:
-        apply_mapping(config, recipe)
+        # A recipe's `tune:` section is the search space `ftcli tune` reads; a single run has no use for it.
+        apply_mapping(config, {key: value for key, value in recipe.items() if key != TUNE_SECTION})
     for argument in sets or []:
         key, value = parse_set_argument(argument)
         if not isinstance(value, str) and expects_text(config, key):
@@ -101,3 +106,17 @@ def config_from_yaml(path: Path) -> RunConfig:
     config = RunConfig()
     apply_mapping(config, load_recipe(path))
     return config
+
+
+def with_option_sets(options: TaskOptions, sets: list[str] | None) -> TaskOptions:
+    """`--set options.KEY=VALUE` over a run's task options (generation settings, QA limits, the problem type)."""
+    if not sets:
+        return options
+    holder = RunConfig()
+    holder.options = options
+    for argument in sets:
+        key, value = parse_set_argument(argument)
+        if not key.startswith("options."):
+            raise UserError(f"--set here takes task options (options.KEY=VALUE), got {key}")
+        set_value(holder, key, value)
+    return holder.options

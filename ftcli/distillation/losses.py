@@ -9,9 +9,20 @@ from torch import nn
 
 
 def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-                     mask: torch.Tensor | None = None) -> torch.Tensor:
+                     mask: torch.Tensor | None = None, problem_type: str | None = None) -> torch.Tensor:
     """T^2 * KL(softmax(teacher / T) || softmax(student / T)), summed over classes and averaged over
-    rows (sequence tasks) or over the positions where `mask` is true (token tasks)."""
+    rows (sequence tasks) or over the positions where `mask` is true (token tasks). Label sets
+    (multi_label_classification) take each label's own yes/no distribution, sigmoid for softmax; numbers
+    (regression) have no distribution to soften: the student's output matches the teacher's (MSE)."""
+    if problem_type == "regression":
+        return F.mse_loss(student_logits.float(), teacher_logits.float())
+    if problem_type == "multi_label_classification":
+        student, teacher = student_logits.float() / temperature, teacher_logits.float() / temperature
+        target = torch.sigmoid(teacher)
+        # KL of two Bernoullis = cross-entropy - the teacher's entropy: zero when the student agrees.
+        kl = (F.binary_cross_entropy_with_logits(student, target, reduction="none")
+              - F.binary_cross_entropy_with_logits(teacher, target, reduction="none")).sum(-1)
+        return kl.mean() * temperature ** 2
     log_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
     log_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
     kl = (log_teacher.exp() * (log_teacher - log_student)).sum(-1)

@@ -97,7 +97,8 @@ class Distillation(TrainingWrapper):
         loss = (1.0 - settings.alpha) * hard
         if settings.alpha > 0:
             label_mask = batch["labels"] != IGNORE if self.token_level else None
-            soft = soft_target_loss(out.logits, teacher_out.logits, settings.temperature, label_mask)
+            soft = soft_target_loss(out.logits, teacher_out.logits, settings.temperature, label_mask,
+                                    getattr(self.config, "problem_type", None))
             parts["soft"] = soft.detach()
             loss = loss + settings.alpha * soft
         if settings.cosine_weight > 0:

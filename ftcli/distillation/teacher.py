@@ -88,6 +88,7 @@ def load_teacher(teacher: TeacherRef, task: Task, labels: list[str], data_name: 
             raise UserError(f"teacher {teacher.spec} has no trained {task.name} head (its checkpoint lacks "
                             f"{', '.join(missing[:3])}); fine-tune it first: ftcli finetune {task.name} "
                             f"--model {teacher.spec}")
+    check_same_problem_type(model.config, task, teacher.spec)
     id2label = getattr(model.config, "id2label", None) or {}
     teacher_labels = [str(id2label[i]) for i in sorted(id2label)]
     if sorted(teacher_labels) != sorted(labels):
@@ -98,6 +99,19 @@ def load_teacher(teacher: TeacherRef, task: Task, labels: list[str], data_name: 
         model.config.id2label = dict(enumerate(labels))
         model.config.label2id = {label: i for i, label in enumerate(labels)}
     return model
+
+
+def check_same_problem_type(teacher_config, task: Task, spec: str) -> None:
+    """A teacher of label sets or numbers teaches a student of the same (the soft targets differ by type)."""
+    single = "single_label_classification"
+    ours = getattr(task, "problem_type", None)
+    if ours is None:  # NER: one label per token
+        return
+    theirs = getattr(teacher_config, "problem_type", None) or (  # transformers reads 1 output as regression
+        "regression" if getattr(teacher_config, "num_labels", 2) == 1 else single)
+    if theirs != (ours if ours != "auto" else single):
+        raise UserError(f"teacher {spec} was trained for {theirs} but the data is {ours}; distill on data of "
+                        "the teacher's problem type (or --set options.problem_type=...)")
 
 
 def reorder_outputs(model: nn.Module, order: list[int], what: str) -> None:

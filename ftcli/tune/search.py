@@ -58,7 +58,7 @@ class Tuner:
     """Built from the settings with light imports only (a bad --space fails before torch loads); `run` searches."""
 
     def __init__(self, settings: TuneSettings):
-        from ftcli.config import build_config, check_ranges, load_recipe
+        from ftcli.config import TUNE_SECTION, build_config, check_ranges, load_recipe
         from ftcli.recipe_store import recipe_path
 
         if settings.trials < 1:
@@ -67,7 +67,7 @@ class Tuner:
         recipe_file = Path(settings.recipe) if settings.recipe else recipe_path(
             f"{settings.task}/{settings.strategy or 'full'}")
         self.recipe = load_recipe(recipe_file)
-        tune_section = self.recipe.pop("tune", None)
+        tune_section = self.recipe.pop(TUNE_SECTION, None)
         self.base = build_config(recipe=self.recipe, sets=settings.sets, flags={
             "task": settings.task, "strategy": settings.strategy, "model.name": settings.model,
             "data.train": settings.train, "data.validation": settings.validation, "data.eval": settings.test,

@@ -14,7 +14,7 @@ are not searched: they are what the search is about.
 
 Without a space, `default_space` varies the learning rate (the recipe's / 5 to x 2, log scale), the epochs
 (half the recipe's to twice), the batch size (16 or 32), the warm-up ratio (0 to 0.2), the weight decay (0 to
-0.1) and, with LoRA, its rank (4, 8 or 16): the same rule for every task, centred on the recipe's values.
+0.1), with LoRA its rank (4, 8 or 16), with contrastive its pair rounds (10, 20 or 40): the same rule for every task, centred on the recipe's values.
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ def default_space(config) -> list[Dimension]:
     ]
     if config.strategy == "lora":
         space.append(Dimension("peft.lora_r", "choice", choices=(4, 8, 16)))
+    if config.strategy == "contrastive":
+        space.append(Dimension("contrastive.num_iterations", "choice", choices=(10, 20, 40)))
     return space
 
 

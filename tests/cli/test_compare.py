@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from ftcli.compare import balanced_indices, plan, CompareSettings, schedule
+from ftcli.compare import DEFAULT_STRATEGIES, balanced_indices, plan, CompareSettings, schedule, strategies_for
+from ftcli.errors import UserError
 from ftcli.plots import read_series
-from tests.conftest import sentiment_rows, write_csv
+from tests.conftest import sentiment_rows, write_csv, write_jsonl
 
 # Every worker process the comparison starts records its cell as it exits; with FTCLI_TEST_STOP_AFTER=N,
 # the N-th worker SIGINTs the comparison (its parent) once its cell is written, as a Ctrl-C would.
@@ -99,7 +100,7 @@ def test_subsamples_are_class_balanced_and_the_plan_is_fixed_in_advance():
     cells = plan(settings, train_rows=500)
     assert {(c.strategy, c.size) for c in cells} == {("in-context", 0), ("in-context", 16), ("full", 16),
                                                      ("full", 128), ("full", 500)}
-    assert len(cells) == 10
+    assert len(cells) == 9 and [c.seed for c in cells if c.size == 0] == [42]  # zero-shot: nothing drawn
     assert schedule(16, 32, 2) == (4, 25) and schedule(1024, 32, 2) == (32, 4)
 
 
@@ -124,3 +125,39 @@ def test_in_context_rows_come_from_the_prompt_model(setup, tmp_path):
     assert "| in-context (0-shot, llama) | 0 |" in (out / "compare.md").read_text()
     settings = json.loads((out / "settings.json").read_text())
     assert settings["prompt_model"] == str(llama)
+
+
+def test_label_sets_and_numbers_keep_the_strategies_that_learn_them():
+    assert strategies_for(["in-context", "full"], "single_label_classification") == (["in-context", "full"], [])
+    assert strategies_for(list(DEFAULT_STRATEGIES), "regression") == (["lora", "full"],
+                                                                       ["in-context", "feature-extraction"])
+    with pytest.raises(UserError, match="--strategies contrastive: learns one label per row, and this data is "
+                                        "multi_label_classification; choose from prompt-tuning, lora, full"):
+        strategies_for(["contrastive", "lora"], "multi_label_classification")
+    scores = [float(i % 5) for i in range(100)]  # every number its own "class" would take the smallest first
+    drawn = balanced_indices(scores, 20, seed=3, by_label=False)
+    assert len(set(drawn)) == 20 and drawn == balanced_indices(scores, 20, seed=3, by_label=False)
+    assert len({scores[i] for i in drawn}) > 2
+
+
+def test_a_regression_comparison_pins_the_problem_type_its_subsamples_would_misread(setup, tmp_path):
+    """24 of the 40 scores are fractional: a subsample of 8 rows may hold fewer than half fractions (and read alone
+    as class names), so every cell is pinned to the type read from all the training rows, and scored by Pearson."""
+    root, model = setup[0], setup[1]
+    rows = [{"text": row["text"], "label": 3.5 if row["label"] == "positive" else (1.5 if i % 5 == 0 else 1.0)}
+            for i, row in enumerate(sentiment_rows(40))]
+    train, test = write_jsonl(tmp_path / "train.jsonl", rows), write_jsonl(tmp_path / "test.jsonl", rows[:16])
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ftcli", "compare", "classification", "--model", str(model), "--train", str(train),
+               "--test", str(test), "--train-sizes", "8", "--seeds", "1", "--max-length", "16", "--output-dir", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "problem type: regression (from the labels:" in said and "left out: in-context, feature-extraction" in said
+    report = json.loads((out / "compare.json").read_text())
+    assert report["metric"] == "pearson" and {c["strategy"] for c in report["cells"]} == {"lora", "full"}
+    assert all(set(c["metrics"]) >= {"pearson", "spearman", "rmse"} for c in report["cells"])
+    import yaml
+
+    for run in (out / "runs").iterdir():
+        assert yaml.safe_load((run / "config.yaml").read_text())["options"]["problem_type"] == "regression"

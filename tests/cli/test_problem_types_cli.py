@@ -123,13 +123,23 @@ def test_thresholds_chosen_on_validation_go_with_the_model(multi_label_run):
 
 
 def test_export_keeps_the_problem_type(cli, multi_label_run, data, tmp_path):
-    result = cli("export", multi_label_run, "--output-dir", tmp_path / "exported")
+    """The transformers folder and its ONNX graph: a label set's sigmoid scores, as the run gives them."""
+    import onnxruntime
+    from transformers import AutoTokenizer
+
+    result = cli("export", multi_label_run, "--output-dir", tmp_path / "exported", "--format", "onnx")
     assert result.exit_code == 0, result.stderr
     assert read(tmp_path / "exported" / "config.json")["problem_type"] == "multi_label_classification"
     text = tagged_rows(1, 5)[0]["text"]
     exported = pipeline_for(tmp_path / "exported")(text, top_k=None)
     original = pipeline_for(multi_label_run / "model")(text, top_k=None)
     assert {d["label"]: d["score"] for d in exported} == pytest.approx({d["label"]: d["score"] for d in original})
+    batch = AutoTokenizer.from_pretrained(tmp_path / "exported")([text], return_tensors="np")
+    session = onnxruntime.InferenceSession(str(tmp_path / "exported" / "model.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logits"], {i.name: batch[i.name] for i in session.get_inputs()})
+    id2label = read(tmp_path / "exported" / "config.json")["id2label"]
+    scores = {id2label[str(i)]: float(1 / (1 + np.exp(-value))) for i, value in enumerate(logits[0])}
+    assert scores == pytest.approx({d["label"]: d["score"] for d in original}, abs=1e-4)
 
 
 def test_regression_run_end_to_end(cli, regression_run, data, tmp_path):
@@ -186,6 +196,21 @@ def test_data_check_reports_bad_label_sets(cli, tmp_path):
     assert report["labels"] == {"pos": 1}  # labels of the usable sets; the empty set is no problem
 
 
+def test_data_check_takes_the_problem_type_and_separator_a_run_would(cli, tmp_path):
+    rows = [{"text": "good film", "label": "pos;loc"}, {"text": "dull", "label": "neg"}, {"text": "x", "label": "1.5"}]
+    data = write_csv(tmp_path / "sets.csv", rows)
+    result = cli("data", "check", data, "--task", "classification", "--output", tmp_path / "as-names.json")
+    assert result.exit_code == 0 and read(tmp_path / "as-names.json")["labels"] == {"pos;loc": 1, "neg": 1, "1.5": 1}
+    result = cli("data", "check", data, "--task", "classification", "--output", tmp_path / "as-sets.json",
+                 "--set", "options.problem_type=multi_label_classification", "--set", "options.label_separator=;")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert read(tmp_path / "as-sets.json")["labels"] == {"pos": 1, "loc": 1, "neg": 1, "1.5": 1}
+    result = cli("data", "check", data, "--task", "classification", "--set", "options.problem_type=regression")
+    assert result.exit_code == 2 and "sets.csv row 2: has a non-numeric 'label'" in result.stdout
+    result = cli("data", "check", data, "--task", "classification", "--set", "train.epochs=2")
+    assert result.exit_code == 2 and "--set here takes task options (options.KEY=VALUE)" in result.stderr
+
+
 def test_csv_label_sets_with_the_separator_option(cli, tmp_path, tiny_bert, data):
     rows = [{"text": r["text"], "label": ",".join(r["label"])} for r in tagged_rows(32, 3)]
     out = tmp_path / "csv-run"
@@ -218,3 +243,58 @@ def test_refused_settings(cli, tiny_bert, data, tmp_path, extra, fragments):
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, nothing said before it
     assert all(f in result.stderr for f in fragments), result.stderr
     assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.parametrize("kind", ["multi", "regression"])
+def test_distillation_teaches_label_sets_and_numbers_by_their_own_soft_targets(cli, multi_label_run, regression_run,
+                                                                                data, tmp_path, kind):
+    teacher, train, test = ((multi_label_run, data["ml_train"], data["ml_test"]) if kind == "multi" else
+                            (regression_run, data["rg_train"], data["rg_test"]))
+    out = tmp_path / "student"
+    result = cli("distill", "--teacher", teacher, "--init-from-teacher", "every-other-layer", "--train", train,
+                 "--test", test, "--output-dir", out, "--epochs", "1", "--batch-size", "16", "--max-length", "16")
+    assert result.exit_code == 0, result.stderr
+    problem_type = read(teacher / "model" / "config.json")["problem_type"]
+    assert read(out / "model" / "config.json")["problem_type"] == problem_type
+    soft = [json.loads(line)["soft_loss"] for line in (out / "log.jsonl").read_text().splitlines()
+            if "soft_loss" in line]
+    assert soft and all(np.isfinite(soft)) and min(soft) >= 0
+    other = "rg" if kind == "multi" else "ml"
+    result = cli("distill", "--teacher", teacher, "--init-from-teacher", "every-other-layer", "--train",
+                 data[f"{other}_train"], "--test", data[f"{other}_test"], "--output-dir", tmp_path / "refused")
+    assert result.exit_code == 2 and not (tmp_path / "refused").exists()
+    assert f"was trained for {problem_type} but the data is" in " ".join(result.stderr.split())
+
+
+def test_a_teacher_checkpoint_of_another_problem_type_is_refused():
+    from types import SimpleNamespace
+
+    from ftcli.distillation.teacher import check_same_problem_type
+    from ftcli.errors import UserError
+
+    def task(problem_type):
+        return SimpleNamespace(problem_type=problem_type)
+
+    check_same_problem_type(SimpleNamespace(problem_type=None, num_labels=2), task("single_label_classification"), "t")
+    check_same_problem_type(SimpleNamespace(problem_type=None, num_labels=1), task("regression"), "t")
+    with pytest.raises(UserError, match="teacher t was trained for regression but the data is single_label"):
+        check_same_problem_type(SimpleNamespace(problem_type=None, num_labels=1), task("single_label_classification"),
+                                "t")
+    with pytest.raises(UserError, match="trained for single_label_classification but the data is multi_label"):
+        check_same_problem_type(SimpleNamespace(num_labels=3), task("multi_label_classification"), "t")
+
+
+def test_soft_targets_by_problem_type_against_a_hand_computation():
+    import torch
+
+    from ftcli.distillation.losses import soft_target_loss
+
+    student, teacher = torch.tensor([[0.5, -1.0], [2.0, 0.0]]), torch.tensor([[1.0, -2.0], [0.0, 0.5]])
+    s, t = torch.sigmoid(student / 2).numpy(), torch.sigmoid(teacher / 2).numpy()
+    bernoulli_kl = (t * np.log(t / s) + (1 - t) * np.log((1 - t) / (1 - s))).sum(-1).mean() * 4
+    assert soft_target_loss(student, teacher, 2.0, problem_type="multi_label_classification").item() == \
+        pytest.approx(bernoulli_kl, rel=1e-5)
+    assert soft_target_loss(teacher, teacher, 2.0, problem_type="multi_label_classification").item() == \
+        pytest.approx(0, abs=1e-6)
+    assert soft_target_loss(student[:, :1], teacher[:, :1], 2.0, problem_type="regression").item() == \
+        pytest.approx(((0.5 - 1.0) ** 2 + 2.0 ** 2) / 2)

@@ -215,6 +215,8 @@ def test_the_space_comes_from_the_flags_else_the_recipe_else_the_default(tmp_pat
                                            "optim.weight_decay", "peft.lora_r"]
     assert lora.space[0].low < lora.base.optim.lr < lora.space[0].high  # centred on the recipe's
     assert lora.base.data.validation_fraction == 0.1 and lora.held_out_note
+    contrastive = Tuner(TuneSettings(task="classification", strategy="contrastive", output_dir=tmp_path / "d"))
+    assert contrastive.space[-1].text == "contrastive.num_iterations=choice:10,20,40"
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("task: classification\noptim:\n  lr: 3.0e-5\ntune:\n  space:\n"
                       "    optim.lr: loguniform:1e-5:1e-4\n    train.batch_size: [8, 16]\n")

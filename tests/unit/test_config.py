@@ -54,6 +54,15 @@ def test_recipe_with_unknown_key_is_rejected(tmp_path):
         build_config(recipe=load_recipe(bad))
 
 
+def test_a_recipe_with_a_tune_section_still_runs_as_one_run(tmp_path):
+    recipe = tmp_path / "searched.yaml"
+    recipe.write_text("optim:\n  lr: 3.0e-5\ntune:\n  space:\n    optim.lr: loguniform:1e-5:1e-4\n")
+    config = build_config(recipe=load_recipe(recipe))
+    assert config.optim.lr == 3.0e-5 and not hasattr(config, "tune")
+    with pytest.raises(UserError, match="unknown config key 'tunes'"):  # only the one section `ftcli tune` reads
+        build_config(recipe={"tunes": {"space": {}}})
+
+
 def test_parse_set_reads_yaml_scalars():
     assert parse_set_argument("a.b=5e-5") == ("a.b", 5e-5)
     assert parse_set_argument("a=true") == ("a", True)
