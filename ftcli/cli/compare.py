@@ -20,7 +20,7 @@ WORKER = "ftcli.cli.compare"
 
 
 def compare(
-    task: Annotated[str, typer.Argument(help="classification or nli (a task with one label per row: the subsamples are class-balanced); or a config file (compare.yaml) holding task: and any of the options below by name (model, train, test, strategies, train_sizes, seeds, limit_test, max_length, set, column, output_dir).")],
+    task: Annotated[str, typer.Argument(help="classification or nli (the subsamples are class-balanced; label sets and regression labels work too); or a config file (compare.yaml) holding task: and any of the options below by name (model, train, test, strategies, train_sizes, seeds, limit_test, max_length, set, column, output_dir).")],
     train: Annotated[Optional[str], typer.Option("--train", help="Training data to subsample: file or catalogue alias. Default: rt-sentiment.", rich_help_panel=DATA)] = None,
     test: Annotated[Optional[str], typer.Option("--test", help="Test data, the same for every run. Default: the alias's test split.", rich_help_panel=DATA)] = None,
     column: ColumnOpt = None,

@@ -119,6 +119,19 @@ def infer_problem_type(values: Sequence, separator: str = "|") -> tuple[str, str
     return SINGLE, why
 
 
+def check_one_label_per_row(values: Sequence, where: str, column: str, rows: Sequence[int], why: str) -> None:
+    """Refuse label sets and fractional numbers where each row must hold one class label (`why` says what
+    needs one), naming the rows; whole numbers stay class names."""
+    problem_type, _ = infer_problem_type(values)
+    if problem_type == REGRESSION:
+        kind, bad = "a fractional number (regression)", [r for r, v in zip(rows, values) if _kind(v) == "fraction"]
+    else:  # label sets, or a lone list or mapping among class names
+        kind = "a label set (multi_label_classification)" if problem_type == MULTI else "a list or mapping"
+        bad = [row for row, value in zip(rows, values) if isinstance(value, (list, dict))]
+    if bad:
+        raise UserError(f"{where} {describe_rows(bad)}: '{column}' holds {kind}; {why}")
+
+
 def label_set(value, separator: str = "|") -> list[str] | None:
     """A multi-label row's labels (keys as label2id stores them, each once, in order): a list, a string
     split on `separator` ("a|b"), one name or whole number, or nothing (empty, null, NaN or []). None when

@@ -21,7 +21,8 @@ from accelerate import PartialState
 
 from ftcli import assets
 from ftcli.config import RunConfig, check_ranges
-from ftcli.data.columns import check_columns, resolve_columns
+from ftcli.data.columns import check_columns, file_row_numbers, resolve_columns
+from ftcli.data.labels import check_one_label_per_row
 from ftcli.data.sources import load_single, load_train_split
 from ftcli.distributed import sharded, world_size
 from ftcli.errors import UserError
@@ -105,7 +106,16 @@ def evaluated_rows(data: str, limit: int | None, task, columns: dict[str, str]) 
     if limit is not None:
         dataset = dataset.select(range(min(limit, dataset.num_rows)))
     check_columns(dataset, columns, task.required_for(dataset, columns), where)
+    check_class_labels(dataset, columns, where)
     return canonical_rows(dataset, columns), where
+
+
+def check_class_labels(dataset, columns: dict[str, str], where: str) -> None:
+    """A prompt chooses one label per row: label sets and regression numbers are refused, by row."""
+    column = columns.get("label")
+    if column in dataset.column_names:
+        check_one_label_per_row(dataset[column], where, column, file_row_numbers(dataset),
+                                "a prompt chooses one label per row: fine-tune for these (--strategy full or lora)")
 
 
 def demonstration_pool(source: str | None, shots: int, rows: list[dict], task, columns: dict[str, str]) -> list[dict]:
@@ -117,6 +127,7 @@ def demonstration_pool(source: str | None, shots: int, rows: list[dict], task, c
         raise UserError(f"--shots {shots} needs demonstrations: give --demos DATA (a file or alias)")
     pool_dataset = load_train_split(source)
     check_columns(pool_dataset, columns, task.required_for(pool_dataset, columns), f"demos {source}")
+    check_class_labels(pool_dataset, columns, f"demos {source}")
     pool = exclude_evaluated(canonical_rows(pool_dataset, columns), rows, row_key)
     if len(pool) < shots:
         raise UserError(f"demos {source} has {len(pool)} usable rows (evaluated rows excluded); "

@@ -104,3 +104,17 @@ def test_an_encoder_without_a_trained_mlm_head_is_flagged(cli, tiny_bert, files)
     result = cli("prompt", "classification", "--model", tiny_bert, "--data", files["eval"], *BERT_WORDS)
     assert result.exit_code == 0, result.stderr
     assert "has no trained MaskedLM head" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(("labels", "rows", "holds"), [
+    ([["positive"], ["negative", "positive"], []], "rows 1, 2, 3", "a label set (multi_label_classification)"),
+    ([0.5, 1.5, 2.25], "rows 1, 2, 3", "a fractional number (regression)"),
+    (["positive", ["negative"], "negative"], "row 2", "a list or mapping"),
+])
+def test_labels_a_prompt_cannot_choose_are_refused_by_row(cli, tmp_path, llama, files, labels, rows, holds):
+    """Label sets and numbers are for trained strategies; in the evaluated rows or in the demonstrations."""
+    data = write_jsonl(tmp_path / "odd.jsonl", [{"text": f"text {i}", "label": v} for i, v in enumerate(labels)])
+    expected = f"{rows}: 'label' holds {holds}; a prompt chooses one label per row"
+    assert_user_error(cli("prompt", "classification", "--model", llama, "--data", data, *WORDS), f"odd.jsonl {expected}")
+    assert_user_error(cli("prompt", "classification", "--model", llama, "--data", files["eval"], "--demos", data,
+                          "--shots", "1", *WORDS), f"demos {data} {expected}")
