@@ -97,14 +97,28 @@ class Tuner:
 
     @functools.cached_property
     def objective(self) -> tuple[str, bool]:
-        """(metric, greater is better): `train.select_metric` when the config has it, else the task's own."""
-        select = getattr(self.base.train, "select_metric", None)
-        try:
-            from ftcli.metrics.selection import selection_for
-        except ImportError:  # an ftcli without train.select_metric
-            return self.task.best_metric, bool(self.task.greater_is_better)
-        chosen = selection_for(self.task, select)
+        """(metric, greater is better): `train.select_metric`, else the task's own for the problem type."""
+        from ftcli.metrics.selection import selection_for
+
+        self.resolve_problem_type()
+        chosen = selection_for(self.task, self.base.train.select_metric)
         return chosen.metric, chosen.greater_is_better
+
+    def resolve_problem_type(self) -> None:
+        """Classification's problem type, read from the training rows as every trial will read it (or
+        `options.problem_type`): label sets are scored by f1_micro, numbers by pearson, not accuracy."""
+        resolve = getattr(self.task, "resolve_problem_type", None)
+        if resolve is None or self.task.problem_type != "auto":
+            return
+        from ftcli.data.columns import resolve_columns
+        from ftcli.data.sources import load_splits
+
+        d = self.base.data
+        train = load_splits(d.train, d.eval, d.eval_fraction, self.base.train.seed, d.limit_train, d.limit_eval,
+                            d.validation, d.validation_fraction).train
+        column = resolve_columns(self.task.fields, d.columns, self.task.name)["label"]
+        if column in train.column_names:  # a missing column is the first trial's one-line error
+            resolve(train[column])
 
     def write_data(self) -> dict[str, Any]:
         """The training and validation rows, split once as `ftcli finetune` splits them (so best.yaml trains on the
@@ -214,6 +228,8 @@ class Tuner:
 
     def _announce(self, splits: dict[str, Any]) -> None:
         metric, greater = self.objective
+        if hasattr(self.task, "say_notes"):
+            self.task.say_notes()  # the problem type, and why
         if self.held_out_note:
             console.print(self.held_out_note, soft_wrap=True, highlight=False)
         console.print(f"[bold]tune[/] {self.base.task} / {self.base.strategy} on {self.base.model.name}: "

@@ -225,3 +225,20 @@ def test_the_space_comes_from_the_flags_else_the_recipe_else_the_default(tmp_pat
     flags = Tuner(TuneSettings(task="classification", recipe=str(recipe), output_dir=tmp_path / "c",
                                space=["train.epochs=int:1:3"], validation=str(recipe)))
     assert [d.text for d in flags.space] == ["train.epochs=int:1:3"] and flags.held_out_note is None
+
+
+def test_label_sets_and_numbers_are_searched_by_their_own_metric(tmp_path):
+    """The trials of label sets are scored by f1_micro and of numbers by pearson, read from the training rows as
+    each trial reads them (accuracy, the single-label metric, is not in their logs)."""
+    from ftcli.tune import Tuner, TuneSettings
+    from tests.conftest import write_jsonl
+
+    rows = sentiment_rows(20)
+    sets = write_jsonl(tmp_path / "sets.jsonl", [{"text": r["text"], "label": [r["label"]]} for r in rows])
+    numbers = write_jsonl(tmp_path / "numbers.jsonl", [{"text": r["text"], "label": 0.5 + i} for i, r in enumerate(rows)])
+    for data, metric in ((sets, "f1_micro"), (numbers, "pearson")):
+        tuner = Tuner(TuneSettings(task="classification", train=str(data), output_dir=tmp_path / metric))
+        assert tuner.objective == (metric, True)
+    chosen = Tuner(TuneSettings(task="classification", train=str(numbers), output_dir=tmp_path / "rmse",
+                                sets=["train.select_metric=rmse"]))
+    assert chosen.objective == ("rmse", False)
