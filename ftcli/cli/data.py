@@ -16,9 +16,9 @@ def check(
     data: Annotated[str, typer.Argument(help="File (csv, tsv, jsonl, json, parquet, conll) or catalogue alias.")],
     task: Annotated[str, typer.Option("--task", help="The task the data is meant for.", rich_help_panel=DATA)],
     column: ColumnOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A task option: --set options.problem_type=multi_label_classification, options.label_separator=';' (repeatable). Default: inferred from the labels.", rich_help_panel=DATA)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Count lengths in this model's tokens (a catalogue alias, checkpoint directory or Hub id). Default: lengths in words.", rich_help_panel=MODEL)] = None,
     max_length: Annotated[Optional[int], typer.Option("--max-length", help="With --model: the length beyond which rows are truncated. Default: the task's recipe's.", rich_help_panel=MODEL)] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="A task option: --set options.problem_type=multi_label_classification, options.label_separator=';' (repeatable). Default: inferred from the labels.", rich_help_panel=DATA)] = None,
     output: OutputFileOpt = None,
     overwrite: OverwriteOutputOpt = False,
 ) -> None:
