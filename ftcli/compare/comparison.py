@@ -88,15 +88,18 @@ class Comparison:
         self.problem_type  # noqa: B018 (decides the task's metric)
         return self.task.best_metric
 
-    def fit_strategies(self) -> None:
-        """Say the problem type, and keep the strategies that can learn it (see `strategies_for`)."""
+    def fit_strategies(self) -> list[str]:
+        """Keep the strategies that can learn the problem type (see `strategies_for`); returns those left out."""
         kept, left_out = strategies_for(self.settings.strategies, self.problem_type)
+        self.settings.strategies = kept
+        return left_out
+
+    def say_problem_type(self, left_out: list[str]) -> None:
         if self.problem_type is not None:
             self.task.say_notes()
         if left_out:
             console.print(f"left out: {', '.join(left_out)} (each learns one label per row; this data is "
                           f"{self.problem_type})")
-            self.settings.strategies = kept
 
     def subsample(self, size: int, seed: int) -> Path:
         """The class-balanced training subsample of a size and seed, written once."""
@@ -138,9 +141,10 @@ class Comparison:
     def run(self, worker: list[str]) -> dict:
         """Every cell of the plan; `worker` is the command that runs one cell, given the settings and the cell
         (as JSON) as two more arguments."""
-        self.fit_strategies()
+        left_out = self.fit_strategies()  # a refusal comes before the folder is made
         self.root.mkdir(parents=True, exist_ok=True)
         self.check_same_settings()
+        self.say_problem_type(left_out)
         cells = plan(self.settings, self._training[0].num_rows)
         done = [c for c in cells if self.cell_file(c).is_file()]
         console.print(f"[bold]compare[/] {self.settings.task} on {self.settings.model}: {len(cells)} runs "

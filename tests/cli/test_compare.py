@@ -161,3 +161,7 @@ def test_a_regression_comparison_pins_the_problem_type_its_subsamples_would_misr
 
     for run in (out / "runs").iterdir():
         assert yaml.safe_load((run / "config.yaml").read_text())["options"]["problem_type"] == "regression"
+    refused = subprocess.run([*command[:-1], str(tmp_path / "refused"), "--strategies", "feature-extraction,full"],
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and not (tmp_path / "refused").exists()
+    assert "--strategies feature-extraction: learns one label per row, and this data is regression" in refused.stderr
