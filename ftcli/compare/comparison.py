@@ -19,9 +19,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ftcli.compare.plan import (FULL, MAX_SHOTS, REGRESSION, Cell, CompareSettings, balanced_indices, check_settings, plan,
+from ftcli.compare.plan import (FULL, MAX_SHOTS, Cell, CompareSettings, balanced_indices, check_settings, plan,
                                 schedule, strategies_for)
 from ftcli.compare.report import baselines, markdown_table, summarize
+from ftcli.data.labels import REGRESSION
 from ftcli.errors import UserError
 from ftcli.ownership import keep_settings_record
 from ftcli.paths import write_text_atomically

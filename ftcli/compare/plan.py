@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftcli.data.labels import SINGLE
 from ftcli.errors import UserError
 from ftcli.strategies import IN_CONTEXT
 from ftcli.strategies import STRATEGIES as TRAINED_STRATEGIES
@@ -28,8 +29,6 @@ PAIRED = ("contrastive",)
 """Strategies whose training rows are pairs of the labelled rows: the schedule keeps their recipe's."""
 SINGLE_LABEL_ONLY = (IN_CONTEXT, "feature-extraction", "contrastive")
 """Strategies that learn (or prompt for) one label per row: not for label sets or numbers."""
-SINGLE_LABEL = "single_label_classification"
-REGRESSION = "regression"
 STRATEGIES = (IN_CONTEXT, *sorted(TRAINED_STRATEGIES, key=lambda name: name == FULL))
 """Every strategy, from the fewest trained weights to all of them: in-context learning (none), the
 registry's other strategies in its order, full fine-tuning last. Tables list them in this order."""
@@ -110,7 +109,7 @@ def plan(settings: CompareSettings, train_rows: int) -> list[Cell]:
 def strategies_for(strategies: list[str], problem_type: str | None) -> tuple[list[str], list[str]]:
     """(the strategies that can learn `problem_type`, those left out). Strategies named on purpose that
     cannot are refused; from the default list they are left out."""
-    if problem_type in (None, SINGLE_LABEL):
+    if problem_type in (None, SINGLE):
         return list(strategies), []
     unfit = [s for s in strategies if s in SINGLE_LABEL_ONLY]
     if unfit and list(strategies) != list(DEFAULT_STRATEGIES):

@@ -103,13 +103,14 @@ def load_teacher(teacher: TeacherRef, task: Task, labels: list[str], data_name: 
 
 def check_same_problem_type(teacher_config, task: Task, spec: str) -> None:
     """A teacher of label sets or numbers teaches a student of the same (the soft targets differ by type)."""
-    single = "single_label_classification"
+    from ftcli.data.labels import REGRESSION, SINGLE
+
     ours = getattr(task, "problem_type", None)
     if ours is None:  # NER: one label per token
         return
     theirs = getattr(teacher_config, "problem_type", None) or (  # transformers reads 1 output as regression
-        "regression" if getattr(teacher_config, "num_labels", 2) == 1 else single)
-    if theirs != (ours if ours != "auto" else single):
+        REGRESSION if getattr(teacher_config, "num_labels", 2) == 1 else SINGLE)
+    if theirs != (ours if ours != "auto" else SINGLE):
         raise UserError(f"teacher {spec} was trained for {theirs} but the data is {ours}; distill on data of "
                         "the teacher's problem type (or --set options.problem_type=...)")
 
