@@ -33,7 +33,7 @@ demo: install
 # lint-imports checks the layers declared in pyproject.toml ([tool.importlinter]): no upward import.
 test: install
 	$(VENV)/bin/lint-imports --no-cache
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -q --durations=15
 
 test-unit: install
 	$(VENV)/bin/lint-imports --no-cache

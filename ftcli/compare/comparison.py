@@ -81,7 +81,12 @@ class Comparison:
         """Classification's problem type, decided once from all the training rows (or options.problem_type)
         and pinned in every cell's run: 16 rows of scores 1-5 could read as class names. None for other tasks."""
         resolve = getattr(self.task, "resolve_problem_type", None)
-        return resolve(self._training[1]) if resolve else None
+        if resolve is None:
+            return None
+        if self.settings.problem_type is not None:  # a worker: the parent decided it
+            self.task.options.problem_type = self.settings.problem_type
+            return resolve(None)
+        return resolve(self._training[1])
 
     @property
     def metric(self) -> str:
@@ -143,6 +148,7 @@ class Comparison:
         """Every cell of the plan; `worker` is the command that runs one cell, given the settings and the cell
         (as JSON) as two more arguments."""
         left_out = self.fit_strategies()  # a refusal comes before the folder is made
+        self.settings.problem_type = self.problem_type  # the workers take it from here
         self.root.mkdir(parents=True, exist_ok=True)
         self.check_same_settings()
         self.say_problem_type(left_out)

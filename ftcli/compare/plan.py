@@ -59,6 +59,9 @@ class CompareSettings:
     prompt_model: str | None = None
     """The model of the in-context cells: one that can learn in context (a causal LM). None: the in-context
     recipe's (the catalogue's causal LM), not `model`, which may be an encoder with no language-model head."""
+    problem_type: str | None = None
+    """Classification's problem type as the comparison decided it from all the training rows, passed on to the
+    worker processes so that none reads the training split again. None: not decided yet."""
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from torch.utils.data import Dataset
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ftcli.config import RunConfig
+from ftcli.data.labels import SINGLE
 from ftcli.errors import UserError
 from ftcli.models.loading import load_model
 from ftcli.strategies.base import Strategy, TrainingData
@@ -42,7 +43,6 @@ from ftcli.tasks.base import Task, model_inputs
 
 HEAD_WEIGHTS = "contrastive_head.safetensors"
 HEAD_CONFIG = "contrastive_head.json"
-SINGLE_LABEL = "single_label_classification"
 
 
 class ContrastiveStrategy(Strategy):
@@ -58,8 +58,8 @@ class ContrastiveStrategy(Strategy):
 
     def check(self, task, config, model_config):
         super().check(task, config, model_config)
-        problem_type = getattr(task, "problem_type", SINGLE_LABEL)
-        if problem_type not in (SINGLE_LABEL, "auto"):
+        problem_type = getattr(task, "problem_type", SINGLE)
+        if problem_type not in (SINGLE, "auto"):
             raise UserError(f"--strategy contrastive pairs rows by their one label; for {problem_type} use "
                             "--strategy full or lora")
         if getattr(config.train, "class_weights", "none") != "none":
@@ -129,7 +129,7 @@ class ContrastiveModel(nn.Module):
         self.config = body.config
         self.config.id2label = dict(enumerate(labels))
         self.config.label2id = {label: i for i, label in enumerate(labels)}
-        self.config.problem_type = SINGLE_LABEL
+        self.config.problem_type = SINGLE
         for name, parameter in body.named_parameters():
             # The pooler reads [CLS]: unused by mean pooling, so frozen (several processes need every
             # trainable weight to get a gradient).

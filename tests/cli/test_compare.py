@@ -3,7 +3,6 @@ then re-run: the finished runs are not recomputed, and the table, JSON and plot 
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -143,7 +142,7 @@ def test_label_sets_and_numbers_keep_the_strategies_that_learn_them():
 def test_a_regression_comparison_pins_the_problem_type_its_subsamples_would_misread(setup, tmp_path):
     """24 of the 40 scores are fractional: a subsample of 8 rows may hold fewer than half fractions (and read alone
     as class names), so every cell is pinned to the type read from all the training rows, and scored by Pearson."""
-    root, model = setup[0], setup[1]
+    model = setup[1]
     rows = [{"text": row["text"], "label": 3.5 if row["label"] == "positive" else (1.5 if i % 5 == 0 else 1.0)}
             for i, row in enumerate(sentiment_rows(40))]
     train, test = write_jsonl(tmp_path / "train.jsonl", rows), write_jsonl(tmp_path / "test.jsonl", rows[:16])
@@ -165,3 +164,21 @@ def test_a_regression_comparison_pins_the_problem_type_its_subsamples_would_misr
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and not (tmp_path / "refused").exists()
     assert "--strategies feature-extraction: learns one label per row, and this data is regression" in refused.stderr
+
+
+def test_a_worker_takes_the_problem_type_its_parent_decided_without_reading_the_training_rows(tmp_path, monkeypatch):
+    from ftcli.compare import Comparison
+    import ftcli.data.sources
+
+    train = write_csv(tmp_path / "train.csv", sentiment_rows(20))
+    settings = CompareSettings(task="classification", model="minilm", train=str(train), eval=str(train),
+                               output_dir=tmp_path / "out", strategies=["full"], problem_type="regression")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a worker read the training split again")
+
+    monkeypatch.setattr(ftcli.data.sources, "load_splits", no_reading)
+    comparison = Comparison(settings)
+    assert comparison.problem_type == "regression" and comparison.metric == "pearson"
+    with pytest.raises(AssertionError, match="read the training split"):  # the parent (nothing decided) reads them
+        Comparison(CompareSettings(**{**settings.__dict__, "problem_type": None})).problem_type
