@@ -209,8 +209,7 @@ def compute_curve(args) -> int:
                        "accuracy": scores[label]})
 
     base = scores["random"]
-    print(f"
-CPU: {cpu_name()}; BERT {args.sizes}, mlm on {args.corpus}; fine-tuned {args.finetune_epochs} epochs "
+    print(f"\nCPU: {cpu_name()}; BERT {args.sizes}, mlm on {args.corpus}; fine-tuned {args.finetune_epochs} epochs "
           f"on rt-sentiment, seeds {args.seeds}")
     print(f"random init: accuracy {statistics.mean(base):.4f} ± {_spread(base):.4f}")
     print(f"{'epochs':>6} {'tokens':>12} {'FLOPs':>10} {'seconds':>8} {'masked acc':>10} {'accuracy':>16} {'vs random':>10}")
