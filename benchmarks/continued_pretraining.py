@@ -25,26 +25,11 @@ import json
 import math
 import statistics
 import sys
-import time
 from pathlib import Path
 
-from common import cpu_name
+from common import cpu_name, ftcli_in_process as ftcli
 
 METRIC = {"classification": "accuracy", "nli": "accuracy", "ner": "f1"}
-
-
-def ftcli(*args) -> float:
-    """Run one ftcli command in this process; returns its wall time. Exits on failure."""
-    from ftcli.cli.app import main
-
-    sys.argv = ["ftcli", *map(str, args)]
-    start = time.perf_counter()
-    try:
-        main()
-    except SystemExit as exit_:
-        if exit_.code not in (0, None):
-            raise SystemExit(f"failed ({exit_.code}): ftcli {' '.join(map(str, args))}")
-    return time.perf_counter() - start
 
 
 def paired_gain(base: list[float], continued: list[float]) -> tuple[float, float]:
