@@ -37,7 +37,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from common import cpu_name, ftcli_in_process as ftcli
+from common import cpu_name, ftcli_in_process as ftcli, non_embedding_parameters
 
 
 def curve(run: Path, key: str) -> list[float]:
@@ -72,11 +72,7 @@ def main() -> int:
     out, sizes = args.out, args.sizes.split()
     hidden = sizes[sizes.index("--hidden-size") + 1]  # ELECTRA embeds at the hidden size: the same encoder as BERT's
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = out / "wordpiece"
-    limit = ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
-    if not (tokenizer / "tokenizer.json").is_file():
-        ftcli("tokenizer", "train", "wordpiece", "--train", args.corpus, "--vocab-size", args.vocab_size,
-              "--output-dir", tokenizer, *limit)
+    tokenizer, limit = wordpiece(args), ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
 
     models, seconds = {}, {}
     arms = (("bert", "mlm+nsp", "bert", []), ("electra", "rtd", "electra", ["--embedding-size", hidden]))
@@ -132,23 +128,13 @@ def tokens_seen(run: Path, max_length: int) -> int:
     return steps * metrics["global_batch_size"] * max_length
 
 
-def body_parameters(model: Path) -> int:
-    """Parameters outside the embeddings (and the output layer tied to them): what the FLOPs rule counts."""
-    from safetensors import safe_open
-
-    total = 0
-    with safe_open(str(model / "model.safetensors"), framework="pt") as weights:
-        for key in weights.keys():
-            if "embeddings" not in key and "decoder" not in key:
-                total += _count(weights.get_slice(key).get_shape())
-    return total
-
-
-def _count(shape) -> int:
-    count = 1
-    for size in shape:
-        count *= size
-    return count
+def wordpiece(args) -> Path:
+    """The WordPiece tokenizer trained on the corpus (once)."""
+    tokenizer = args.out / "wordpiece"
+    if not (tokenizer / "tokenizer.json").is_file():
+        ftcli("tokenizer", "train", "wordpiece", "--train", args.corpus, "--vocab-size", args.vocab_size,
+              "--output-dir", tokenizer, *(["--limit-train", args.limit_pretrain] if args.limit_pretrain else []))
+    return tokenizer
 
 
 def fine_tune_scores(args, label: str, model: Path, scores: dict[str, list[float]]) -> None:
@@ -167,11 +153,7 @@ def compute_curve(args) -> int:
     """Fine-tuned accuracy of BERT pre-trained from scratch against pre-training compute, and random init."""
     out, sizes = args.out, args.sizes.split()
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = out / "wordpiece"
-    limit = ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
-    if not (tokenizer / "tokenizer.json").is_file():
-        ftcli("tokenizer", "train", "wordpiece", "--train", args.corpus, "--vocab-size", args.vocab_size,
-              "--output-dir", tokenizer, *limit)
+    tokenizer, limit = wordpiece(args), ["--limit-train", args.limit_pretrain] if args.limit_pretrain else []
     random_dir = out / "bert-random"
     if not (random_dir / "config.json").is_file():
         ftcli("models", "init", "--config", "bert", "--tokenizer", tokenizer, *sizes, "--output-dir", random_dir)
@@ -189,7 +171,7 @@ def compute_curve(args) -> int:
         fine_tune_scores(args, label, run / "model", scores)
         tokens = tokens_seen(run, args.pretrain_max_length)
         metrics = json.loads((run / "metrics.json").read_text())
-        points.append({"epochs": budget, "tokens": tokens, "flops": 6 * body_parameters(run / "model") * tokens,
+        points.append({"epochs": budget, "tokens": tokens, "flops": 6 * non_embedding_parameters(run / "model") * tokens,
                        "seconds": metrics["train_runtime"], "masked_accuracy": metrics.get("masked_accuracy"),
                        "accuracy": scores[label]})
 
