@@ -37,6 +37,9 @@ def check_transfer(config: RunConfig, task: Task) -> None:
     if task.output_kind != "sequence":
         raise UserError(f"--transfer gives the student text with one teacher prediction per row: it serves the "
                         f"classification and nli tasks, not {task.name}")
+    if config.distill.alpha == 0:
+        raise UserError("--transfer rows learn the teacher's soft targets only, which distill.alpha=0 turns off; "
+                        "give alpha > 0 (default 0.5)")
     if transfer in (config.data.eval, config.data.validation):
         which = "test" if transfer == config.data.eval else "validation"
         raise UserError(f"--transfer {transfer} is the {which} data: the teacher's labels on it would train the "

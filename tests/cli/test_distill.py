@@ -182,7 +182,7 @@ def test_ner_student(tmp_path, tiny_bert, private_cache):
 
 
 @pytest.mark.parametrize("case", ["missing-teacher", "labels", "both", "neither", "task", "method", "teacher-task",
-                                  "transfer-is-test", "transfer-columns"])
+                                  "transfer-is-test", "transfer-columns", "transfer-without-soft-targets"])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, teacher_run, tiny_bert, data):
     out = tmp_path / "run"
     train, student = data["train"], ["--student", str(tiny_bert)]
@@ -214,6 +214,8 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, te
     elif case == "transfer-columns":
         other = write_csv(tmp_path / "notes.csv", [{"note": "good film"}] * 4)
         extra, expected = ["--transfer", str(other)], [f"transfer set {other} has no 'text' column", "(columns: note)"]
+    elif case == "transfer-without-soft-targets":
+        extra, expected = ["--transfer", str(train), "--alpha", "0"], ["distill.alpha=0 turns off"]
     result = cli("distill", "--teacher", teacher, *student, *task, "--train", train, "--output-dir", out,
                  *extra, *FAST)
     assert_user_error(result, *expected)
