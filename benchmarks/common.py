@@ -91,3 +91,18 @@ def cpu_name() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def ftcli_in_process(*args) -> float:
+    """Run one ftcli command in this process (start-up paid once for a whole study); returns its wall time.
+    Exits on failure."""
+    from ftcli.cli.app import main
+
+    sys.argv = ["ftcli", *map(str, args)]
+    start = time.perf_counter()
+    try:
+        main()
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise SystemExit(f"failed ({exit_.code}): ftcli {' '.join(map(str, args))}")
+    return time.perf_counter() - start

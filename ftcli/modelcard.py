@@ -223,6 +223,53 @@ def _base_line(name: str, base_id: str | None) -> str:
     return local + (f", saved from {link}" if link else "")
 
 
+def lineage(name: str, limit: int = 10) -> list[str]:
+    """The ftcli runs a checkpoint came out of, oldest first, when `name` is a run's model/: "`minilm`",
+    "mlm pre-training on `rt-sentiment` (2 epochs, run `tapt`)". Empty for any other checkpoint."""
+    steps: list[str] = []
+    path = Path(name).expanduser()
+    while len(steps) < limit:
+        run = path.parent if path.name == "model" else path
+        config = _run_config(run)
+        if config is None:
+            if steps:  # the chain starts at a local checkpoint that no ftcli run wrote
+                steps.append(f"`{shown_name(str(path))}`")
+            break
+        steps.append(f"{_step(config)} (run `{run.resolve().name}`)")
+        base = str(config["model"]["name"])
+        path = Path(base).expanduser()
+        if not path.exists():  # a catalogue alias or a Hub id
+            steps.append(f"`{base}`")
+            break
+    return steps[::-1]
+
+
+def _run_config(run: Path) -> dict[str, Any] | None:
+    """An ftcli run's config.yaml, when `run` is one (its model/ beside it)."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "model").is_dir() else None
+        return config if isinstance(config, dict) and config["model"]["name"] and config["data"]["train"] else None
+    except (OSError, TypeError, KeyError, yaml.YAMLError):
+        return None
+
+
+def _step(config: dict[str, Any]) -> str:
+    task, strategy, epochs = config["task"], config["strategy"], config["train"]["epochs"]
+    made = f"{task} pre-training" if strategy == "pretrain" else f"{task} fine-tuning ({strategy})"
+    return f"{made} on `{shown_name(config['data']['train'])}`, {epochs} epoch{'s' if epochs != 1 else ''}"
+
+
+def _lineage_section(config: dict[str, Any]) -> str:
+    """## Lineage: the base model and the ftcli runs between it and this one (continued pre-training...)."""
+    steps = lineage(config["model"]["name"])
+    if not steps:
+        return ""
+    steps.append(f"{_step(config)}: this run")
+    return "## Lineage\n\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1)) + "\n\n"
+
+
 def _hyperparameters(config: dict[str, Any]) -> list[tuple[str, Any]]:
     optim, train = config["optim"], config["train"]
     return [
@@ -270,7 +317,7 @@ strategy **{strategy}**, base model {_base_line(name, base_id)}.
 {_data_lines(config, train_rows, eval_rows, eval_source)}
 - Model selection: {validation}
 
-{label_line}## Hyperparameters
+{_lineage_section(config)}{label_line}## Hyperparameters
 
 {_table(_hyperparameters(config))}
 
@@ -290,7 +337,7 @@ strategy **{strategy}**, base model {_base_line(name, base_id)}.
 
 
 def render_distillation_section(method: str, teacher: str, teacher_metrics: dict[str, Any],
-                                speed: dict[str, Any]) -> str:
+                                speed: dict[str, Any], transfer: str | None = None) -> str:
     """The card's `## Distillation` section (`ftcli distill`): the teacher's test scores beside the
     student's speed-up, written once the teacher has been scored after the run."""
     shown = ", ".join(f"{k} {v:.4f}" for k, v in teacher_metrics.items() if isinstance(v, float))
@@ -299,7 +346,9 @@ def render_distillation_section(method: str, teacher: str, teacher_metrics: dict
             f"{shown} on the same test rows. The student runs "
             f"{speed['speedup']:.2f}x as fast ({speed['student_examples_per_second']:.1f} vs "
             f"{speed['teacher_examples_per_second']:.1f} examples/s, batch size "
-            f"{speed['speed_batch_size']}, {speed['speed_device']}).\n")
+            f"{speed['speed_batch_size']}, {speed['speed_device']})."
+            + (f" Besides the labelled rows, the student learned the teacher's outputs on the transfer set "
+               f"`{shown_name(transfer)}` (its labels, if any, unread)." if transfer else "") + "\n")
 
 
 def with_section(card: str, section: str) -> str:

@@ -137,7 +137,8 @@ def _checked_inputs(config: RunConfig) -> _Inputs:
     checkpoint = assets.resolve_model(config.model.name)
 
     splits = load_splits(data_cfg.train, data_cfg.eval, data_cfg.eval_fraction, config.train.seed,
-                         data_cfg.limit_train, data_cfg.limit_eval, data_cfg.validation, data_cfg.validation_fraction)
+                         data_cfg.limit_train, data_cfg.limit_eval, data_cfg.validation, data_cfg.validation_fraction,
+                         spare_test_split=task.spares_test_split(data_cfg.train))
     columns = resolve_columns(task.fields, data_cfg.columns, task.name)
     held_out = {"test": (splits.eval, f"evaluation data ({splits.eval_source})")}
     if splits.validation is not None:

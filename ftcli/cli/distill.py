@@ -21,6 +21,7 @@ def distill(
     train: Annotated[Optional[str], typer.Option("--train", help="Training data: file (csv, tsv, jsonl, json, parquet) or catalogue alias. Required unless CONFIG.yaml names it.", rich_help_panel=DATA)] = None,
     validation: ValidationOpt = None,
     test: Annotated[Optional[str], typer.Option("--test", help="Test data, scored with the student and the teacher. Default: the alias's test split or a seeded held-out fraction.", rich_help_panel=DATA)] = None,
+    transfer: Annotated[Optional[str], typer.Option("--transfer", help="A transfer set: unlabelled text the teacher labels for the student, beside --train (a text file or folder, an alias's training split, or a data file whose labels are not read). The teacher's logits are computed once and cached. --set distill.transfer_limit=N samples N rows.", rich_help_panel=DATA)] = None,
     column: ColumnOpt = None,
     limit_train: LimitTrainOpt = None,
     limit_test: LimitTestOpt = None,
@@ -59,7 +60,8 @@ def distill(
     test, limit_test = test_options(test, eval, limit_test, limit_eval)
     task, teacher, train, recipe, student, init_from_teacher = distill_run_file(
         run_file_, task, teacher, train, recipe, student, init_from_teacher)
-    check_paths({"--teacher": teacher, "--train": train, "--validation": validation, "--test": test, "--student": student})
+    check_paths({"--teacher": teacher, "--train": train, "--validation": validation, "--test": test, "--student": student,
+                 "--transfer": transfer})
     from ftcli.config import build_config, load_recipe
     from ftcli.distillation import check_command, distill as run_distillation
     from ftcli.progress import console
@@ -76,7 +78,7 @@ def distill(
             "data.limit_eval": limit_test, "output_dir": str(output_dir) if output_dir else None,
             "train.mixed_precision": mixed_precision, "train.report_to": report_to, "distill.teacher": teacher, "distill.method": method,
             "distill.temperature": temperature, "distill.alpha": alpha,
-            "distill.init_from_teacher": init_from_teacher or "none",
+            "distill.init_from_teacher": init_from_teacher or "none", "distill.transfer": transfer,
         },
     )
     result = run_distillation(config, overwrite=overwrite, resume=resume)

@@ -38,7 +38,7 @@ def prompt(
 
     check_task_name(task)
     check_batch_size(batch_size)
-    check_paths({"--data": data, "--demos": demos, "--template": template, "--recipe": recipe, "--model": model})
+    check_paths({"--data": data, "--demos": demos, "--template": template, "--model": model})
     check_output(output, overwrite, [data, demos, template, recipe])
     from ftcli.config import build_config, load_recipe
     from ftcli.prompting.formats import format_for

@@ -64,6 +64,7 @@ RANGES: dict[str, str] = {
     "distill.alpha": "[0, 1]",
     "distill.cosine_weight": "[0, inf)",
     "distill.hidden_weight": "[0, inf)",
+    "distill.transfer_limit": "[1, inf)",
 }
 
 _FLAGS = {"model.max_length": "--max-length", "train.epochs": "--epochs", "train.batch_size": "--batch-size",

@@ -50,9 +50,15 @@ TUNE_SECTION = "tune"
 
 
 def load_recipe(path: Path) -> dict[str, Any]:
-    """Read a recipe YAML file into a mapping (validated when applied)."""
+    """Read a recipe YAML file, or a shipped recipe named TASK/NAME (`--recipe mlm/tapt`), into a mapping
+    (validated when applied)."""
     if not path.is_file():
-        raise UserError(f"recipe file not found: {path}")
+        from ftcli.recipe_store import list_recipes, recipe_path
+
+        if str(path) in list_recipes():
+            path = recipe_path(str(path))
+        else:
+            raise UserError(f"recipe file not found: {path} (nor a shipped recipe: `ftcli recipes ls`)")
     return read_yaml_mapping(path, "recipe")
 
 

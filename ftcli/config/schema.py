@@ -213,6 +213,11 @@ class DistillConfig:
     """tinybert: weight of the hidden-state and attention MSE losses (each summed over the mapped layers)."""
     init_from_teacher: Literal["none", "every-other-layer"] = "none"
     """Build the student from the teacher: keep every other layer (no --student needed)."""
+    transfer: str | None = None
+    """A transfer set: unlabelled text the teacher labels for the student, beside the labelled rows (a text
+    file or folder, a catalogue alias's training split, or a data file whose labels are not read)."""
+    transfer_limit: int | None = None
+    """At most this many transfer rows (a seeded sample); None: all of them."""
 
 
 @dataclass

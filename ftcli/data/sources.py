@@ -121,12 +121,17 @@ def load_splits(
     limit_eval: int | None = None,
     validation: str | None = None,
     validation_fraction: float = 0.0,
+    spare_test_split: bool = False,
 ) -> DataSplits:
     """Training, evaluation (test) and validation data; a catalogue dataset brings its own test
     split, a plain file without `eval` gets a seeded held-out fraction. Validation rows come
     from `validation`, else from a seeded `validation_fraction` of the training rows (after
-    `limit_train`), never from the test rows."""
+    `limit_train`), never from the test rows. `spare_test_split`: a named set's test split is left
+    unread, its training split holding out the evaluation rows as a file does (pre-training on the text
+    of a labelled set, whose test split the fine-tuning after it reports on)."""
     loaded = _open(train)
+    if spare_test_split and eval is None and not isinstance(loaded, Dataset):
+        loaded, train = _pick(loaded, ("train",), train)
     if isinstance(loaded, Dataset):  # a file, or one split: without `eval`, some of its rows are held out
         train_ds = label_names(loaded)
         if eval is not None:

@@ -12,7 +12,9 @@ from torch import nn
 from ftcli.models.wrappers import TrainingWrapper
 from ftcli.config import DistillConfig
 from ftcli.distillation.attention import AttentionRecorder, head_count, hidden_width, layer_count
+from ftcli.distillation.transfer import LABELLED, TEACHER_LOGITS
 from ftcli.distillation.losses import attention_mse, cosine_loss, hidden_mse, layer_mapping, soft_target_loss
+from ftcli.models.heads import sequence_classification_loss
 from ftcli.tasks.base import IGNORE
 
 
@@ -74,8 +76,11 @@ class Distillation(TrainingWrapper):
         return self.model.get_input_embeddings()
 
     def forward(self, **batch):
+        labelled, cached = batch.pop(LABELLED, None), batch.pop(TEACHER_LOGITS, None)
         if not self.training or "labels" not in batch:
             return self.model(**batch)
+        if labelled is not None:
+            return self._with_transfer_set(batch, labelled.bool(), cached)
         settings = self.settings
         if not self.uses_teacher:  # alpha 0, no hidden-state terms: plain fine-tuning
             out = self.model(**batch)
@@ -91,7 +96,6 @@ class Distillation(TrainingWrapper):
             out = self.model(**batch, **extra)
             teacher_out = teacher(**teacher_batch, **extra)
         attention_mask = batch.get("attention_mask")
-        token_mask = attention_mask.bool() if attention_mask is not None else None
         hard = out.loss
         parts = {"hard": hard.detach()}
         loss = (1.0 - settings.alpha) * hard
@@ -101,6 +105,17 @@ class Distillation(TrainingWrapper):
                                     getattr(self.config, "problem_type", None))
             parts["soft"] = soft.detach()
             loss = loss + settings.alpha * soft
+        if self.needs_states:
+            loss = loss + self._state_losses(out, teacher_out, attention_mask, parts)
+        out.loss = loss
+        out.loss_parts = parts
+        out.hidden_states = None
+        return out
+
+    def _state_losses(self, out, teacher_out, attention_mask, parts: dict) -> torch.Tensor:
+        """The hidden-state terms: cosine on the last hidden states, and TinyBERT's hidden and attention MSE."""
+        settings, loss = self.settings, 0.0
+        token_mask = attention_mask.bool() if attention_mask is not None else None
         if settings.cosine_weight > 0:
             cosine = cosine_loss(self.projection(out.hidden_states[-1].float()), teacher_out.hidden_states[-1],
                                  token_mask)
@@ -116,9 +131,32 @@ class Distillation(TrainingWrapper):
             student_recorder.clear(), teacher_recorder.clear()
             parts["hidden"], parts["attention"] = hidden.detach(), attention.detach()
             loss = loss + settings.hidden_weight * (hidden + attention)
-        out.loss = loss
-        out.loss_parts = parts
-        out.hidden_states = None
+        return loss
+
+    def _with_transfer_set(self, batch, labelled: torch.Tensor, cached: torch.Tensor):
+        """A batch of labelled and transfer rows (sequence tasks): the hard-label loss on the labelled rows, the
+        soft-target loss on all of them against the teacher's cached logits (or, when hidden states are compared
+        too, its live outputs)."""
+        settings, labels = self.settings, batch.pop("labels")
+        extra = {"output_hidden_states": True} if self.needs_states else {}
+        if self.needs_states and next(self.teacher.parameters()).device != batch["input_ids"].device:
+            self.teacher.to(batch["input_ids"].device)
+        with self._recording():
+            out = self.model(**batch, **extra)
+            teacher_out = self.teacher(**batch, **extra) if self.needs_states else None
+        teacher_logits = teacher_out.logits if teacher_out is not None else cached.to(out.logits.dtype)
+        hard = (sequence_classification_loss(out.logits[labelled], labels[labelled], self.config) if labelled.any()
+                else out.logits.sum() * 0.0)  # a batch of transfer rows only
+        parts = {"hard": hard.detach()}
+        loss = (1.0 - settings.alpha) * hard
+        if settings.alpha > 0:
+            soft = soft_target_loss(out.logits, teacher_logits, settings.temperature, None,
+                                    getattr(self.config, "problem_type", None))
+            parts["soft"] = soft.detach()
+            loss = loss + settings.alpha * soft
+        if self.needs_states:
+            loss = loss + self._state_losses(out, teacher_out, batch.get("attention_mask"), parts)
+        out.loss, out.loss_parts, out.hidden_states = loss, parts, None
         return out
 
     @contextlib.contextmanager

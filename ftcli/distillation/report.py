@@ -108,7 +108,8 @@ def add_teacher_report(run_path: Path, teacher: TeacherRef) -> dict[str, Any]:
         write_text_atomically(metrics_file, json.dumps(metrics, indent=2) + "\n")
         card = run_path / "README.md"
         if card.is_file():
-            section = render_distillation_section(saved.distill.method, teacher.spec, teacher_metrics, speed)
+            section = render_distillation_section(saved.distill.method, teacher.spec, teacher_metrics, speed,
+                                                  saved.distill.transfer)
             write_text_atomically(card, with_section(card.read_text(), section))
     state.wait_for_everyone()
     return metrics

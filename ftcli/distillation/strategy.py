@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ftcli.config import RunConfig
 from ftcli.distillation.command import MODALITIES, TASK_KINDS, check_distillable
+from ftcli.distillation.transfer import check_transfer, with_transfer_set
 from ftcli.errors import UserError
 from ftcli.strategies.full import FullStrategy
 from ftcli.tasks.base import Task
@@ -37,9 +38,16 @@ class DistillStrategy(FullStrategy):
             raise UserError("full.lm_loss_weight (GPT-1's auxiliary LM loss) cannot be combined with distillation; "
                             "set it to 0")
         resolve_teacher(config.distill.teacher)
+        check_transfer(config, task)
 
     def build(self, checkpoint, task, labels, config):
         from ftcli.distillation.teacher import build_distillation
 
         student = super().build(checkpoint, task, labels, config)
         return build_distillation(student, checkpoint, task, labels, config)
+
+    def training_data(self, model, train_features, eval_features, task, processor, config, accelerator):
+        data = super().training_data(model, train_features, eval_features, task, processor, config, accelerator)
+        if config.distill.transfer is not None:
+            data.train = with_transfer_set(model.teacher, train_features, task, processor, config, accelerator)
+        return data

@@ -15,6 +15,7 @@ from torch import nn
 from ftcli.config import PretrainConfig, RunConfig
 from ftcli.errors import UserError
 from ftcli.models.wrappers import TrainingWrapper
+from ftcli.progress import console
 from ftcli.strategies.full import FullStrategy
 from ftcli.tasks.base import IGNORE, EvalData, Task
 
@@ -45,6 +46,21 @@ class Objective(TrainingWrapper):
             return None
         seed = int(input_ids.sum().item()) * 1_000_003 + input_ids.numel()
         return torch.Generator(device=input_ids.device).manual_seed(seed % (2**63))
+
+
+TEXT_CORPORA = ("text", "generation")
+"""Catalogue tasks whose sets are running text: their test split is held-out text, not a downstream test."""
+
+
+def is_word_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(word, str) for word in value)
+
+
+def as_text(value) -> str:
+    """A row's text, stripped: a string, or a sentence given as its words (an NER set's tokens); "" for none."""
+    if is_word_list(value):
+        value = " ".join(value)
+    return value.strip() if isinstance(value, str) else ""
 
 
 class PretrainObjective(Task):
@@ -87,13 +103,22 @@ class PretrainObjective(Task):
         column = columns["text"]
         texts = dataset[column]
         for row, text in enumerate(texts, start=1):
-            if text is not None and not isinstance(text, str):
+            if text is not None and not isinstance(text, str) and not is_word_list(text):
                 raise UserError(f"{where}: row {row}, column '{column}' is {type(text).__name__}, not text")
-        if not any(text and text.strip() for text in texts):
+        if not any(map(as_text, texts)):
             raise UserError(f"{where} holds no text: pre-training needs a non-empty corpus")
 
+    def spares_test_split(self, train: str) -> bool:
+        """Pre-training reads a labelled set's text (`--train rt-sentiment`, `wnut16`) but never its test
+        split, which the fine-tuning after it reports on: the held-out text comes from its training split.
+        A catalogue text corpus (english-text, rt-reviews...) keeps its own test split."""
+        from ftcli.data.catalog.entries import available_datasets
+
+        entry = available_datasets().get(train)
+        return entry is None or entry.task not in TEXT_CORPORA
+
     def documents(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:
-        return [text.strip() for text in dataset[columns["text"]] if text and text.strip()]
+        return [text for text in map(as_text, dataset[columns["text"]]) if text]
 
     def collator(self, processor):
         return PadCollator(processor.pad_token_id if processor.pad_token_id is not None else 0)
@@ -178,4 +203,21 @@ class PretrainStrategy(FullStrategy):
         task.check_model(model_config, config.model.name)
 
     def build(self, checkpoint, task, labels, config):
-        return task.training_module(super().build(checkpoint, task, labels, config), config)
+        model = super().build(checkpoint, task, labels, config)
+        note = new_head_note(model, config.model.name, task.name)
+        if note:
+            console.print(note)
+        return task.training_module(model, config)
+
+
+def new_head_note(model, model_name: str, objective: str) -> str | None:
+    """One line when the checkpoint has no weights for the objective's head (a sentence encoder such as
+    MiniLM has no masked-LM head): what the new head starts from."""
+    new = getattr(model, "ftcli_new_weights", [])
+    if not new:
+        return None
+    output, words = model.get_output_embeddings(), model.get_input_embeddings()
+    tied = output is not None and words is not None and output.weight is words.weight
+    start = ("its output layer tied to the word embeddings, the rest initialised at random" if tied
+             else "initialised at random")
+    return f"head: {model_name} has no {objective} head; a new one is trained ({start}; {len(new)} new weights)"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -36,12 +35,13 @@ from transformers.modeling_outputs import (
 
 from ftcli import assets
 from ftcli.config import FeatureConfig, RunConfig
-from ftcli.errors import UserError, disk_full
+from ftcli.errors import UserError
 from ftcli.batching import length_sorted_loader, token_lengths
 from ftcli.models.loading import load_model
 from ftcli.models.outputs import enable_packing
 from ftcli.paths import cache_dir
-from ftcli.progress import console, progress_bar, warn
+from ftcli.tensor_cache import cached_tensors
+from ftcli.progress import progress_bar
 from ftcli.strategies.base import Strategy, TrainingData
 from ftcli.tasks.base import IGNORE, Task, model_inputs
 from ftcli.models.heads import span_loss
@@ -251,28 +251,8 @@ def cached_features(model: FeatureHeadModel, inputs, collator, config: RunConfig
     targets = {key: inputs[key] for key in TARGET_KEYS if key in inputs.column_names}
     bare = inputs.remove_columns(list(targets))
     path = cache_dir() / "features" / f"{cache_key(model, bare, config)}.safetensors"
-    tensors = None
-    if path.is_file():
-        try:
-            tensors = load_file(str(path))
-            console.print(f"Using cached {what} features: {path}")
-        except Exception:  # a damaged cache file (cut short, disk full): ftcli's own, so it is recomputed
-            warn(f"the cached {what} features {path} were damaged; encoding again")
-            path.unlink(missing_ok=True)
-    if tensors is None:
-        tensors = encode(model, bare, collator, config.train.eval_batch_size, what, accelerator)
-        if accelerator.is_main_process:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".partial-{os.getpid()}")
-            try:
-                save_file(tensors, str(partial))
-                partial.replace(path)  # atomic: a reader never sees half a file
-            except Exception as err:  # the cache only saves time: a full disk leaves no partial file, the run goes on
-                partial.unlink(missing_ok=True)
-                if disk_full(err) is None:
-                    raise
-                warn(f"the disk holding ftcli's cache ({path.parent}) is full; the "
-                     f"{what} features are not cached (free space there, or point FTCLI_CACHE elsewhere)")
+    tensors = cached_tensors(path, lambda: encode(model, bare, collator, config.train.eval_batch_size, what, accelerator),
+                             f"{what} features", writes=accelerator.is_main_process)
     return CachedFeatures(tensors["features"], tensors.get("lengths"), targets, token_lengths(inputs))
 
 

@@ -155,6 +155,10 @@ class Task(ABC):
 
     # -- data --------------------------------------------------------------------------------
 
+    def spares_test_split(self, train: str) -> bool:
+        """Whether a named set's test split stays unread, its training split holding out the evaluation rows."""
+        return False
+
     def required_for(self, dataset: Dataset, columns: dict[str, str]) -> list[str]:
         """Fields the training/evaluation data must have (generation accepts several layouts)."""
         return list(self.required_fields)

@@ -181,7 +181,8 @@ def test_ner_student(tmp_path, tiny_bert, private_cache):
     assert all("soft_loss" in line for line in log_lines(out) if "loss" in line)
 
 
-@pytest.mark.parametrize("case", ["missing-teacher", "labels", "both", "neither", "task", "method", "teacher-task"])
+@pytest.mark.parametrize("case", ["missing-teacher", "labels", "both", "neither", "task", "method", "teacher-task",
+                                  "transfer-is-test", "transfer-columns", "transfer-without-soft-targets"])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, teacher_run, tiny_bert, data):
     out = tmp_path / "run"
     train, student = data["train"], ["--student", str(tiny_bert)]
@@ -208,6 +209,13 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, cli, tmp_path, te
                                                   "label": "entailment"},
                                                  {"premise": "a dull film", "hypothesis": "it was fun",
                                                   "label": "contradiction"}] * 10)
+    elif case == "transfer-is-test":
+        extra, expected = ["--test", str(data["eval"]), "--transfer", str(data["eval"])], ["is the test data"]
+    elif case == "transfer-columns":
+        other = write_csv(tmp_path / "notes.csv", [{"note": "good film"}] * 4)
+        extra, expected = ["--transfer", str(other)], [f"transfer set {other} has no 'text' column", "(columns: note)"]
+    elif case == "transfer-without-soft-targets":
+        extra, expected = ["--transfer", str(train), "--alpha", "0"], ["distill.alpha=0 turns off"]
     result = cli("distill", "--teacher", teacher, *student, *task, "--train", train, "--output-dir", out,
                  *extra, *FAST)
     assert_user_error(result, *expected)
@@ -252,3 +260,30 @@ def test_finetune_points_to_the_distill_command(cli, tmp_path, tiny_bert, data):
                  "--output-dir", out)
     assert_user_error(result, "distill is a command of its own: ftcli distill --teacher")
     assert no_run_left(out)
+
+
+def test_a_transfer_set_teaches_through_the_teachers_cached_logits(tmp_path, teacher_run, data, private_cache):
+    """16 labelled rows beside 120 unlabelled texts (a text file, documents between blank lines): the teacher's
+    logits on all of them are computed once and cached; the second run reads them from the cache."""
+    train = write_csv(tmp_path / "few.csv", sentiment_rows(16, seed=3))
+    text = tmp_path / "transfer.txt"
+    text.write_text("\n\n".join(row["text"] for row in sentiment_rows(120, seed=4)) + "\n")
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        result_code = call("distill", "--teacher", teacher_run, "--init-from-teacher", "every-other-layer",
+                           "--task", "classification", "--train", train, "--test", data["eval"], "--transfer", text,
+                           "--output-dir", out, *FAST)
+        assert result_code == 0
+        runs.append(out)
+    cached = list((private_cache / "teacher-logits").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".safetensors"  # one teacher, one text: computed once
+    config = yaml.safe_load((runs[0] / "config.yaml").read_text())
+    assert config["distill"]["transfer"] == str(text)
+    assert "the transfer set `transfer.txt`" in (runs[0] / "README.md").read_text()
+    parts = [line for line in log_lines(runs[0]) if "loss" in line]
+    assert parts and all("soft_loss" in line and "hard_loss" in line for line in parts)
+    assert json.loads((runs[0] / "metrics.json").read_text())["accuracy"] >= 0.9
+    assert json.loads((runs[0] / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        json.loads((runs[1] / "metrics.json").read_text())["accuracy"])  # cached logits: the same student
+

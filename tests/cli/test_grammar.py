@@ -167,7 +167,7 @@ def test_an_offline_hub_id_says_the_machine_is_offline(monkeypatch, tmp_path):
 
 
 CONCEPTS = [("writes a folder", ["--output-dir"]), ("writes a file", ["--output"]),
-            ("data", ["--train", "--validation", "--test", "--data", "--demos", "--input"]),
+            ("data", ["--train", "--validation", "--test", "--transfer", "--data", "--demos", "--input"]),
             ("row limits", ["--limit-train", "--limit-test", "--limit"]), ("columns", ["--column"]),
             ("config", ["--recipe", "--set"]), ("model", ["--model", "--teacher", "--student", "--tokenizer", "--task"]),
             ("replace / resume", ["--overwrite", "--resume"])]

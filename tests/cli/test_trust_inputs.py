@@ -182,16 +182,16 @@ def test_a_full_cache_disk_leaves_no_partial_file_and_tokenizes_in_memory(tmp_pa
 def test_a_full_cache_disk_for_features_leaves_no_partial_file_and_the_run_goes_on(
         cli, tiny_bert, sentiment_csv, sentiment_eval_csv, tmp_path, monkeypatch):
     monkeypatch.setenv("FTCLI_CACHE", str(tmp_path / "cache"))
-    from ftcli.strategies import feature_extraction
+    from ftcli import tensor_cache
 
-    real_save = feature_extraction.save_file
+    real_save = tensor_cache.save_file
 
     def save_on_a_full_cache_disk(tensors, path, *args, **kwargs):
         if "features" in Path(path).parts:  # the cache; the run's own model is written as usual
             _full_disk_after_a_partial(path)
         return real_save(tensors, path, *args, **kwargs)
 
-    monkeypatch.setattr(feature_extraction, "save_file", save_on_a_full_cache_disk)
+    monkeypatch.setattr(tensor_cache, "save_file", save_on_a_full_cache_disk)
     result = cli("finetune", "classification", "--strategy", "feature-extraction", "--model", tiny_bert,
                  "--train", sentiment_csv, "--test", sentiment_eval_csv, "--epochs", "1", "--max-length", "16",
                  "--output-dir", tmp_path / "run")

@@ -69,16 +69,23 @@ def test_parse_set_reads_yaml_scalars():
     assert parse_set_argument("a=review") == ("a", "review")
 
 
+VARIANTS = {"tapt": "pretrain"}
+"""Recipes named for a method rather than a strategy (recipes/TASK/NAME.yaml), and their strategy."""
+
+
 @pytest.mark.parametrize("name", list_recipes())
 def test_every_recipe_loads_and_validates(name):
     path = recipe_path(name)
     text = path.read_text()
     task, strategy = name.split("/")
+    config = build_config(recipe=load_recipe(path))
+    # TASK/STRATEGY, or a variant of a strategy's recipe (mlm/tapt)
+    assert (config.task, config.strategy) == (task, VARIANTS.get(strategy, strategy))
+    strategy = config.strategy
     command = {"in-context": f"ftcli prompt {task}", "pretrain": f"ftcli pretrain {task}"}.get(
         strategy, f"ftcli finetune {task}")
     assert command in text.split("\n\n")[0], "header comment must show the command"
-    config = build_config(recipe=load_recipe(path))
-    assert (config.task, config.strategy) == (task, strategy)
+    assert config.task == task
     from ftcli.strategies import IN_CONTEXT, get_strategy
 
     if strategy != IN_CONTEXT:  # in-context recipes feed `ftcli prompt`, not a training strategy
@@ -110,3 +117,16 @@ def test_set_keeps_text_with_braces_verbatim_for_text_fields():
     config = build_config(sets=["prompt.query=Review: {text}\\nSentiment:", "prompt.label_words={a: x, b: y}"])
     assert config.prompt.query == "Review: {text}\\nSentiment:"
     assert config.prompt.label_words == {"a": "x", "b": "y"}
+
+
+def test_a_recipe_is_a_file_or_a_shipped_recipes_name(tmp_path):
+    from pathlib import Path
+
+    tapt = load_recipe(Path("mlm/tapt"))  # Gururangan et al.'s task-adaptive pre-training
+    assert tapt["optim"]["lr"] == 1e-4 and tapt["optim"]["adam_beta2"] == 0.98 and tapt["train"]["epochs"] == 100
+    assert tapt["train"]["batch_size"] * tapt["train"]["grad_accum_steps"] == 256
+    own = tmp_path / "mine.yaml"
+    own.write_text("optim:\n  lr: 0.001\n")
+    assert load_recipe(own) == {"optim": {"lr": 0.001}}
+    with pytest.raises(UserError, match=r"recipe file not found: mlm/nope \(nor a shipped recipe"):
+        load_recipe(Path("mlm/nope"))

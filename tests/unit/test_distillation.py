@@ -298,3 +298,31 @@ def test_tinybert_refuses_models_without_separate_query_key_projections():
                                                                n_positions=32, **LABELS))
     with pytest.raises(UserError, match="--method soft-targets"):
         check_attention_support(model, "teacher", "tiny-gpt2")
+
+
+def test_transfer_rows_add_no_hard_loss():
+    """The hard-label loss covers the labelled rows only: a transfer row's placeholder label changes nothing,
+    and the soft-target loss reads the cached logits."""
+    import torch
+
+    from ftcli.config import DistillConfig
+    from ftcli.distillation.module import Distillation
+    import ftcli.models.bert as ours
+
+    torch.manual_seed(0)
+    config = ours.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=8, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                             num_labels=2, problem_type="single_label_classification")
+    student = ours.BertForSequenceClassification(config)
+    module = Distillation(student, teacher=student, settings=DistillConfig(alpha=0.5), token_level=False).train()
+    inputs, cached = torch.randint(0, 20, (4, 5)), torch.randn(4, 2)
+    batch = lambda labels: {"input_ids": inputs, "labels": torch.tensor(labels),  # noqa: E731
+                            "labelled": torch.tensor([1, 1, 0, 0]), "teacher_logits": cached}
+    first, second = module(**batch([0, 1, 0, 0])), module(**batch([0, 1, 1, 1]))
+    assert torch.allclose(first.loss, second.loss)
+    logits = student(input_ids=inputs).logits
+    hard = torch.nn.functional.cross_entropy(logits[:2], torch.tensor([0, 1]))
+    assert torch.allclose(first.loss_parts["hard"], hard)
+    assert not torch.allclose(module(**batch([1, 0, 0, 0])).loss, first.loss)  # a labelled row's label counts
+    sharper = module(**{**batch([0, 1, 0, 0]), "teacher_logits": cached * 3})
+    assert not torch.allclose(sharper.loss_parts["soft"], first.loss_parts["soft"])  # the soft targets are cached
