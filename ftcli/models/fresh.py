@@ -96,6 +96,12 @@ def write_fresh(spec: dict[str, Any], tokenizer_dir: str, target: Path | None = 
     return target
 
 
+def is_fresh(checkpoint: str) -> bool:
+    """Whether `checkpoint` is a folder `write_fresh` made: random weights, nothing pretrained."""
+    source = Path(checkpoint) / "SOURCE"
+    return source.is_file() and source.read_text().startswith("random initialisation")
+
+
 def _files_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -14,6 +14,7 @@ from torch import nn
 
 from ftcli.config import PretrainConfig, RunConfig
 from ftcli.errors import UserError
+from ftcli.models.fresh import is_fresh
 from ftcli.models.wrappers import TrainingWrapper
 from ftcli.progress import console
 from ftcli.strategies.full import FullStrategy
@@ -204,8 +205,8 @@ class PretrainStrategy(FullStrategy):
 
     def build(self, checkpoint, task, labels, config):
         model = super().build(checkpoint, task, labels, config)
-        note = new_head_note(model, config.model.name, task.name)
-        if note:
+        note = None if is_fresh(checkpoint) else new_head_note(model, config.model.name, task.name)
+        if note:  # a fresh model (--config) is random throughout: its head is no news
             console.print(note)
         return task.training_module(model, config)
 
