@@ -145,7 +145,7 @@ def test_ner_and_qa_metrics_show_as_grids_and_run_statistics_apart():
     assert set(grid) == {"HasAns", "NoAns"}
 
 
-def test_results_and_listings_pipe_on_stdout(run, tmp_path):
+def test_results_and_listings_pipe_on_stdout(run, tmp_path, cli):
     """`ftcli runs ls DIR | cat`, `evaluate ... | cat`, `predict ... | cat`: the results are on stdout (progress
     and messages on stderr); `predict --output x.csv` writes CSV with the input's other columns."""
     out, test, trained = run
@@ -159,9 +159,9 @@ def test_results_and_listings_pipe_on_stdout(run, tmp_path):
     assert "Epoch" not in listed.stdout + evaluated.stdout + predicted.stdout  # progress stays on stderr
     import csv
 
-    for name in ("p.csv", "p.jsonl"):
-        written = ftcli_process("predict", out, "--data", test, "--output", tmp_path / name)
-        assert written.returncode == 0, written.stderr
+    for name in ("p.csv", "p.jsonl"):  # files, not pipes: in this process
+        written = cli("predict", out, "--data", test, "--output", tmp_path / name)
+        assert written.exit_code == 0, written.stderr
     with (tmp_path / "p.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     source = list(csv.DictReader(test.open()))

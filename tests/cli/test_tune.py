@@ -57,7 +57,7 @@ def searched(tmp_path_factory, tiny_bert):
     root = tmp_path_factory.mktemp("tune")
     (root / "site").mkdir()
     (root / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    setup = (root, tiny_bert, write_csv(root / "train.csv", sentiment_rows(400)),
+    setup = (root, tiny_bert, write_csv(root / "train.csv", sentiment_rows(200)),
              write_csv(root / "test.csv", sentiment_rows(20, seed=1)))
     first = tune(setup, FTCLI_TEST_STOP_AFTER="2")
     done_before = {p.name: (p / "metrics.json").read_text() for p in (root / "out" / "trials").iterdir()
@@ -105,12 +105,12 @@ def test_the_trials_are_scored_on_validation_rows_and_only_the_best_run_reads_th
         assert str(test) not in (record / "config.yaml").read_text()
         metrics = json.loads((record / "metrics.json").read_text())
         # The run's one "test" pass scored the validation rows again: the same rows, the same score.
-        assert metrics["eval_rows"] == metrics["validation_rows"] == splits["validation_rows"] == 40
+        assert metrics["eval_rows"] == metrics["validation_rows"] == splits["validation_rows"] == 20
         assert metrics["accuracy"] == metrics["validation_accuracy"] == row["value"]
-        assert metrics["train_rows"] == best["train_rows"] == 360
+        assert metrics["train_rows"] == best["train_rows"] == 180
         assert config["optim"]["lr"] == row["params"]["optim.lr"]
         assert config["train"]["epochs"] == row["params"]["train.epochs"] == row["epochs"][-1][0] == len(row["epochs"])
-    assert best["eval_rows"] == 20 and best["validation_rows"] == 40  # test.csv, scored once
+    assert best["eval_rows"] == 20 and best["validation_rows"] == 20  # test.csv, scored once
     chosen = report["trials"][report["best"]["trial"]]
     assert best["validation_accuracy"] == chosen["value"]  # the same rows and seed reproduce the trial
     assert report["best"]["test"]["accuracy"] == best["accuracy"]
