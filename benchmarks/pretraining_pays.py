@@ -96,12 +96,7 @@ def main() -> int:
     for seed in args.seeds.split(","):  # seeds outermost: a cut-short run still compares every model
         for label, model in models.items():
             run = out / "finetune" / f"{label.split()[0]}-{'pre' if 'pre-trained' in label else 'random'}-seed{seed}"
-            if not (run / "metrics.json").is_file():
-                ftcli("finetune", "classification", "--model", model, "--train", "rt-sentiment",
-                      "--epochs", args.finetune_epochs, "--lr", args.finetune_lr, "--batch-size", 32,
-                      "--max-length", 64, "--seed", seed, "--mixed-precision", args.mixed_precision,
-                      "--output-dir", run, *(["--limit-train", args.limit_finetune] if args.limit_finetune else []))
-            scores.setdefault(label, []).append(json.loads((run / "metrics.json").read_text())["accuracy"])
+            scores.setdefault(label, []).append(fine_tuned_accuracy(args, model, seed, run))
             print(f"RESULT {label} seed {seed}: accuracy {scores[label][-1]:.4f}", flush=True)
 
     print(f"\nDevice: {device}; pre-training {args.pretrain_epochs} epochs on {args.corpus}; fine-tuning "
@@ -137,15 +132,20 @@ def wordpiece(args) -> Path:
     return tokenizer
 
 
+def fine_tuned_accuracy(args, model: Path, seed: str, run: Path) -> float:
+    """`model` fine-tuned on rt-sentiment with the study's identical flags (once): its test accuracy."""
+    if not (run / "metrics.json").is_file():
+        ftcli("finetune", "classification", "--model", model, "--train", "rt-sentiment",
+              "--epochs", args.finetune_epochs, "--lr", args.finetune_lr, "--batch-size", 32,
+              "--max-length", 64, "--seed", seed, "--mixed-precision", args.mixed_precision,
+              "--output-dir", run, *(["--limit-train", args.limit_finetune] if args.limit_finetune else []))
+    return json.loads((run / "metrics.json").read_text())["accuracy"]
+
+
 def fine_tune_scores(args, label: str, model: Path, scores: dict[str, list[float]]) -> None:
     for seed in args.seeds.split(","):
-        run = args.out / "finetune" / f"{label}-seed{seed}"
-        if not (run / "metrics.json").is_file():
-            ftcli("finetune", "classification", "--model", model, "--train", "rt-sentiment",
-                  "--epochs", args.finetune_epochs, "--lr", args.finetune_lr, "--batch-size", 32, "--max-length", 64,
-                  "--seed", seed, "--mixed-precision", args.mixed_precision, "--output-dir", run,
-                  *(["--limit-train", args.limit_finetune] if args.limit_finetune else []))
-        scores.setdefault(label, []).append(json.loads((run / "metrics.json").read_text())["accuracy"])
+        scores.setdefault(label, []).append(fine_tuned_accuracy(args, model, seed,
+                                                                args.out / "finetune" / f"{label}-seed{seed}"))
         print(f"RESULT {label} seed {seed}: accuracy {scores[label][-1]:.4f}", flush=True)
 
 
