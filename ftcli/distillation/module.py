@@ -81,35 +81,36 @@ class Distillation(TrainingWrapper):
             return self.model(**batch)
         if labelled is not None:
             return self._with_transfer_set(batch, labelled.bool(), cached)
-        settings = self.settings
         if not self.uses_teacher:  # alpha 0, no hidden-state terms: plain fine-tuning
             out = self.model(**batch)
             out.loss_parts = {"hard": out.loss.detach()}
             return out
-        teacher = self.teacher
-        device = batch["input_ids"].device
-        if next(teacher.parameters()).device != device:
-            teacher.to(device)
+        self._teacher_to(batch["input_ids"].device)
         teacher_batch = {k: v for k, v in batch.items() if k != "labels"}
         extra = {"output_hidden_states": True} if self.needs_states else {}
         with self._recording():
             out = self.model(**batch, **extra)
-            teacher_out = teacher(**teacher_batch, **extra)
-        attention_mask = batch.get("attention_mask")
-        hard = out.loss
-        parts = {"hard": hard.detach()}
+            teacher_out = self.teacher(**teacher_batch, **extra)
+        label_mask = batch["labels"] != IGNORE if self.token_level else None
+        return self._combined(out, out.loss, teacher_out.logits, label_mask, teacher_out, batch.get("attention_mask"))
+
+    def _teacher_to(self, device) -> None:
+        if next(self.teacher.parameters()).device != device:
+            self.teacher.to(device)
+
+    def _combined(self, out, hard, teacher_logits, label_mask, teacher_out, attention_mask):
+        """`out` with the distillation loss: (1 - alpha) x hard + alpha x soft targets (+ the hidden-state terms),
+        each part logged."""
+        settings, parts = self.settings, {"hard": hard.detach()}
         loss = (1.0 - settings.alpha) * hard
         if settings.alpha > 0:
-            label_mask = batch["labels"] != IGNORE if self.token_level else None
-            soft = soft_target_loss(out.logits, teacher_out.logits, settings.temperature, label_mask,
+            soft = soft_target_loss(out.logits, teacher_logits, settings.temperature, label_mask,
                                     getattr(self.config, "problem_type", None))
             parts["soft"] = soft.detach()
             loss = loss + settings.alpha * soft
         if self.needs_states:
             loss = loss + self._state_losses(out, teacher_out, attention_mask, parts)
-        out.loss = loss
-        out.loss_parts = parts
-        out.hidden_states = None
+        out.loss, out.loss_parts, out.hidden_states = loss, parts, None
         return out
 
     def _state_losses(self, out, teacher_out, attention_mask, parts: dict) -> torch.Tensor:
@@ -137,27 +138,17 @@ class Distillation(TrainingWrapper):
         """A batch of labelled and transfer rows (sequence tasks): the hard-label loss on the labelled rows, the
         soft-target loss on all of them against the teacher's cached logits (or, when hidden states are compared
         too, its live outputs)."""
-        settings, labels = self.settings, batch.pop("labels")
+        labels = batch.pop("labels")
         extra = {"output_hidden_states": True} if self.needs_states else {}
-        if self.needs_states and next(self.teacher.parameters()).device != batch["input_ids"].device:
-            self.teacher.to(batch["input_ids"].device)
+        if self.needs_states:
+            self._teacher_to(batch["input_ids"].device)
         with self._recording():
             out = self.model(**batch, **extra)
             teacher_out = self.teacher(**batch, **extra) if self.needs_states else None
         teacher_logits = teacher_out.logits if teacher_out is not None else cached.to(out.logits.dtype)
         hard = (sequence_classification_loss(out.logits[labelled], labels[labelled], self.config) if labelled.any()
                 else out.logits.sum() * 0.0)  # a batch of transfer rows only
-        parts = {"hard": hard.detach()}
-        loss = (1.0 - settings.alpha) * hard
-        if settings.alpha > 0:
-            soft = soft_target_loss(out.logits, teacher_logits, settings.temperature, None,
-                                    getattr(self.config, "problem_type", None))
-            parts["soft"] = soft.detach()
-            loss = loss + settings.alpha * soft
-        if self.needs_states:
-            loss = loss + self._state_losses(out, teacher_out, batch.get("attention_mask"), parts)
-        out.loss, out.loss_parts, out.hidden_states = loss, parts, None
-        return out
+        return self._combined(out, hard, teacher_logits, None, teacher_out, batch.get("attention_mask"))
 
     @contextlib.contextmanager
     def _recording(self):
