@@ -4,10 +4,13 @@ recomputed; a full disk only costs the saving, never the run."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -40,3 +43,22 @@ def cached_tensors(path: Path, compute: Callable[[], dict[str, torch.Tensor]], w
             warn(f"the disk holding ftcli's cache ({path.parent}) is full; the {what} are not cached (free "
                  "space there, or point FTCLI_CACHE elsewhere)")
     return tensors
+
+
+def cache_key(checkpoint: str, config, settings: dict[str, Any], inputs) -> str:
+    """What cached tensors depend on: the checkpoint's identity (its name, its config, its weight files' sizes
+    and times), the `settings` that shape the result, and every input tensor (a tokenized dataset)."""
+    digest = hashlib.sha256()
+    digest.update(str(checkpoint).encode())
+    digest.update(config.to_json_string().encode())
+    folder = Path(str(checkpoint))
+    if folder.is_dir():
+        for weights in sorted(folder.glob("*.safetensors")):
+            stat = weights.stat()
+            digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    digest.update(json.dumps(settings).encode())
+    for column in sorted(inputs.column_names):
+        digest.update(column.encode())
+        for value in inputs.with_format("numpy")[column]:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()[:32]

@@ -21,6 +21,8 @@ class DistillStrategy(FullStrategy):
     name = "distill"
     output_kinds = TASK_KINDS
     modalities = MODALITIES
+    transfer_set = None
+    """The transfer set's rows and columns as `check` read them (None without --transfer)."""
 
     def check_task(self, task: Task | str) -> None:
         # What `finetune --strategy distill` calls first: distillation needs a teacher, so its own command.
@@ -38,7 +40,7 @@ class DistillStrategy(FullStrategy):
             raise UserError("full.lm_loss_weight (GPT-1's auxiliary LM loss) cannot be combined with distillation; "
                             "set it to 0")
         resolve_teacher(config.distill.teacher)
-        check_transfer(config, task)
+        self.transfer_set = check_transfer(config, task)  # read once: training_data uses these rows
 
     def build(self, checkpoint, task, labels, config):
         from ftcli.distillation.teacher import build_distillation
@@ -49,5 +51,7 @@ class DistillStrategy(FullStrategy):
     def training_data(self, model, train_features, eval_features, task, processor, config, accelerator):
         data = super().training_data(model, train_features, eval_features, task, processor, config, accelerator)
         if config.distill.transfer is not None:
-            data.train = with_transfer_set(model.teacher, train_features, task, processor, config, accelerator)
+            transfer_set = self.transfer_set or check_transfer(config, task)
+            data.train = with_transfer_set(model.teacher, train_features, transfer_set, task, processor, config,
+                                           accelerator)
         return data

@@ -9,10 +9,6 @@ running the teacher each epoch; the hard-label loss covers the labelled rows onl
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
 from datasets import Dataset, concatenate_datasets
@@ -23,17 +19,18 @@ from ftcli.errors import UserError
 from ftcli.paths import cache_dir
 from ftcli.progress import console, progress_bar
 from ftcli.tasks.base import Task, model_inputs
-from ftcli.tensor_cache import cached_tensors
+from ftcli.tensor_cache import cache_key, cached_tensors
 
 TEACHER_LOGITS, LABELLED = "teacher_logits", "labelled"
 """The columns every training row gets when there is a transfer set."""
 
 
-def check_transfer(config: RunConfig, task: Task) -> None:
-    """Refuse, before any work, a transfer set the run cannot use."""
+def check_transfer(config: RunConfig, task: Task) -> tuple[Dataset, dict[str, str]] | None:
+    """Refuse, before any work, a transfer set the run cannot use; else its rows and columns (`read_transfer_rows`),
+    None without one."""
     transfer = config.distill.transfer
     if transfer is None:
-        return
+        return None
     if task.output_kind != "sequence":
         raise UserError(f"--transfer gives the student text with one teacher prediction per row: it serves the "
                         f"classification and nli tasks, not {task.name}")
@@ -44,7 +41,7 @@ def check_transfer(config: RunConfig, task: Task) -> None:
         which = "test" if transfer == config.data.eval else "validation"
         raise UserError(f"--transfer {transfer} is the {which} data: the teacher's labels on it would train the "
                         "student on the rows it is scored on")
-    read_transfer_rows(config, task)  # a set without the task's columns or text is refused before the run
+    return read_transfer_rows(config, task)  # a set without the task's columns or text is refused here
 
 
 def read_transfer_rows(config: RunConfig, task: Task) -> tuple[Dataset, dict[str, str]]:
@@ -82,16 +79,18 @@ def transfer_rows(spec: str, fields: list[str], columns: dict[str, str], limit: 
     return rows
 
 
-def with_transfer_set(teacher, train_features: Dataset, task: Task, processor, config: RunConfig,
-                      accelerator) -> Dataset:
-    """The labelled training features and the transfer set's, every row with the teacher's logits."""
+def with_transfer_set(teacher, train_features: Dataset, transfer_set: tuple[Dataset, dict[str, str]], task: Task,
+                      processor, config: RunConfig, accelerator) -> Dataset:
+    """The labelled training features and those of the transfer set's rows (read by `check_transfer`), every row
+    with the teacher's logits."""
     settings = config.distill
-    rows, columns = read_transfer_rows(config, task)
+    rows, columns = transfer_set
     transfer = task.preprocess(rows, processor, columns, None, config.model.max_length, with_labels=False)
     labelled = model_inputs(train_features, task)
     inputs = concatenate_datasets([labelled.remove_columns("labels"), transfer])
     collator = task.collator(processor)
-    path = cache_dir() / "teacher-logits" / f"{cache_key(teacher, inputs)}.safetensors"
+    checkpoint = str(getattr(teacher.config, "_name_or_path", ""))  # its config holds the data's label order
+    path = cache_dir() / "teacher-logits" / f"{cache_key(checkpoint, teacher.config, {}, inputs)}.safetensors"
     with accelerator.main_process_first():
         logits = cached_tensors(path, lambda: teacher_logits(teacher, inputs, collator, config, accelerator),
                                 "teacher logits", writes=accelerator.is_main_process)["logits"]
@@ -126,22 +125,3 @@ def teacher_logits(teacher, inputs: Dataset, collator, config: RunConfig, accele
             bar.advance()
     in_order = [rows[position] for position in np.argsort(loader.order)]
     return {"logits": torch.stack(in_order).contiguous()}
-
-
-def cache_key(teacher, inputs: Dataset) -> str:
-    """The teacher's identity (its config, label order and weight files' sizes and times) and every input tensor."""
-    digest = hashlib.sha256()
-    config = teacher.config
-    checkpoint = str(getattr(config, "_name_or_path", ""))
-    digest.update(checkpoint.encode())
-    digest.update(config.to_json_string().encode())
-    folder = Path(checkpoint)
-    if folder.is_dir():
-        for weights in sorted(folder.glob("*.safetensors")):
-            stat = weights.stat()
-            digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    digest.update(json.dumps(sorted(inputs.column_names)).encode())
-    for column in sorted(inputs.column_names):
-        for value in inputs.with_format("numpy")[column]:
-            digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()[:32]

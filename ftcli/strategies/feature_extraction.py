@@ -16,7 +16,6 @@ A saved run's model/ folder holds the head (`feature_head.safetensors`), its set
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from ftcli.batching import length_sorted_loader, token_lengths
 from ftcli.models.loading import load_model
 from ftcli.models.outputs import enable_packing
 from ftcli.paths import cache_dir
-from ftcli.tensor_cache import cached_tensors
+from ftcli.tensor_cache import cache_key, cached_tensors
 from ftcli.progress import progress_bar
 from ftcli.strategies.base import Strategy, TrainingData
 from ftcli.tasks.base import IGNORE, Task, model_inputs
@@ -250,7 +249,7 @@ def cached_features(model: FeatureHeadModel, inputs, collator, config: RunConfig
     """The features of `inputs` (a tokenized dataset), from the cache or computed and cached."""
     targets = {key: inputs[key] for key in TARGET_KEYS if key in inputs.column_names}
     bare = inputs.remove_columns(list(targets))
-    path = cache_dir() / "features" / f"{cache_key(model, bare, config)}.safetensors"
+    path = cache_dir() / "features" / f"{feature_cache_key(model, bare)}.safetensors"
     tensors = cached_tensors(path, lambda: encode(model, bare, collator, config.train.eval_batch_size, what, accelerator),
                              f"{what} features", writes=accelerator.is_main_process)
     return CachedFeatures(tensors["features"], tensors.get("lengths"), targets, token_lengths(inputs))
@@ -281,22 +280,8 @@ def encode(model: FeatureHeadModel, inputs, collator, batch_size: int, what: str
     return {"features": torch.stack(in_order).contiguous() if in_order else torch.zeros(0)}
 
 
-def cache_key(model: FeatureHeadModel, inputs, config: RunConfig) -> str:
-    """Checkpoint identity (config + weight files' sizes and times) + every input tensor +
-    the feature settings."""
-    digest = hashlib.sha256()
+def feature_cache_key(model: FeatureHeadModel, inputs) -> str:
+    """The body's identity, the feature settings and every input tensor (see `tensor_cache.cache_key`)."""
     checkpoint = getattr(model.body, "name_or_path", "") or getattr(model.body.config, "_name_or_path", "")
-    digest.update(str(checkpoint).encode())
-    digest.update(model.body.config.to_json_string().encode())
-    folder = Path(str(checkpoint))
-    if folder.is_dir():
-        for weights in sorted(folder.glob("*.safetensors")):
-            stat = weights.stat()
-            digest.update(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    digest.update(json.dumps({"kind": model.kind, "pooling": model.settings.pooling,
-                              "layers": model.settings.layers}).encode())
-    for column in sorted(inputs.column_names):
-        digest.update(column.encode())
-        for value in inputs.with_format("numpy")[column]:
-            digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()[:32]
+    return cache_key(checkpoint, model.body.config, {"kind": model.kind, "pooling": model.settings.pooling,
+                                                     "layers": model.settings.layers}, inputs)
