@@ -248,8 +248,10 @@ def _run_config(run: Path) -> dict[str, Any] | None:
     """An ftcli run's config.yaml, when `run` is one (its model/ beside it)."""
     import yaml
 
+    from ftcli.rundir import CONFIG_FILE, is_run_directory
+
     try:
-        config = yaml.safe_load((run / "config.yaml").read_text()) if (run / "model").is_dir() else None
+        config = yaml.safe_load((run / CONFIG_FILE).read_text()) if is_run_directory(run) else None
         return config if isinstance(config, dict) and config["model"]["name"] and config["data"]["train"] else None
     except (OSError, TypeError, KeyError, yaml.YAMLError):
         return None
