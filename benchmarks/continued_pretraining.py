@@ -61,11 +61,10 @@ def main() -> int:
     continued = out / f"continued-{Path(args.text).name}"
     column = args.text_column or ("tokens" if args.task == "ner" and args.text == args.train else None)
     if not (continued / "metrics.json").is_file():
-        pretrain_seconds = ftcli("pretrain", "mlm", "--recipe", "mlm/tapt", "--model", args.model, "--train", args.text,
-                                 "--epochs", args.pretrain_epochs, "--output-dir", continued,
-                                 *(["--column", f"text={column}"] if column else []),
-                                 *(["--limit-train", args.limit_text] if args.limit_text else []))
-        (continued / "benchmark_seconds.json").write_text(json.dumps({"wall_seconds": pretrain_seconds}))
+        ftcli("pretrain", "mlm", "--recipe", "mlm/tapt", "--model", args.model, "--train", args.text,
+              "--epochs", args.pretrain_epochs, "--output-dir", continued,
+              *(["--column", f"text={column}"] if column else []),
+              *(["--limit-train", args.limit_text] if args.limit_text else []))
     pretrain = json.loads((continued / "metrics.json").read_text())
     print(f"RESULT continued pre-training: {pretrain}", flush=True)
 
