@@ -50,8 +50,7 @@ class DistillStrategy(FullStrategy):
 
     def training_data(self, model, train_features, eval_features, task, processor, config, accelerator):
         data = super().training_data(model, train_features, eval_features, task, processor, config, accelerator)
-        if config.distill.transfer is not None:
-            transfer_set = self.transfer_set or check_transfer(config, task)
-            data.train = with_transfer_set(model.teacher, train_features, transfer_set, task, processor, config,
+        if self.transfer_set is not None:  # read by `check`, which the runner calls first
+            data.train = with_transfer_set(model.teacher, train_features, self.transfer_set, task, processor, config,
                                            accelerator)
         return data
