@@ -30,6 +30,7 @@ from ftcli.cli.tune import tune
 from ftcli.distributed import is_main_process, report_error, setup_process, world_size
 from ftcli.errors import UserError, disk_full
 from ftcli.launch import launchable
+from ftcli.memory import limit_kernel_cache
 from ftcli.quiet import quiet_libraries
 from ftcli.recipe_store import recipe_defaults
 
@@ -126,6 +127,7 @@ def main() -> None:
     are not Exceptions and pass through. One of several processes hands its error to ftcli's
     launcher, which prints the first one once (see ftcli.launch)."""
     quiet_libraries()
+    limit_kernel_cache()
     try:
         setup_process()
         sys.exit(_run_app())

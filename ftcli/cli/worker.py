@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from ftcli.errors import UserError
+from ftcli.memory import limit_kernel_cache
 from ftcli.quiet import quiet_libraries
 
 
@@ -14,6 +15,7 @@ def run_as_worker(work: Callable[[], None]) -> None:
     """Run one cell or trial, quietly. A UserError is one line and its exit status; a signal's is not printed (the
     parent command says how to continue, not the worker)."""
     quiet_libraries()
+    limit_kernel_cache()
     try:
         work()
     except UserError as err:

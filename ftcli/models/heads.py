@@ -42,6 +42,16 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1))
 
 
+def labelled_positions(sequence_output: torch.Tensor, labels: torch.Tensor | None,
+                       sparse: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A masked-LM head's input: with `sparse` (the model's `sparse_prediction`) and labels, the hidden states
+    at the labelled positions only, (labelled tokens, hidden), and their labels; else both unchanged."""
+    if not sparse or labels is None:
+        return sequence_output, labels
+    kept = labels.reshape(-1) != -100
+    return sequence_output.reshape(-1, sequence_output.size(-1))[kept], labels.reshape(-1)[kept]
+
+
 def split_span_logits(logits: torch.Tensor, padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(batch, seq, 2) -> start and end logits, each (batch, seq). With `padding_mask` (the attention mask of a
     packed batch, whose padding positions hold no computed state) the padding cannot be a span boundary: its

@@ -15,6 +15,12 @@ class SdpaOutputs:
     heads mask them out of the span scores). ftcli's training and inference loops turn it on; False (the
     default) keeps transformers' padded computation, padding positions included."""
 
+    sparse_prediction: bool = False
+    """True: a masked-LM head given `labels` runs only at the labelled (masked) positions and returns their
+    logits flattened, (labelled tokens, vocab), as ModernBERT's `sparse_prediction` does. The head's output
+    matrix (hidden x vocab) costs about as much per token as the whole body of a small BERT, and masking
+    labels 15% of the tokens. ftcli's pre-training objectives turn it on; False keeps every position's logits."""
+
     def _check_supported(self, output_attentions):
         if output_attentions:
             raise ValueError("output_attentions is not supported: attention runs through scaled_dot_product_attention")
@@ -29,3 +35,12 @@ def enable_packing(model, on: bool = True) -> None:
     for module in model.modules():
         if isinstance(module, SdpaOutputs):
             module.pack_padding = on
+
+
+def enable_sparse_prediction(model, on: bool = True) -> bool:
+    """Set `sparse_prediction` on every ftcli model inside `model`; True when `model` itself is one (its
+    masked-LM logits, given labels, then come at the labelled positions only)."""
+    for module in model.modules():
+        if isinstance(module, SdpaOutputs):
+            module.sparse_prediction = on
+    return isinstance(model, SdpaOutputs)

@@ -48,15 +48,28 @@ def candidates_of(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return candidates
 
 
+def chosen_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Masked-LM logits at the chosen tokens, (chosen, vocab): as a model with sparse prediction returns them
+    (`ftcli.models.outputs`), or picked out of every position's (batch, seq, vocab)."""
+    return logits if logits.dim() == 2 else logits[labels != IGNORE]
+
+
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy at the chosen tokens (labels of IGNORE are skipped)."""
+    """Cross-entropy at the chosen tokens (labels of IGNORE are skipped); `logits` are every position's or,
+    with sparse prediction, the chosen tokens' only."""
+    if logits.dim() == 2:
+        return F.cross_entropy(logits.float(), labels[labels != IGNORE])
     return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten())
 
 
 def masked_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per row: chosen tokens predicted right, and chosen tokens."""
+    """Per row: chosen tokens predicted right, and chosen tokens (`logits` as for `masked_lm_loss`)."""
     chosen = labels != IGNORE
-    right = (logits.argmax(-1) == labels) & chosen
+    if logits.dim() == 2:  # the chosen tokens' logits, row after row
+        right = torch.zeros_like(chosen)
+        right[chosen] = logits.argmax(-1) == labels[chosen]
+    else:
+        right = (logits.argmax(-1) == labels) & chosen
     return {"masked_right": right.sum(-1), "masked_total": chosen.sum(-1)}
 
 

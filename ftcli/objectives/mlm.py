@@ -8,6 +8,7 @@ from datasets import Dataset
 
 from ftcli.errors import UserError
 from ftcli.models.loading import is_masked_lm_encoder
+from ftcli.models.outputs import enable_sparse_prediction
 from ftcli.objectives.base import Objective, ObjectiveOutput, PretrainObjective, tokenize_documents, too_short
 from ftcli.objectives.masking import candidates_of, mask_tokens, masked_accuracy, masked_lm_loss, masked_metrics
 
@@ -76,6 +77,12 @@ class MaskedLmModule(Objective):
     def __init__(self, model, objective: MaskedLm):
         super().__init__(model)
         self.objective = objective  # its settings, and the tokenizer's mask id (known once text is tokenized)
+        self.sparse = enable_sparse_prediction(model)  # ftcli's models predict at the masked tokens only
+
+    def with_labels(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The model's `labels` argument where it predicts at the labelled tokens only (else none: a model
+        outside ftcli would compute its own loss over every position)."""
+        return {"labels": labels} if self.sparse else {}
 
     def mask(self, batch: dict[str, torch.Tensor], rng: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
         return mask_tokens(batch["input_ids"], candidates_of(batch), self.objective.mask_token_id,
@@ -84,5 +91,5 @@ class MaskedLmModule(Objective):
     def forward(self, **batch):
         masked, labels = self.mask(batch, self.rng(batch["input_ids"]))
         inputs = {k: v for k, v in batch.items() if k in ("attention_mask", "token_type_ids")}
-        logits = self.model(input_ids=masked, **inputs).logits
+        logits = self.model(input_ids=masked, **inputs, **self.with_labels(labels)).logits
         return ObjectiveOutput(loss=masked_lm_loss(logits, labels), metrics=masked_accuracy(logits, labels))

@@ -154,7 +154,8 @@ class SentencePairModule(MaskedLmModule):
     def forward(self, **batch):
         pair_labels = batch[self.objective.label_name]
         masked, labels = self.mask(batch, self.rng(batch["input_ids"]))
-        out = self.model(input_ids=masked, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"])
+        out = self.model(input_ids=masked, attention_mask=batch["attention_mask"], token_type_ids=batch["token_type_ids"],
+                         **self.with_labels(labels))
         logits, pair_logits = out.prediction_logits, getattr(out, PAIR_LOGITS[self.config.model_type])
         mlm_loss = masked_lm_loss(logits, labels)
         pair_loss = F.cross_entropy(pair_logits.float(), pair_labels)

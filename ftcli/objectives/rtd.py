@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from ftcli.errors import UserError
+from ftcli.models.outputs import enable_sparse_prediction
 from ftcli.objectives.base import ObjectiveOutput
-from ftcli.objectives.masking import masked_accuracy, masked_lm_loss, masked_metrics
+from ftcli.objectives.masking import chosen_logits, masked_accuracy, masked_lm_loss, masked_metrics
 from ftcli.objectives.mlm import MaskedLm, MaskedLmModule
 from ftcli.tasks.base import IGNORE
 
@@ -62,18 +63,20 @@ class ReplacedTokenModule(MaskedLmModule):
     def __init__(self, model, objective, generator):
         super().__init__(model, objective)
         self.generator_model = generator
+        self.generator_sparse = enable_sparse_prediction(generator)
 
     def forward(self, **batch):
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
         rng = self.rng(input_ids)  # one stream for the masks and the sampled replacements
         masked, labels = self.mask(batch, rng)
         inputs = {k: v for k, v in batch.items() if k in ("attention_mask", "token_type_ids")}
-        generator_logits = self.generator_model(input_ids=masked, **inputs).logits
+        generator_logits = self.generator_model(input_ids=masked, **inputs,
+                                                **({"labels": labels} if self.generator_sparse else {})).logits
         generator_loss = masked_lm_loss(generator_logits, labels)
 
         chosen = labels != IGNORE
         with torch.no_grad():  # the discriminator's loss does not reach the generator (ELECTRA samples)
-            probabilities = generator_logits[chosen].float().softmax(-1)
+            probabilities = chosen_logits(generator_logits, labels).float().softmax(-1)
             sampled = torch.multinomial(probabilities, 1, generator=rng).squeeze(-1) if chosen.any() else None
         corrupted = input_ids.clone()
         if sampled is not None:

@@ -26,7 +26,8 @@ from transformers.utils import ModelOutput
 
 from ftcli.models.attention import first_positions, keep_rows, positions_to_keep, run_encoder
 from ftcli.models.bert.modeling_bert import BertEmbeddings, BertSelfAttention
-from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.heads import (classification_loss, labelled_positions, sequence_classification_loss, span_loss,
+                                split_span_logits)
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_albert import AlbertConfig
@@ -252,7 +253,8 @@ class AlbertForPreTraining(_AlbertMLMOutputEmbeddingsMixin, AlbertPreTrainedMode
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores = self.predictions(outputs.last_hidden_state)
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        prediction_scores = self.predictions(sequence_output)
         sop_scores = self.sop_classifier(outputs.pooler_output)
 
         total_loss = None
@@ -301,7 +303,8 @@ class AlbertForMaskedLM(_AlbertMLMOutputEmbeddingsMixin, AlbertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores = self.predictions(outputs.last_hidden_state)
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        prediction_scores = self.predictions(sequence_output)
 
         loss = classification_loss(prediction_scores, labels) if labels is not None else None
         output = MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states)

@@ -23,7 +23,8 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep, run_encoder
-from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.heads import (classification_loss, labelled_positions, sequence_classification_loss, span_loss,
+                                split_span_logits)
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_bert import BertConfig
@@ -322,7 +323,8 @@ class BertForPreTraining(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores, seq_relationship_score = self.cls(outputs.last_hidden_state, outputs.pooler_output)
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        prediction_scores, seq_relationship_score = self.cls(sequence_output, outputs.pooler_output)
 
         total_loss = None
         if labels is not None and next_sentence_label is not None:
@@ -370,7 +372,8 @@ class BertForMaskedLM(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores = self.cls(outputs.last_hidden_state)
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        prediction_scores = self.cls(sequence_output)
 
         loss = classification_loss(prediction_scores, labels) if labels is not None else None
         output = MaskedLMOutput(loss=loss, logits=prediction_scores, hidden_states=outputs.hidden_states)

@@ -24,7 +24,8 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep, run_encoder
-from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.heads import (classification_loss, labelled_positions, sequence_classification_loss, span_loss,
+                                split_span_logits)
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_distilbert import DistilBertConfig
@@ -236,7 +237,8 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        hidden = self.vocab_layer_norm(self.activation(self.vocab_transform(outputs.last_hidden_state)))
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        hidden = self.vocab_layer_norm(self.activation(self.vocab_transform(sequence_output)))
         logits = self.vocab_projector(hidden)
 
         # Label -100 marks the unmasked tokens, which the loss skips.

@@ -30,7 +30,8 @@ from transformers.utils import ModelOutput
 
 from ftcli.models.attention import first_positions, positions_to_keep, run_encoder
 from ftcli.models.bert.modeling_bert import BertEmbeddings, BertEncoder
-from ftcli.models.heads import classification_loss, sequence_classification_loss, span_loss, split_span_logits
+from ftcli.models.heads import (classification_loss, labelled_positions, sequence_classification_loss, span_loss,
+                                split_span_logits)
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_electra import ElectraConfig
@@ -249,7 +250,8 @@ class ElectraForMaskedLM(ElectraPreTrainedModel):
             output_hidden_states=output_hidden_states,
             return_dict=True,
         )
-        prediction_scores = self.generator_lm_head(self.generator_predictions(outputs.last_hidden_state))
+        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        prediction_scores = self.generator_lm_head(self.generator_predictions(sequence_output))
 
         # Label -100 marks the unmasked tokens, which the loss skips.
         loss = classification_loss(prediction_scores, labels) if labels is not None else None
