@@ -2,6 +2,7 @@
 
     python benchmarks/classification_vs_trainer.py                     # full split, 2 epochs, float32 and best
     python benchmarks/classification_vs_trainer.py --limit-train 2000 --epochs 1 --precision float32   # quick look
+    python benchmarks/classification_vs_trainer.py --epochs 1 --repeat-train 5     # peak memory at 53,760 rows
 
 Both tools train MiniLM with a new sequence-classification head on the same rows (ftcli's `rt-sentiment` alias)
 with max length 128, batch 32, lr 5e-5, linear decay, no warm-up, no weight decay, and score the same 2,000 test
@@ -24,7 +25,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from common import (cpu_name, matmul_ceiling_gflops, non_embedding_parameters, peak_rss_mb, run_ftcli_finetune,
@@ -40,7 +40,18 @@ def load_splits(args):
     if args.limit_train:
         # The same rows ftcli's --limit-train picks: a seeded shuffle, then the first N.
         splits["train"] = splits["train"].shuffle(seed=args.seed).select(range(args.limit_train))
+    if args.repeat_train > 1:  # the file ftcli trains on (repeated_training_file) holds these rows
+        from datasets import concatenate_datasets
+
+        splits["train"] = concatenate_datasets([splits["train"]] * args.repeat_train)
     return splits
+
+
+def repeated_training_file(args, folder: Path) -> Path:
+    """The training rows, repeated `--repeat-train` times, as a CSV file for ftcli (memory at larger data sizes)."""
+    path = folder / "train-repeated.csv"
+    load_splits(args)["train"].to_csv(str(path), index=False)
+    return path
 
 
 def encoded(args, model_dir: str, splits, label2id):
@@ -60,6 +71,7 @@ def encoded(args, model_dir: str, splits, label2id):
 def worker_trainer(args) -> dict:
     """Train and predict with the Trainer, as its text-classification example does."""
     import numpy as np
+    import torch
     from sklearn.metrics import accuracy_score, f1_score
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
     from transformers.utils import logging
@@ -80,7 +92,7 @@ def worker_trainer(args) -> dict:
             per_device_eval_batch_size=64, learning_rate=args.lr, lr_scheduler_type="linear",
             warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, seed=args.seed, eval_strategy="no",
             save_strategy="no", logging_steps=50, report_to=[], disable_tqdm=True,
-            dataloader_num_workers=0, bf16=args.trainer_bf16, use_cpu=True,
+            dataloader_num_workers=0, bf16=args.trainer_bf16, use_cpu=not torch.cuda.is_available(),
         )
         trainer = Trainer(model=model, args=training_args, train_dataset=data["train"],
                           data_collator=DataCollatorWithPadding(tokenizer))
@@ -100,6 +112,7 @@ def worker_trainer(args) -> dict:
 def worker_trainer_predict(args) -> dict:
     """`Trainer.predict` on the model ftcli trained (float32): predicted labels and examples/s."""
     import numpy as np
+    import torch
     from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
     from transformers.utils import logging
 
@@ -110,7 +123,7 @@ def worker_trainer_predict(args) -> dict:
     tokenizer, data = encoded(args, model_dir, {"test": splits["test"]}, model.config.label2id)
     with tempfile.TemporaryDirectory() as out_dir:
         trainer = Trainer(model=model, args=TrainingArguments(output_dir=out_dir, per_device_eval_batch_size=64,
-                                                              report_to=[], disable_tqdm=True, use_cpu=True),
+                                                              report_to=[], disable_tqdm=True, use_cpu=not torch.cuda.is_available()),
                           data_collator=DataCollatorWithPadding(tokenizer))
         prediction = trainer.predict(data["test"])
     ids = np.asarray(prediction.predictions).argmax(-1)
@@ -138,11 +151,13 @@ WORKERS = {"trainer": worker_trainer, "trainer-predict": worker_trainer_predict,
 
 
 def run_ftcli(args, precision: str, keep_in: Path) -> dict:
-    arguments = ["--model", "minilm", "--train", "rt-sentiment", "--epochs", str(args.epochs),
+    arguments = ["--model", "minilm", "--epochs", str(args.epochs),
                  "--max-length", str(args.max_length), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
                  "--seed", str(args.seed), "--mixed-precision", "no" if precision == "float32" else "auto"]
-    if args.limit_train:
-        arguments += ["--limit-train", str(args.limit_train)]
+    if args.repeat_train > 1:
+        arguments += ["--train", str(repeated_training_file(args, keep_in.parent)), "--test", "rt-sentiment@test"]
+    else:
+        arguments += ["--train", "rt-sentiment"] + (["--limit-train", str(args.limit_train)] if args.limit_train else [])
     result = run_ftcli_finetune("classification", arguments, keep_in=keep_in)
     # No validation split: ftcli keeps the last epoch and trains on the same rows as the Trainer.
     return {**result["last_epoch"], **{k: result[k] for k in (
@@ -153,7 +168,8 @@ def run_ftcli(args, precision: str, keep_in: Path) -> dict:
 def shared_arguments(args) -> list[str]:
     values = ["--epochs", str(args.epochs), "--max-length", str(args.max_length), "--batch-size",
               str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed)]
-    return values + (["--limit-train", str(args.limit_train)] if args.limit_train else [])
+    return (values + (["--limit-train", str(args.limit_train)] if args.limit_train else [])
+            + ["--repeat-train", str(args.repeat_train)])
 
 
 def real_tokens_per_example(args) -> float:
@@ -175,6 +191,8 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit-train", type=int, default=None, help="train on N rows (default: all)")
+    parser.add_argument("--repeat-train", type=int, default=1,
+                        help="train on the rows repeated K times (peak memory at larger data sizes: 5 = 53,760 rows)")
     parser.add_argument("--precision", choices=["float32", "best", "both"], default="both")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)

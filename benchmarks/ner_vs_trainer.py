@@ -1,7 +1,7 @@
 """ftcli vs transformers' Trainer on NER: MiniLM fine-tuned on the wnut16 split, same settings.
 
     python benchmarks/ner_vs_trainer.py                    # 3 epochs, lr 5e-5, batch 16, seeds 42 43 44
-    python benchmarks/ner_vs_trainer.py --ftcli-set train.group_by_length=false
+    python benchmarks/ner_vs_trainer.py --precision both      # also ftcli's auto against the Trainer's bf16
 
 Both tools start from the same MiniLM checkpoint, train on the same rows (ftcli's `wnut16`
 alias) with first-sub-token labels (-100 elsewhere), max length 128, linear decay, no warm-up,
@@ -35,6 +35,7 @@ def worker_trainer(args) -> dict:
 
 def run_trainer(args, model_dir: str, splits, seed: int) -> dict:
     import numpy as np
+    import torch
     from seqeval.metrics import f1_score
     from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
                               Trainer, TrainingArguments)
@@ -67,7 +68,8 @@ def run_trainer(args, model_dir: str, splits, seed: int) -> dict:
                 output_dir=out_dir, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
                 per_device_eval_batch_size=64, learning_rate=args.lr, lr_scheduler_type="linear", warmup_steps=0,
                 weight_decay=0.0, max_grad_norm=1.0, seed=seed, eval_strategy="no", save_strategy="no",
-                report_to=[], disable_tqdm=True, logging_steps=50),
+                report_to=[], disable_tqdm=True, logging_steps=50, bf16=getattr(args, "trainer_bf16", False),
+                use_cpu=not torch.cuda.is_available()),
             train_dataset=train, data_collator=DataCollatorForTokenClassification(tokenizer))
         start = time.perf_counter()
         result = trainer.train()
@@ -96,55 +98,82 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--precision", choices=["float32", "best", "both"], default="float32",
+                        help="float32 on both; best: ftcli's auto against the Trainer with bf16=True where the "
+                             "hardware runs bf16 fast; both")
     parser.add_argument("--ftcli-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra ftcli settings, e.g. train.group_by_length=false (repeatable)")
+                        help="extra ftcli settings, e.g. train.group_by_length=true (repeatable)")
+    parser.add_argument("--output", type=Path, default=None, help="write the results as JSON here")
     parser.add_argument("--worker", choices=["trainer"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-output", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--trainer-bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         args.worker_output.write_text(json.dumps(worker_trainer(args)))
         return 0
 
     from ftcli import assets
+    from ftcli.precision import resolve_mixed_precision
 
-    model_dir = assets.resolve_model("minilm")
+    auto, reason = resolve_mixed_precision("auto")
+    precisions = ["float32", "best"] if args.precision == "both" else [args.precision]
+    if auto == "no" and "best" in precisions:
+        print("No fast bf16 on this machine: each tool's best precision is float32, so 'best' = 'float32'.")
+        precisions = ["float32"]
     splits = assets.DATASETS["wnut16"].splits()
-    print(f"CPU: {cpu_name()}; float32 on both sides (ftcli --mixed-precision no, the Trainer's default)")
+    print(f"CPU: {cpu_name()}; auto precision here: {auto} ({reason})")
     print(f"wnut16: {splits['train'].num_rows} train / {splits['test'].num_rows} test sentences; "
           f"{args.epochs} epochs, lr {args.lr}, batch {args.batch_size}, seeds {args.seeds}"
           f"{', ftcli settings ' + ' '.join(args.ftcli_set) if args.ftcli_set else ''}", flush=True)
-    rows = []
+    runs = {(precision, tool): [] for precision in precisions for tool in ("ftcli", "trainer")}
     for seed in args.seeds:
-        ours = run_ftcli_finetune("ner", [
-            "--model", "minilm", "--train", "wnut16", "--epochs", str(args.epochs), "--lr", str(args.lr),
-            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--seed", str(seed),
-            "--mixed-precision", "no", *[arg for setting in args.ftcli_set for arg in ("--set", setting)]])
-        theirs = run_worker(SCRIPT, "trainer", ["--epochs", str(args.epochs), "--lr", str(args.lr), "--batch-size",
-                                                str(args.batch_size), "--max-length", str(args.max_length),
-                                                "--seed", str(seed)])
-        rows.append((seed, ours, theirs))
-        print(f"seed {seed}: ftcli F1 {ours['last_epoch']['f1']:.4f} (last epoch), Trainer F1 "
-              f"{theirs['f1']:.4f}", flush=True)
+        for precision in precisions:
+            ours = run_ftcli_finetune("ner", [
+                "--model", "minilm", "--train", "wnut16", "--epochs", str(args.epochs), "--lr", str(args.lr),
+                "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--seed", str(seed),
+                "--mixed-precision", "no" if precision == "float32" else "auto",
+                *[arg for setting in args.ftcli_set for arg in ("--set", setting)]])
+            trainer_bf16 = precision == "best" and auto == "bf16"
+            theirs = run_worker(SCRIPT, "trainer", ["--epochs", str(args.epochs), "--lr", str(args.lr), "--batch-size",
+                                                    str(args.batch_size), "--max-length", str(args.max_length),
+                                                    "--seed", str(seed)] + (["--trainer-bf16"] if trainer_bf16 else []))
+            runs[precision, "ftcli"].append({**ours, "f1": ours["last_epoch"]["f1"]})
+            runs[precision, "trainer"].append(theirs)
+            print(f"[{precision}] seed {seed}: ftcli F1 {ours['last_epoch']['f1']:.4f} (last epoch), "
+                  f"{ours['train_samples_per_second']:.1f} ex/s; Trainer F1 {theirs['f1']:.4f}, "
+                  f"{theirs['train_samples_per_second']:.1f} ex/s", flush=True)
 
-    print(f"\n{'tool':<10}{'mean F1':>9}{'per seed':>28}{'train ex/s':>12}{'eval ex/s':>11}{'peak MB':>9}"
-          f"{'wall s':>9}")
-    speeds = {}
-    for name, index in (("ftcli", 1), ("trainer", 2)):
-        f1s = [r[index]["last_epoch"]["f1"] if index == 1 else r[index]["f1"] for r in rows]
-        speeds[name] = statistics.mean(r[index]["train_samples_per_second"] for r in rows)
-        evals = statistics.mean(r[index]["eval_samples_per_second"] for r in rows)
-        memory = max(r[index]["peak_memory_mb"] for r in rows)
-        wall = statistics.mean(r[index]["wall_seconds"] for r in rows)
-        print(f"{name:<10}{statistics.mean(f1s):>9.4f}{' '.join(f'{f:.4f}' for f in f1s):>28}{speeds[name]:>12.2f}"
-              f"{evals:>11.1f}{memory:>9.0f}{wall:>9.1f}")
-    ours_mean = statistics.mean(r[1]["last_epoch"]["f1"] for r in rows)
-    theirs_mean = statistics.mean(r[2]["f1"] for r in rows)
-    print(f"\nmean entity F1 difference (ftcli - Trainer): {100 * (ours_mean - theirs_mean):+.2f} points "
-          f"({'OK' if ours_mean >= theirs_mean - 0.01 else 'BELOW TARGET'}: target >= -1 point)")
-    print(f"training throughput ratio (ftcli / Trainer): {speeds['ftcli'] / speeds['trainer']:.2f}x (target >= 1.5x)")
-    print("Both rows are the last epoch's scores: `ftcli finetune` also keeps the best epoch, chosen on "
-          "the evaluation split, which would favour it here.")
+    print(f"\n{'precision':<10}{'tool':<9}{'mean F1':>9}{'per seed':>24}{'train ex/s':>12}{'eval ex/s':>11}"
+          f"{'peak MB':>9}{'wall s':>9}")
+    summary = {}
+    for (precision, tool), rows in runs.items():
+        f1s = [r["f1"] for r in rows]
+        summary[precision, tool] = {
+            "f1": statistics.mean(f1s), "f1s": f1s,
+            "train_samples_per_second": statistics.mean(r["train_samples_per_second"] for r in rows),
+            "eval_samples_per_second": statistics.mean(r["eval_samples_per_second"] for r in rows),
+            "peak_memory_mb": max(r["peak_memory_mb"] for r in rows),
+            "wall_seconds": statistics.mean(r["wall_seconds"] for r in rows)}
+        m = summary[precision, tool]
+        print(f"{precision:<10}{tool:<9}{m['f1']:>9.4f}{' '.join(f'{f:.4f}' for f in f1s):>24}"
+              f"{m['train_samples_per_second']:>12.2f}{m['eval_samples_per_second']:>11.1f}{m['peak_memory_mb']:>9.0f}"
+              f"{m['wall_seconds']:>9.1f}")
+    comparisons = [(p, p) for p in precisions]
+    if "best" in precisions and "float32" in precisions:
+        comparisons.append(("best", "float32"))  # each tool's default: ftcli's auto, the Trainer's float32
+    for ours_at, theirs_at in comparisons:
+        ours, theirs = summary[ours_at, "ftcli"], summary[theirs_at, "trainer"]
+        label = "defaults (ftcli auto, Trainer float32)" if ours_at != theirs_at else ours_at
+        gap = 100 * (ours["f1"] - theirs["f1"])
+        print(f"[{label}] training throughput ftcli/Trainer: "
+              f"{ours['train_samples_per_second'] / theirs['train_samples_per_second']:.2f}x (target >= 1.5x); mean "
+              f"entity F1 difference {gap:+.2f} points ({'OK' if gap >= -1 else 'BELOW TARGET'}: target >= -1 point); "
+              f"peak memory {ours['peak_memory_mb'] / theirs['peak_memory_mb']:.2f}x")
+    print("Both tools' scores are the last epoch's (ftcli keeps the last epoch without a validation split).")
+    if args.output:
+        args.output.write_text(json.dumps({"cpu": cpu_name(), "settings": {k: str(v) for k, v in vars(args).items()},
+                                           "results": {f"{p}/{t}": v for (p, t), v in summary.items()}}, indent=2))
     return 0
 
 

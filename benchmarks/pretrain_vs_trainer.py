@@ -56,6 +56,7 @@ def grouped_blocks(documents, tokenizer, block_size: int):
 
 
 def worker_trainer(args) -> dict:
+    import torch
     from transformers import (AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling, Trainer,
                               TrainingArguments)
     from transformers.utils import logging
@@ -72,7 +73,7 @@ def worker_trainer(args) -> dict:
             output_dir=out_dir, num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
             learning_rate=args.lr, lr_scheduler_type="linear", warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0,
             seed=args.seed, eval_strategy="no", save_strategy="no", logging_steps=20, report_to=[],
-            disable_tqdm=True, dataloader_num_workers=0, bf16=args.trainer_bf16, use_cpu=True)
+            disable_tqdm=True, dataloader_num_workers=0, bf16=args.trainer_bf16, use_cpu=not torch.cuda.is_available())
         trainer = Trainer(model=model, args=training_args, train_dataset=blocks,
                           data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15))
         result = trainer.train()
@@ -122,8 +123,10 @@ def run_ftcli(args, precision: str, out_dir: Path) -> dict:
                "--output-dir", str(out_dir)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    return {**{k: metrics[k] for k in ("train_samples_per_second", "train_runtime", "peak_memory_mb", "train_rows")},
-            "blocks": metrics["train_rows"], "precision": "bf16" if metrics["mixed_precision"] == "bf16" else "float32"}
+    blocks = round(metrics["train_samples_per_second"] * metrics["train_runtime"] / args.epochs)  # train_rows: documents
+    return {**{k: metrics[k] for k in ("train_samples_per_second", "train_runtime", "peak_memory_mb")},
+            "documents": metrics["train_rows"], "blocks": blocks,
+            "precision": "bf16" if metrics["mixed_precision"] == "bf16" else "float32"}
 
 
 def shared_arguments(args) -> list[str]:
@@ -148,6 +151,9 @@ def main() -> int:
     parser.add_argument("--trainer-bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        import datasets
+
+        datasets.disable_progress_bars()
         args.worker_output.write_text(json.dumps(WORKERS[args.worker](args)))
         return 0
 

@@ -16,6 +16,8 @@ still come from every position, but its query, attention output and feed-forward
 which removes about five sixths of that layer's work with identical logits and losses. It is the
 sequence-level counterpart of transformers' `logits_to_keep`. A head passes `positions_to_keep` (one index per
 row) down to the last layer, unless the caller asked for every layer's hidden states, which must stay full.
+A masked-LM head with sparse prediction keeps the masked positions of each row, (rows, k): the same shortcut
+at the 15% of the tokens the loss reads.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ class Packing:
         return out.view(self.rows, self.seq_len, *x.shape[1:])
 
     def packed_positions(self, positions: torch.Tensor) -> torch.Tensor:
-        """One position per row, in padded coordinates -> its index in the packed tensor."""
+        """Kept positions in padded coordinates, (rows,) or (rows, k) -> their indices in the packed tensor."""
         rows = torch.arange(self.rows, device=positions.device)
+        rows = rows[:, None] if positions.dim() == 2 else rows
         return self.rank[rows * self.seq_len + positions.to(self.rank.device)]
 
     def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_heads: int,
@@ -145,15 +148,15 @@ def attend(
 
 
 def keep_rows(hidden_states: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-    """(batch, seq, ...) -> (batch, 1, ...): each row's state at its kept position (all of them when None).
-    Packed (tokens, ...) states take positions in the packed tensor."""
+    """(batch, seq, ...) -> (batch, k, ...): each row's states at its kept positions, (batch,) for one per row
+    (k = 1) or (batch, k) (all of them when None). Packed (tokens, ...) states take positions in the packed tensor."""
     if positions is None:
         return hidden_states
-    positions = positions.to(hidden_states.device)
+    columns = positions.to(hidden_states.device).reshape(positions.size(0), -1)
     if hidden_states.dim() == 2:
-        return hidden_states[positions].unsqueeze(1)
-    rows = torch.arange(hidden_states.size(0), device=hidden_states.device)
-    return hidden_states[rows, positions].unsqueeze(1)
+        return hidden_states[columns]
+    rows = torch.arange(hidden_states.size(0), device=hidden_states.device)[:, None]
+    return hidden_states[rows, columns]
 
 
 def positions_to_keep(positions: torch.Tensor, output_hidden_states: bool | None, config) -> torch.Tensor | None:

@@ -52,6 +52,20 @@ def labelled_positions(sequence_output: torch.Tensor, labels: torch.Tensor | Non
     return sequence_output.reshape(-1, sequence_output.size(-1))[kept], labels.reshape(-1)[kept]
 
 
+def masked_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The labelled positions of each row in ascending order, (batch, k), k the most any row has, and their
+    labels; a row with fewer is filled with position 0 labelled -100. For a sparse masked-LM head, whose last
+    layer then runs at those positions only (`positions_to_keep`). None when nothing is labelled."""
+    chosen = labels != -100
+    k = int(chosen.sum(1).max()) if chosen.numel() else 0
+    if k == 0:
+        return None
+    order = torch.arange(labels.size(1), device=labels.device)
+    positions = torch.where(chosen, order, order + labels.size(1)).argsort(dim=1)[:, :k]
+    kept = chosen.gather(1, positions)
+    return positions.masked_fill(~kept, 0), labels.gather(1, positions).masked_fill(~kept, -100)
+
+
 def split_span_logits(logits: torch.Tensor, padding_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(batch, seq, 2) -> start and end logits, each (batch, seq). With `padding_mask` (the attention mask of a
     packed batch, whose padding positions hold no computed state) the padding cannot be a span boundary: its

@@ -23,8 +23,8 @@ from transformers.modeling_outputs import (
 from transformers.utils import ModelOutput
 
 from ftcli.models.attention import attend, first_positions, keep_rows, positions_to_keep, run_encoder
-from ftcli.models.heads import (classification_loss, labelled_positions, sequence_classification_loss, span_loss,
-                                split_span_logits)
+from ftcli.models.heads import (classification_loss, labelled_positions, masked_positions, sequence_classification_loss,
+                                span_loss, split_span_logits)
 from ftcli.models.outputs import SdpaOutputs
 
 from .configuration_bert import BertConfig
@@ -246,8 +246,8 @@ class BertModel(BertPreTrainedModel):
         return_dict: bool | None = None,
         positions_to_keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...] | BaseModelOutputWithPoolingAndCrossAttentions:
-        """`positions_to_keep` (batch,): the last layer runs at those positions only and `last_hidden_state` is
-        (batch, 1, hidden) (see ftcli.models.attention)."""
+        """`positions_to_keep` (batch,) or (batch, k): the last layer runs at those positions only and
+        `last_hidden_state` is (batch, 1, hidden) or (batch, k, hidden) (see ftcli.models.attention)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         self._check_supported(output_attentions)
@@ -362,6 +362,9 @@ class BertForMaskedLM(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> tuple[torch.Tensor, ...] | MaskedLMOutput:
+        # Sparse prediction: the last layer too runs at the masked positions only (ftcli.models.attention).
+        kept = masked_positions(labels) if self.sparse_prediction and labels is not None else None
+        positions = positions_to_keep(kept[0], output_hidden_states, self.config) if kept else None
         outputs = self.bert(
             input_ids,
             attention_mask=attention_mask,
@@ -371,8 +374,10 @@ class BertForMaskedLM(_BertMLMOutputEmbeddingsMixin, BertPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            positions_to_keep=positions,
         )
-        sequence_output, labels = labelled_positions(outputs.last_hidden_state, labels, self.sparse_prediction)
+        sequence_output, labels = labelled_positions(
+            outputs.last_hidden_state, labels if positions is None else kept[1], self.sparse_prediction)
         prediction_scores = self.cls(sequence_output)
 
         loss = classification_loss(prediction_scores, labels) if labels is not None else None
