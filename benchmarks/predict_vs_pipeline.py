@@ -9,7 +9,8 @@ pipeline is what its documentation shows for a file of texts: `pipeline("text-cl
 called on the list of texts with `batch_size=64` (ftcli predict's default batch), truncation at the run's
 max length, on the CPU.
 
-Two measurements, each tool in its own fresh process, alternating, best of `--rounds`:
+Two measurements, each tool in its own fresh process, alternating, best of `--rounds`, ftcli with an empty cache
+each time (no tokenized rows from an earlier round):
 - prediction: the texts already in memory -> one label per row (the model pass and the pre- and post-processing
   around it; what `ftcli predict` spends after start-up);
 - end to end: the command from start to the written output file (`ftcli predict ... --output OUT.jsonl` against a
@@ -151,13 +152,16 @@ def main() -> int:
 def measure(args, run: Path, data: Path, work: Path) -> dict:
     """Each tool's best prediction time and best end-to-end time over the rounds, alternating."""
     best: dict[str, dict] = {"ftcli": {}, "pipeline": {}}
-    out = {name: str(work / f"{name}-predictions.jsonl") for name in best}  # ftcli replaces only its own file
     for _ in range(args.rounds):
+        # A new output file each round: ftcli replaces only files its cache (new each round) says it wrote.
+        folder = Path(tempfile.mkdtemp(dir=work))
+        out = {name: str(folder / f"{name}-predictions.jsonl") for name in best}
         for name in ("ftcli", "pipeline"):
+            # A fresh cache each time: ftcli's tokenization cache would serve a second round from disk.
+            os.environ["FTCLI_CACHE"] = tempfile.mkdtemp(dir=work)
             r = run_worker(SCRIPT, name, ["--run", str(run), "--data", str(data), "--out", out[name]])
             if name == "ftcli":
-                wall = timed([sys.executable, "-m", "ftcli", "predict", str(run), "--data", str(data), "--output", out[name],
-                              "--overwrite"])
+                wall = timed([sys.executable, "-m", "ftcli", "predict", str(run), "--data", str(data), "--output", out[name]])
             else:
                 wall = timed([sys.executable, SCRIPT, "--worker", "pipeline", "--worker-output", str(work / "w.json"),
                               "--run", str(run), "--data", str(data), "--out", out[name]])
