@@ -9,6 +9,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from ftcli.models import attention  # noqa: E402
 from ftcli.models.outputs import enable_packing  # noqa: E402
 from ftcli.models.registry import architectures  # noqa: E402
 
@@ -63,9 +64,12 @@ def forward(model, batch, packed: bool):
     return out, grads
 
 
+@pytest.mark.parametrize("multiple", [1, 8])
 @pytest.mark.parametrize("auto", HEADS)
 @pytest.mark.parametrize("model_type", list(CONFIGS))
-def test_packed_rows_equal_rows_alone_and_the_padded_batch(model_type, auto):
+def test_packed_rows_equal_rows_alone_and_the_padded_batch(model_type, auto, multiple, monkeypatch):
+    # multiple 8: the packed length rounded up (as for bf16 on the CPU), zero rows after the real tokens.
+    monkeypatch.setattr(attention, "token_multiple", lambda hidden_states: multiple)
     model = make_model(model_type, auto).train()  # dropout is 0: train mode checks the gradients' path
     batch = make_batch(auto)
     packed, packed_grads = forward(model, batch, packed=True)
@@ -92,6 +96,23 @@ def test_packed_rows_equal_rows_alone_and_the_padded_batch(model_type, auto):
         assert packed_grads.keys() == padded_grads.keys()
         for name, grad in packed_grads.items():
             assert (grad - padded_grads[name]).abs().max() <= ATOL, name
+
+
+def test_the_packed_length_is_rounded_up_for_bf16_on_the_cpu_only():
+    hidden = torch.zeros(2, 3)
+    assert attention.token_multiple(hidden) == 1
+    assert attention.token_multiple(hidden.bfloat16()) == attention.CPU_BF16_TOKEN_MULTIPLE
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert attention.token_multiple(hidden) == attention.CPU_BF16_TOKEN_MULTIPLE
+        model = make_model("bert", "AutoModelForTokenClassification").eval()
+        linears = [m for name, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "layer" in name]
+        rows = []
+        for linear in linears:
+            linear.register_forward_hook(lambda m, args, out: rows.append(args[0].shape[0]))
+        enable_packing(model, True)
+        with torch.no_grad():
+            model(**{k: v for k, v in make_batch("AutoModelForTokenClassification").items() if k != "labels"})
+    assert set(rows) == {attention.CPU_BF16_TOKEN_MULTIPLE}  # 19 real tokens and 45 zero rows
 
 
 @pytest.mark.parametrize("model_type", list(CONFIGS))
