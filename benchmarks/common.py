@@ -84,6 +84,20 @@ def _numel(shape) -> int:
     return count
 
 
+def precisions_to_run(choice: str) -> tuple[str, str, list[str]]:
+    """`--precision float32|best|both` -> (what ftcli's `auto` resolves to here, why, the precisions to measure).
+    "best" is each tool's fastest: ftcli's auto against the Trainer with bf16=True; without fast bf16 it is
+    float32, measured once."""
+    from ftcli.precision import resolve_mixed_precision
+
+    auto, reason = resolve_mixed_precision("auto")
+    precisions = ["float32", "best"] if choice == "both" else [choice]
+    if auto == "no" and "best" in precisions:
+        print("No fast bf16 on this machine: each tool's best precision is float32, so 'best' = 'float32'.")
+        precisions = ["float32"]
+    return auto, reason, precisions
+
+
 def cpu_name() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
         if line.startswith("model name"):

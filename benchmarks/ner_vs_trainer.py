@@ -21,7 +21,7 @@ import time
 import json
 from pathlib import Path
 
-from common import cpu_name, peak_rss_mb, run_ftcli_finetune, run_worker
+from common import cpu_name, peak_rss_mb, precisions_to_run, run_ftcli_finetune, run_worker
 
 SCRIPT = str(Path(__file__).resolve())
 
@@ -114,13 +114,8 @@ def main() -> int:
         return 0
 
     from ftcli import assets
-    from ftcli.precision import resolve_mixed_precision
 
-    auto, reason = resolve_mixed_precision("auto")
-    precisions = ["float32", "best"] if args.precision == "both" else [args.precision]
-    if auto == "no" and "best" in precisions:
-        print("No fast bf16 on this machine: each tool's best precision is float32, so 'best' = 'float32'.")
-        precisions = ["float32"]
+    auto, reason, precisions = precisions_to_run(args.precision)
     splits = assets.DATASETS["wnut16"].splits()
     print(f"CPU: {cpu_name()}; auto precision here: {auto} ({reason})")
     print(f"wnut16: {splits['train'].num_rows} train / {splits['test'].num_rows} test sentences; "

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import cpu_name, peak_rss_mb, run_worker
+from common import cpu_name, peak_rss_mb, precisions_to_run, run_worker
 
 SCRIPT = str(Path(__file__).resolve())
 CORPUS = "english-text"
@@ -157,13 +157,7 @@ def main() -> int:
         args.worker_output.write_text(json.dumps(WORKERS[args.worker](args)))
         return 0
 
-    from ftcli.precision import resolve_mixed_precision
-
-    auto, reason = resolve_mixed_precision("auto")
-    precisions = ["float32", "best"] if args.precision == "both" else [args.precision]
-    if auto == "no" and "best" in precisions:
-        print("No fast bf16 on this machine: each tool's best precision is float32, so 'best' = 'float32'.")
-        precisions = ["float32"]
+    auto, reason, precisions = precisions_to_run(args.precision)
     print(f"CPU: {cpu_name()}; auto precision here: {auto} ({reason})")
     print(f"MiniLM, mlm on {args.limit_train} {CORPUS} documents: {args.epochs} epoch(s), blocks of {args.max_length}, "
           f"batch {args.batch_size}, lr {args.lr}, seed {args.seed}", flush=True)
