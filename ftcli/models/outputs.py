@@ -32,15 +32,17 @@ class SdpaOutputs:
 
 def enable_packing(model, on: bool = True) -> None:
     """Set `pack_padding` on every ftcli model inside `model` (peft wrappers included); others are untouched."""
-    for module in model.modules():
-        if isinstance(module, SdpaOutputs):
-            module.pack_padding = on
+    _set_on_ftcli_models(model, "pack_padding", on)
 
 
 def enable_sparse_prediction(model, on: bool = True) -> bool:
     """Set `sparse_prediction` on every ftcli model inside `model`; True when `model` itself is one (its
     masked-LM logits, given labels, then come at the labelled positions only)."""
+    _set_on_ftcli_models(model, "sparse_prediction", on)
+    return isinstance(model, SdpaOutputs)
+
+
+def _set_on_ftcli_models(model, switch: str, on: bool) -> None:
     for module in model.modules():
         if isinstance(module, SdpaOutputs):
-            module.sparse_prediction = on
-    return isinstance(model, SdpaOutputs)
+            setattr(module, switch, on)
