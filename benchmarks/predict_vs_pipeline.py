@@ -141,10 +141,10 @@ def main() -> int:
         ours, theirs = pair["ftcli"], pair["pipeline"]
         print(f"[{setting}] prediction throughput ftcli/pipeline: {theirs['predict_seconds'] / ours['predict_seconds']:.2f}x "
               f"(target >= 2.0x); end to end: {theirs['wall_seconds'] / ours['wall_seconds']:.2f}x; labels "
-              + ("identical" if not pair["differing"] else f"differ on {pair['differing']} of {args.rows} rows"))
+              + ("identical" if not differing_labels(pair) else f"differ on {differing_labels(pair)} of {args.rows} rows"))
     if args.output:
         args.output.write_text(json.dumps({"rows": args.rows, "cpu": cpu_name(), "auto": auto, "results": {
-            setting: {name: {k: v for k, v in r.items() if k != "labels"} for name, r in pair.items() if name != "differing"}
+            setting: {name: {k: v for k, v in r.items() if k != "labels"} for name, r in pair.items()}
             for setting, pair in results.items()}}, indent=2))
     return 0
 
@@ -157,9 +157,10 @@ def measure(args, run: Path, data: Path, work: Path) -> dict:
         folder = Path(tempfile.mkdtemp(dir=work))
         out = {name: str(folder / f"{name}-predictions.jsonl") for name in best}
         for name in ("ftcli", "pipeline"):
-            # A fresh cache each time: ftcli's tokenization cache would serve a second round from disk.
+            # A fresh cache for every process: ftcli's tokenization cache would serve a later one from disk.
             os.environ["FTCLI_CACHE"] = tempfile.mkdtemp(dir=work)
             r = run_worker(SCRIPT, name, ["--run", str(run), "--data", str(data), "--out", out[name]])
+            os.environ["FTCLI_CACHE"] = tempfile.mkdtemp(dir=work)
             if name == "ftcli":
                 wall = timed([sys.executable, "-m", "ftcli", "predict", str(run), "--data", str(data), "--output", out[name]])
             else:
@@ -169,8 +170,11 @@ def measure(args, run: Path, data: Path, work: Path) -> dict:
             kept["labels"] = r["labels"]
             kept["predict_seconds"] = min(kept.get("predict_seconds", float("inf")), r["predict_seconds"])
             kept["wall_seconds"] = min(kept.get("wall_seconds", float("inf")), wall)
-    best["differing"] = sum(a != b for a, b in zip(best["ftcli"]["labels"], best["pipeline"]["labels"]))
     return best
+
+
+def differing_labels(pair: dict) -> int:
+    return sum(a != b for a, b in zip(pair["ftcli"]["labels"], pair["pipeline"]["labels"]))
 
 
 if __name__ == "__main__":
